@@ -1,0 +1,23 @@
+"""Test settings: the real settings, in development mode, with test-only isolation.
+
+DATABASE_URL and REDIS_URL choose PostgreSQL and Redis exactly as in production;
+`.ci/run` always sets both.
+"""
+
+import os
+import uuid
+
+os.environ.setdefault("DEBUG", "1")
+
+from portal.settings import *  # noqa: E402,F403
+from portal.settings import CACHES, REDIS_URL  # noqa: E402
+
+# Each test run counts rate limits under its own prefix, so runs never see each
+# other's counters in a shared Redis; tests clear their own keys (tests/conftest.py).
+TEST_RUN_ID = uuid.uuid4().hex[:12]
+CACHES["default"]["KEY_PREFIX"] = f"portal-test-{TEST_RUN_ID}"
+if not REDIS_URL:
+    CACHES["default"]["LOCATION"] = f"/tmp/portal-test-cache-{TEST_RUN_ID}"
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PORTAL_GATEWAY_TOKEN = "test-gateway-token"
