@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import uuid
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
@@ -34,6 +38,8 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractBaseUser, PermissionsMixin):
     DISPLAY_NAME_MAX_LENGTH = 80
 
+    # The opaque account id other services see (the gateway, exports); never the pk.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField("email address", max_length=254, unique=True)
     display_name = models.CharField(
         max_length=DISPLAY_NAME_MAX_LENGTH,
@@ -71,3 +77,46 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.display_name or self.email.split("@", 1)[0]
+
+
+API_KEY_PREFIX = "sk-pt-"
+
+
+def hash_api_key(raw_key: str) -> str:
+    """SHA-256 of the key. Keys are 256 random bits, so a fast hash is safe here (no
+    dictionary to guess from) and keeps the gateway decision a single index lookup."""
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def generate_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class ApiKey(models.Model):
+    class Logging(models.TextChoices):
+        AS_ACCOUNT = "account", "As my account"
+        NEVER = "never", "Never log"
+
+    NAME_MAX_LENGTH = 100
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    # The first characters of the key, shown so a user can tell their keys apart.
+    prefix = models.CharField(max_length=16)
+    hashed_key = models.CharField(max_length=64, unique=True)
+    # A key can make logging stricter than its account, never looser.
+    logging = models.CharField(max_length=8, choices=Logging, default=Logging.AS_ACCOUNT)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="apikey_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

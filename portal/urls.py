@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from logging_prefs.api import api as gateway_api
 from portal import views
 
 admin.site.site_header = "Portal support"
@@ -12,6 +13,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
+    path("account/", include("logging_prefs.urls")),
+    path("models/", include("logging_prefs.public_urls")),
+    path("internal/v1/", gateway_api.urls),
     path("legal/", include("privacy.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,313 @@
+"""State changes of what gets logged. Views, the gateway API, admin and tasks call these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import ApiKey, User
+from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
+from logging_prefs.schemas import GenerationRecord, validate_record
+
+# last_used_at is for people ("used 3 minutes ago"); writing it more often than this
+# would turn every ingestion batch into a hot-row update on the key.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def do_create_logging_preference(*, user: User) -> LoggingPreference:
+    """Create the account's preference row with the configured defaults (idempotent).
+
+    Side effects: inserts one LoggingPreference row if there is none.
+    """
+    preference, _ = LoggingPreference.objects.get_or_create(user=user)
+    return preference
+
+
+@transaction.atomic
+def do_set_logging_preferences(
+    *, user: User, acting_user: User | None, changes: dict[str, bool]
+) -> list[PreferenceChange]:
+    """Apply `changes` (field name -> new value) to the account's preferences.
+
+    The row is locked FOR UPDATE, which waits for ingestion batches that read the old
+    value (they hold it FOR SHARE) to commit: once this commits, no batch can store
+    text under the old setting.
+    Side effects: updates LoggingPreference; appends one PreferenceChange per field
+    whose value changed. Returns those changes (empty when nothing changed).
+    """
+    unknown = set(changes) - set(LoggingPreference.FIELDS)
+    if unknown:
+        raise ValueError(f"unknown preference: {', '.join(sorted(unknown))}")
+    do_create_logging_preference(user=user)
+    preference = LoggingPreference.objects.select_for_update().get(user=user)
+    now = timezone.now()
+    records = []
+    for name, new_value in changes.items():
+        old_value = getattr(preference, name)
+        if old_value == new_value:
+            continue
+        setattr(preference, name, new_value)
+        records.append(
+            PreferenceChange(
+                user=user,
+                actor_id=acting_user.pk if acting_user else None,
+                actor_is_user=acting_user is not None and acting_user.pk == user.pk,
+                setting=name,
+                old_value=_as_text(old_value),
+                new_value=_as_text(new_value),
+                changed_at=now,
+            )
+        )
+    if records:
+        preference.updated_at = now
+        preference.save()
+        PreferenceChange.objects.bulk_create(records)
+    return records
+
+
+@transaction.atomic
+def do_set_api_key_logging(
+    *, api_key: ApiKey, acting_user: User | None, logging: str
+) -> PreferenceChange | None:
+    """Set a key's logging setting ("account" or "never").
+
+    Locked like the account preference, for the same reason.
+    Side effects: updates the key; appends a PreferenceChange when the value changed.
+    """
+    if logging not in ApiKey.Logging.values:
+        raise ValueError(f"unknown logging setting: {logging}")
+    locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if locked.logging == logging:
+        return None
+    old = locked.logging
+    locked.logging = logging
+    locked.save(update_fields=["logging"])
+    api_key.logging = logging
+    return PreferenceChange.objects.create(
+        user_id=locked.user_id,
+        actor_id=acting_user.pk if acting_user else None,
+        actor_is_user=acting_user is not None and acting_user.pk == locked.user_id,
+        api_key=locked,
+        setting="key_logging",
+        old_value=old,
+        new_value=logging,
+    )
+
+
+@dataclass
+class IngestResult:
+    stored: int = 0
+    with_text: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "stored": self.stored,
+            "with_text": self.with_text,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass(frozen=True)
+class _KeyState:
+    user_id: int
+    may_log: bool
+
+
+def _lock_key_states(key_ids: list[int]) -> dict[int, _KeyState]:
+    """Read each key's effective logging setting, holding the rows it depends on.
+
+    On PostgreSQL the key, account and preference rows are held FOR SHARE until the
+    batch commits: batches do not block each other, but a preference change, key
+    revocation or deactivation (FOR UPDATE) waits for them, and every batch after that
+    change reads the new value. The portal re-checks here and never trusts an earlier
+    gateway decision.
+    """
+    if not key_ids:
+        return {}
+    sql = (
+        "SELECT k.id, k.user_id, k.logging, k.revoked_at IS NULL, u.is_active,"  # noqa: S608 (only %s placeholders are formatted in)
+        " p.log_prompts"
+        " FROM accounts_apikey k"
+        " JOIN accounts_user u ON u.id = k.user_id"
+        " JOIN logging_prefs_loggingpreference p ON p.user_id = k.user_id"
+        " WHERE k.id IN ({})".format(", ".join(["%s"] * len(key_ids)))
+    )
+    if connection.vendor == "postgresql":
+        sql += " FOR SHARE OF k, u, p"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, key_ids)
+        rows = cursor.fetchall()
+    return {
+        key_id: _KeyState(
+            user_id=user_id,
+            may_log=(
+                logging == ApiKey.Logging.AS_ACCOUNT and active_key and active_user and log_prompts
+            ),
+        )
+        for key_id, user_id, logging, active_key, active_user, log_prompts in rows
+    }
+
+
+def _build_generation(record: GenerationRecord, state: _KeyState, now: dt.datetime) -> Generation:
+    if state.may_log:
+        text_state = Generation.TextState.STORED
+        prompt, completion = record.prompt or "", record.completion or ""
+    else:
+        text_state = Generation.TextState.NOT_LOGGED
+        prompt = completion = None
+    return Generation(
+        gateway_id=record.id,
+        user_id=state.user_id,
+        api_key_id=record.key_id,
+        model=record.model,
+        provider=record.provider,
+        app_url=record.app_url or "",
+        app_title=record.app_title or "",
+        prompt=prompt,
+        completion=completion,
+        text_state=text_state,
+        prompt_tokens=record.prompt_tokens,
+        completion_tokens=record.completion_tokens,
+        cost_usd=record.cost_usd,
+        created_at=record.created_at,
+        received_at=now,
+    )
+
+
+_INSERT_COLUMNS = (
+    "gateway_id",
+    "user_id",
+    "api_key_id",
+    "model",
+    "provider",
+    "app_url",
+    "app_title",
+    "prompt",
+    "completion",
+    "text_state",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "created_at",
+    "received_at",
+    "categorised",
+)
+_PG_TYPES = (
+    "text",
+    "bigint",
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "integer",
+    "integer",
+    "numeric",
+    "timestamptz",
+    "timestamptz",
+    "boolean",
+)
+
+
+def _insert_new(generations: list[Generation]) -> set[str]:
+    """Insert, skipping gateway ids already stored; return the ids actually inserted."""
+    if not generations:
+        return set()
+    if connection.vendor == "postgresql":
+        # One statement for the whole batch: each column travels as one array and
+        # unnest() turns them back into rows. ON CONFLICT makes a concurrent repost of
+        # the same id a duplicate rather than an error.
+        table = Generation._meta.db_table
+        arrays = [[getattr(g, column) for g in generations] for column in _INSERT_COLUMNS]
+        # The table and columns are constants; every value travels as a parameter.
+        sql = (
+            f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608
+            f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _PG_TYPES)}) "
+            "ON CONFLICT (gateway_id) DO NOTHING RETURNING gateway_id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, arrays)
+            return {row[0] for row in cursor.fetchall()}
+    # SQLite (make run on a bare machine): writes are serialised, so checking first is exact.
+    existing = set(
+        Generation.objects.filter(gateway_id__in=[g.gateway_id for g in generations]).values_list(
+            "gateway_id", flat=True
+        )
+    )
+    new = [g for g in generations if g.gateway_id not in existing]
+    Generation.objects.bulk_create(new, ignore_conflicts=True)
+    return {g.gateway_id for g in new}
+
+
+def do_ingest_generations(*, records: list[object]) -> IngestResult:
+    """Store a batch of generation records posted by the gateway.
+
+    Each record is validated on its own: a bad one is rejected with its index and a
+    reason, the rest are stored. Metadata is always stored (billing); prompt and
+    completion text only when the key's effective setting allows it now.
+    Side effects: inserts Generation rows in one transaction; after commit, moves
+    the keys' last_used_at forward.
+    """
+    result = IngestResult()
+    valid: list[tuple[int, GenerationRecord]] = []
+    seen_ids: set[str] = set()
+    for index, raw in enumerate(records):
+        record, error = validate_record(raw)
+        if error:
+            result.rejected.append({"index": index, "error": error})
+            continue
+        if record.id in seen_ids:
+            result.duplicates += 1
+            continue
+        seen_ids.add(record.id)
+        valid.append((index, record))
+
+    now = timezone.now()
+    with transaction.atomic():
+        states = _lock_key_states(sorted({record.key_id for _, record in valid}))
+        generations = []
+        for index, record in valid:
+            state = states.get(record.key_id)
+            if state is None:
+                result.rejected.append({"index": index, "error": "key_id: unknown API key"})
+                continue
+            generations.append(_build_generation(record, state, now))
+        inserted = _insert_new(generations)
+
+    last_used: dict[int, dt.datetime] = {}
+    for generation in generations:
+        if generation.gateway_id not in inserted:
+            result.duplicates += 1
+            continue
+        result.stored += 1
+        if generation.text_state == Generation.TextState.STORED:
+            result.with_text += 1
+        key_id = generation.api_key_id
+        last_used[key_id] = max(last_used.get(key_id, generation.created_at), generation.created_at)
+    result.rejected.sort(key=lambda rejection: rejection["index"])
+    _touch_keys(last_used)
+    return result
+
+
+def _touch_keys(last_used: dict[int, dt.datetime]) -> None:
+    for key_id, used_at in last_used.items():
+        ApiKey.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=used_at - LAST_USED_RESOLUTION),
+            pk=key_id,
+        ).update(last_used_at=used_at)

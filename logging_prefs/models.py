@@ -1,0 +1,152 @@
+"""What gets logged: the account's logging opt-out and provider data policies, their
+audit history, the generation records the gateway posts, and anonymous aggregates."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def default_log_prompts() -> bool:
+    return settings.PORTAL_PROMPT_LOGGING_DEFAULT
+
+
+class LoggingPreference(models.Model):
+    """One row per account, created with the account: the database is the source of
+    truth for every preference the gateway enforces."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="logging_preference",
+    )
+    log_prompts = models.BooleanField(default=default_log_prompts)
+    # Provider data policies the account accepts; the gateway routes only to endpoints
+    # whose policy every one of these allows.
+    allow_training_paid = models.BooleanField(default=False)
+    allow_training_free = models.BooleanField(default=False)
+    allow_retention = models.BooleanField(default=True)
+    allow_publication = models.BooleanField(default=False)
+    zdr_only = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    PROVIDER_POLICY_FIELDS = (
+        "allow_training_paid",
+        "allow_training_free",
+        "allow_retention",
+        "allow_publication",
+        "zdr_only",
+    )
+    FIELDS = ("log_prompts", *PROVIDER_POLICY_FIELDS)
+
+    def __str__(self) -> str:
+        return f"logging preference of user {self.user_id}"
+
+    def provider_policy(self) -> dict[str, bool]:
+        return {name: getattr(self, name) for name in self.PROVIDER_POLICY_FIELDS}
+
+
+class PreferenceChange(models.Model):
+    """Append-only history of every preference change, shown to the user."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference_changes"
+    )
+    # Who made the change: the user, or support acting for them. Kept as a plain id
+    # so the row outlives the actor's account.
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_is_user = models.BooleanField(default=True)
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    setting = models.CharField(max_length=40)
+    old_value = models.CharField(max_length=40)
+    new_value = models.CharField(max_length=40)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["user", "-changed_at"], name="prefchange_user_changed")]
+
+    def __str__(self) -> str:
+        return f"{self.setting}: {self.old_value} -> {self.new_value}"
+
+
+class Generation(models.Model):
+    """One request the gateway served. Metadata is billing data and is always kept;
+    prompt and completion text only while the key's effective setting allowed it at
+    write time, and until retention expiry or deletion."""
+
+    class TextState(models.TextChoices):
+        STORED = "stored", "Stored"
+        NOT_LOGGED = "not_logged", "Not stored: logging was off"
+        EXPIRED = "expired", "Expired after the retention period"
+        DELETED = "deleted", "Deleted at your request"
+
+    # The gateway's own id: posting the same generation again is a duplicate.
+    gateway_id = models.CharField(max_length=64, unique=True)
+    # PROTECT: a user's generations are anonymised by the purge engine (billing) before
+    # the account row can go; a plain delete must never take billing data with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="generations",
+    )
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, on_delete=models.PROTECT, related_name="generations"
+    )
+    model = models.CharField(max_length=200)
+    provider = models.CharField(max_length=100)
+    app_url = models.CharField(max_length=2048, blank=True)
+    app_title = models.CharField(max_length=200, blank=True)
+    # NULL is "not stored" (see text_state), distinct from an empty prompt.
+    prompt = models.TextField(null=True, blank=True)  # noqa: DJ001
+    completion = models.TextField(null=True, blank=True)  # noqa: DJ001
+    text_state = models.CharField(max_length=16, choices=TextState)
+    prompt_tokens = models.PositiveIntegerField()
+    completion_tokens = models.PositiveIntegerField()
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=8)
+    created_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    # Set once the anonymous categoriser has counted this generation.
+    categorised = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            # The activity page: one user's generations newest first, keyset-paginated
+            # on (created_at, id); the filtered variants keep a filter selective.
+            models.Index(fields=["user", "-created_at", "-id"], name="gen_user_created"),
+            models.Index(fields=["user", "model", "-created_at", "-id"], name="gen_user_model"),
+            models.Index(fields=["user", "api_key", "-created_at", "-id"], name="gen_user_key"),
+            # Retention expiry and categorisation look only at rows that still hold text.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(text_state="stored"),
+                name="gen_stored_created",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"generation {self.gateway_id}"
+
+
+class CategoryDailyCount(models.Model):
+    """Anonymous aggregate: how many generations of a model fell in a category on a
+    day. No user, no key, no text."""
+
+    model = models.CharField(max_length=200)
+    category = models.CharField(max_length=32)
+    day = models.DateField()
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "category", "day"], name="catcount_unique")
+        ]
+        indexes = [models.Index(fields=["model", "day"], name="catcount_model_day")]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.category} {self.day}: {self.count}"

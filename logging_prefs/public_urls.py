@@ -1,0 +1,5 @@
+"""Public pages: anonymous usage categories per model under /models/."""
+
+from django.urls import path
+
+urlpatterns: list = []
