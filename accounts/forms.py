@@ -31,6 +31,12 @@ class ProfileForm(forms.ModelForm):
         }
 
     def clean_display_name(self) -> str:
+        # An empty field clears the name; a request without the field must not.
+        field = self.fields["display_name"]
+        if field.widget.value_omitted_from_data(
+            self.data, self.files, self.add_prefix("display_name")
+        ):
+            raise forms.ValidationError("The display name is missing from the form.")
         name = " ".join(self.cleaned_data["display_name"].split())
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
             raise forms.ValidationError("The display name cannot contain control characters.")
