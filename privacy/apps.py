@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class PrivacyConfig(AppConfig):
     name = "privacy"
     verbose_name = "Privacy"
+
+    def ready(self) -> None:
+        from privacy import registry
+
+        # Every app's personal_data.py registers its models with the purge engine.
+        registry.autodiscover()

@@ -1,0 +1,41 @@
+"""Identity's personal data, for the purge engine (privacy/registry.py).
+
+Also declares the framework and allauth models that hold data about a signed-in person,
+since this app is where the portal configures them.
+"""
+
+from __future__ import annotations
+
+from allauth.account.models import EmailAddress, EmailConfirmation
+from allauth.usersessions.models import UserSession
+from django.contrib.admin.models import LogEntry
+from django.contrib.sessions.models import Session
+
+from accounts.models import ApiKey, User
+from privacy.registry import register
+
+
+def _sessions_of(user_id: int):
+    # Django's session rows carry no user column; allauth's UserSession is the index of
+    # every session the portal saw the person sign in with.
+    keys = UserSession.objects.filter(user_id=user_id).values("session_key")
+    return Session.objects.filter(session_key__in=keys)
+
+
+# Account deletion ends every session at once (privacy.actions); these catch any row
+# that store-side deletion missed.
+register(Session, rows=_sessions_of, user_field=None, before=(UserSession,))
+register(UserSession)
+register(EmailConfirmation, user_field="email_address__user")
+register(EmailAddress)
+register(User.groups.through)
+register(User.user_permissions.through)
+# The person's own admin actions (staff only). The admin history *about* an erased
+# object is handled by the engine: it keeps who on staff did what and when, and loses
+# the object's name (which for a user or an address is the email).
+register(LogEntry)
+# Keys go after the generations that point at them (PROTECT): the registry orders
+# each model before the models it references, so Generation is anonymised first.
+register(ApiKey)
+# The account row itself: the registry always erases it last.
+register(User, user_field="pk")

@@ -1,0 +1,653 @@
+"""State changes of deletion requests and the purge engine. Views, admin, tasks and the
+sweeper call these; nothing else writes a DeletionRequest or an AuditEvent.
+
+The lifecycle, who moves a request and what happens on failure: privacy/README.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from allauth.usersessions.models import UserSession
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.mail import send_mail
+from django.db import models, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.actions import do_revoke_api_key
+from accounts.models import ApiKey, User
+from privacy import registry
+from privacy.models import DELETION_DUE_AFTER, AuditEvent, DeletionRequest
+
+logger = logging.getLogger(__name__)
+
+Status = DeletionRequest.Status
+Scope = DeletionRequest.Scope
+Action = AuditEvent.Action
+
+# Rows erased per chunk, each chunk one transaction. A chunk holds row locks (and the
+# request row) until it commits: a few thousand index-found rows take well under a
+# second, so ingestion, the activity pages and replication never wait behind a purge,
+# and a crash or a killed worker repeats at most one chunk. Much larger and one account
+# with millions of generations becomes a long lock and a long rollback; much smaller
+# and the broker round trip per chunk dominates.
+PURGE_CHUNK_SIZE = 2000
+
+# A chunk takes seconds; a running request whose heartbeat is older than this has lost
+# its worker (killed, or its message lost) and the sweeper hands it to a new one.
+HEARTBEAT_STALE_AFTER = dt.timedelta(minutes=10)
+
+# A scheduled request is normally claimed within moments of its on_commit message; the
+# sweeper re-enqueues only those left waiting longer than this (a broker outage).
+SWEEP_GRACE = dt.timedelta(minutes=5)
+# The sweeper's work per run; the next run picks up the rest.
+SWEEP_BATCH = 500
+
+
+class DeletionRequestError(Exception):
+    """A transition the request's current state does not allow."""
+
+
+class ClaimLost(Exception):
+    """The message is not the current step of the request's worker chain: another
+    worker reclaimed it, or this chunk was already done (a redelivered message)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Which worker chain holds a running request, and which chunk it is on."""
+
+    token: str
+    chunk: int
+
+
+def _actor_id(acting_user: User | None) -> int | None:
+    return acting_user.pk if acting_user is not None else None
+
+
+def _audit(
+    *,
+    action: str,
+    deletion_request: DeletionRequest,
+    actor_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        action=action,
+        actor_id=actor_id,
+        target=deletion_request.target,
+        deletion_request=deletion_request,
+        detail=detail or {},
+    )
+
+
+def _enqueue_purge(request_id: int) -> None:
+    """Start the purge once the transaction commits.
+
+    robust: a broker outage must not turn a committed request into an error page; the
+    request stays SCHEDULED and the sweeper enqueues it again.
+    """
+    from privacy import tasks
+
+    transaction.on_commit(functools.partial(tasks.enqueue_purge, request_id), robust=True)
+
+
+def _locked(deletion_request: DeletionRequest) -> DeletionRequest:
+    return DeletionRequest.objects.select_for_update().get(pk=deletion_request.pk)
+
+
+def _require(request: DeletionRequest, allowed: tuple[str, ...], verb: str) -> None:
+    if request.status not in allowed:
+        raise DeletionRequestError(f"cannot {verb} a request that is {request.status}")
+
+
+# --- Requests ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_request_deletion(
+    *,
+    user: User,
+    acting_user: User | None,
+    scope: str,
+    origin: str,
+    older_than: dt.datetime | None = None,
+    notice_email: str | None = None,
+) -> DeletionRequest:
+    """Record a request to erase `user`'s stored prompts (optionally only those older
+    than `older_than`) or the whole account. It waits in RECEIVED for verification.
+
+    An account deletion already open for `user` is returned instead of a second one.
+    Side effects: inserts a DeletionRequest (its notice address is `user`'s email unless
+    given) and a REQUESTED audit event.
+    """
+    if scope not in Scope.values:
+        raise ValueError(f"unknown scope: {scope}")
+    if origin not in DeletionRequest.Origin.values:
+        raise ValueError(f"unknown origin: {origin}")
+    if older_than is not None and scope != Scope.PROMPTS:
+        raise ValueError("older_than applies only to deleting stored prompts")
+    if scope == Scope.ACCOUNT:
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        existing = _open_account_deletion(user.pk)
+        if existing is not None:
+            return existing
+    now = timezone.now()
+    request = DeletionRequest.objects.create(
+        user_id=user.pk,
+        scope=scope,
+        older_than=older_than,
+        origin=origin,
+        status=Status.RECEIVED,
+        received_at=now,
+        received_by_id=_actor_id(acting_user),
+        due_at=now + DELETION_DUE_AFTER,
+        notice_email=user.email if notice_email is None else notice_email,
+    )
+    _audit(
+        action=Action.REQUESTED,
+        deletion_request=request,
+        actor_id=_actor_id(acting_user),
+        detail={"scope": scope, "origin": origin, "older_than": _iso(older_than)},
+    )
+    return request
+
+
+def _open_account_deletion(user_id: int) -> DeletionRequest | None:
+    return DeletionRequest.objects.filter(
+        user_id=user_id, scope=Scope.ACCOUNT, status__in=DeletionRequest.OPEN_STATUSES
+    ).first()
+
+
+@transaction.atomic
+def do_verify_deletion_request(
+    *, deletion_request: DeletionRequest, acting_user: User | None
+) -> DeletionRequest:
+    """RECEIVED -> VERIFIED: the requester is who they say (signed in and
+    re-authenticated, or checked by support).
+
+    Side effects: updates the request; a VERIFIED audit event.
+    """
+    request = _locked(deletion_request)
+    _require(request, (Status.RECEIVED,), "verify")
+    request.status = Status.VERIFIED
+    request.verified_at = timezone.now()
+    request.verified_by_id = _actor_id(acting_user)
+    request.save(update_fields=["status", "verified_at", "verified_by_id"])
+    _audit(action=Action.VERIFIED, deletion_request=request, actor_id=_actor_id(acting_user))
+    return request
+
+
+@transaction.atomic
+def do_schedule_deletion_request(
+    *,
+    deletion_request: DeletionRequest,
+    acting_user: User | None,
+    purge_after: dt.datetime | None = None,
+) -> DeletionRequest:
+    """VERIFIED -> SCHEDULED, and start the purge (now, or once `purge_after` passed:
+    the sweeper starts it then).
+
+    For the whole account, the account is closed in this same transaction (see
+    `_close_account`).
+    Side effects: updates the request; may deactivate the account, end its sessions and
+    revoke its keys; audit events; after commit, enqueues the purge task.
+    """
+    request = _locked(deletion_request)
+    _require(request, (Status.VERIFIED,), "schedule")
+    now = timezone.now()
+    if request.scope == Scope.ACCOUNT:
+        user = User.objects.select_for_update().filter(pk=request.user_id).first()
+        if user is not None:
+            _close_account(user=user, request=request, acting_user=acting_user)
+    request.status = Status.SCHEDULED
+    request.scheduled_at = now
+    request.scheduled_by_id = _actor_id(acting_user)
+    request.purge_after = purge_after
+    request.save(update_fields=["status", "scheduled_at", "scheduled_by_id", "purge_after"])
+    _audit(
+        action=Action.SCHEDULED,
+        deletion_request=request,
+        actor_id=_actor_id(acting_user),
+        detail={"purge_after": _iso(purge_after)},
+    )
+    if purge_after is None or purge_after <= now:
+        _enqueue_purge(request.pk)
+    return request
+
+
+@transaction.atomic
+def do_reject_deletion_request(
+    *, deletion_request: DeletionRequest, acting_user: User, reason: str
+) -> DeletionRequest:
+    """RECEIVED or VERIFIED -> REJECTED (support: e.g. the requester could not be
+    verified). Nothing is erased and no notice is sent, so the address is dropped.
+
+    Side effects: updates the request; a REJECTED audit event (the reason stays on the
+    request, not in the trail: it is free text).
+    """
+    request = _locked(deletion_request)
+    _require(request, (Status.RECEIVED, Status.VERIFIED), "reject")
+    request.status = Status.REJECTED
+    request.rejected_at = timezone.now()
+    request.rejected_by_id = _actor_id(acting_user)
+    request.rejection_reason = reason
+    request.notice_email = ""
+    request.save(
+        update_fields=[
+            "status",
+            "rejected_at",
+            "rejected_by_id",
+            "rejection_reason",
+            "notice_email",
+        ]
+    )
+    _audit(action=Action.REJECTED, deletion_request=request, actor_id=_actor_id(acting_user))
+    return request
+
+
+@transaction.atomic
+def do_cancel_deletion_request(
+    *, deletion_request: DeletionRequest, acting_user: User | None
+) -> DeletionRequest:
+    """RECEIVED, VERIFIED or SCHEDULED -> CANCELLED. Refused once the purge is running:
+    erasure cannot be half undone.
+
+    A cancelled account deletion leaves the account closed (deactivated, keys revoked);
+    reopening it is a separate support step.
+    Side effects: updates the request (drops the notice address); a CANCELLED audit event.
+    Raises DeletionRequestError when the request is running or finished.
+    """
+    request = _locked(deletion_request)
+    _require(request, (Status.RECEIVED, Status.VERIFIED, Status.SCHEDULED), "cancel")
+    request.status = Status.CANCELLED
+    request.cancelled_at = timezone.now()
+    request.cancelled_by_id = _actor_id(acting_user)
+    request.notice_email = ""
+    request.save(update_fields=["status", "cancelled_at", "cancelled_by_id", "notice_email"])
+    _audit(action=Action.CANCELLED, deletion_request=request, actor_id=_actor_id(acting_user))
+    return request
+
+
+# --- Account deletion ------------------------------------------------------------
+
+
+@transaction.atomic
+def do_delete_account(
+    *, user: User, acting_user: User | None, origin: str = DeletionRequest.Origin.USER
+) -> DeletionRequest:
+    """Delete `user`'s account: close it at once, erase its data in the background.
+
+    In this one transaction: the account is deactivated and its password made unusable,
+    every session ends, every API key is revoked, and a SCHEDULED account deletion is
+    recorded (or an open one reused). After commit the purge task is enqueued; it erases
+    everything in the personal-data registry and sends the completion notice.
+    Side effects: as above, plus audit events.
+    """
+    # The account row is locked first: ingestion batches hold it FOR SHARE, so once
+    # this commits no batch can still be storing text under the old state.
+    user = User.objects.select_for_update().get(pk=user.pk)
+    request = _open_account_deletion(user.pk)
+    if request is None:
+        request = do_request_deletion(
+            user=user, acting_user=acting_user, scope=Scope.ACCOUNT, origin=origin
+        )
+    if request.status == Status.RECEIVED:
+        request = do_verify_deletion_request(deletion_request=request, acting_user=acting_user)
+    if request.status == Status.VERIFIED:
+        request = do_schedule_deletion_request(deletion_request=request, acting_user=acting_user)
+    return request
+
+
+def _close_account(*, user: User, request: DeletionRequest, acting_user: User | None) -> None:
+    """Deactivate, end every session, revoke every key (inside the caller's transaction)."""
+    user.is_active = False
+    # A new password hash changes the session auth hash, so a session the portal did not
+    # track (none should exist) is refused on its next request as well.
+    user.set_unusable_password()
+    user.save(update_fields=["is_active", "password"])
+    sessions_ended = _end_sessions(user.pk)
+    keys_revoked = 0
+    for api_key in ApiKey.objects.filter(user=user, revoked_at__isnull=True).order_by():
+        keys_revoked += do_revoke_api_key(api_key=api_key, acting_user=acting_user)
+    _audit(
+        action=Action.ACCOUNT_CLOSED,
+        deletion_request=request,
+        actor_id=_actor_id(acting_user),
+        detail={"sessions_ended": sessions_ended, "keys_revoked": keys_revoked},
+    )
+
+
+def _end_sessions(user_id: int) -> int:
+    """End every session of the account: the session store (database and cache) and
+    allauth's UserSession rows."""
+    ended = 0
+    for user_session in UserSession.objects.filter(user_id=user_id).order_by():
+        user_session.end()
+        ended += 1
+    return ended
+
+
+# --- The purge -------------------------------------------------------------------
+
+
+def do_claim_deletion_request(*, request_id: int) -> Claim | None:
+    """Take a request for this worker chain: SCHEDULED (and due) -> RUNNING, or a
+    RUNNING request whose heartbeat is stale (its worker died) -> RUNNING under a new
+    claim. One conditional UPDATE, so of two workers racing only one wins.
+
+    Returns the claim, or None when the request is not there to take (another worker
+    holds it, it finished, was cancelled, or is not due yet).
+    Side effects: updates the request; a STARTED or RECLAIMED audit event.
+    """
+    now = timezone.now()
+    token = uuid.uuid4()
+    with transaction.atomic():
+        claimed = (
+            DeletionRequest.objects.filter(pk=request_id)
+            .filter(
+                Q(status=Status.SCHEDULED) & (Q(purge_after__isnull=True) | Q(purge_after__lte=now))
+                | Q(status=Status.RUNNING)
+                & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - HEARTBEAT_STALE_AFTER))
+            )
+            .update(
+                status=Status.RUNNING,
+                claim_token=token,
+                claimed_at=now,
+                heartbeat_at=now,
+                started_at=Coalesce("started_at", models.Value(now)),
+            )
+        )
+        if not claimed:
+            return None
+        request = DeletionRequest.objects.get(pk=request_id)
+        reclaimed = request.started_at != now
+        _audit(
+            action=Action.RECLAIMED if reclaimed else Action.STARTED,
+            deletion_request=request,
+            detail={"chunks_done": request.chunks_done},
+        )
+    return Claim(token=str(token), chunk=request.chunks_done)
+
+
+def do_purge_chunk(*, request_id: int, claim: Claim | None = None) -> bool:
+    """Erase the next chunk of a RUNNING request and return whether rows remain.
+
+    One short transaction: the request row is locked, up to PURGE_CHUNK_SIZE rows are
+    erased walking the registry in its fixed order, the progress counts and heartbeat
+    are written, and when nothing remains the request is completed with its receipt.
+    Running it again after a crash erases nothing twice: erased rows no longer match.
+    With `claim`, only the chain holding the request may run, and only its next chunk.
+    Side effects: deletes or anonymises registered rows; updates the request; CHUNK
+    (and at the end COMPLETED) audit events. Raises ClaimLost for a stale claim.
+    """
+    with transaction.atomic():
+        request = DeletionRequest.objects.select_for_update().get(pk=request_id)
+        if request.status == Status.COMPLETED and claim is None:
+            return False
+        if request.status != Status.RUNNING:
+            raise ClaimLost(f"request {request_id} is {request.status}")
+        if claim is not None and (
+            str(request.claim_token) != claim.token or request.chunks_done != claim.chunk
+        ):
+            raise ClaimLost(f"request {request_id} is held by another claim or chunk")
+
+        progress = _Progress(request.progress)
+        budget = PURGE_CHUNK_SIZE
+        has_more = False
+        for entry in registry.entries():
+            if request.scope == Scope.PROMPTS and entry.stored_text is None:
+                continue
+            if budget == 0:
+                has_more = True
+                break
+            try:
+                # A savepoint, so a refused delete leaves the chunk's other work intact.
+                with transaction.atomic():
+                    budget -= _erase(entry, request, budget, progress)
+            except models.ProtectedError:
+                # Rows were linked to the account after this chunk found none (a late
+                # ingestion batch): the next chunk anonymises them first.
+                has_more = True
+                break
+        if budget == 0:
+            has_more = True
+
+        now = timezone.now()
+        request.chunks_done += 1
+        request.heartbeat_at = now
+        request.progress = progress.as_dict()
+        _audit(
+            action=Action.CHUNK,
+            deletion_request=request,
+            detail={"chunk": request.chunks_done, "rows": PURGE_CHUNK_SIZE - budget},
+        )
+        if not has_more:
+            _complete(request, now)
+        request.save()
+    return has_more
+
+
+class _Progress:
+    KEYS = ("deleted", "anonymised", "text_erased")
+
+    def __init__(self, data: dict) -> None:
+        self.counts = {key: Counter(data.get(key, {})) for key in self.KEYS}
+
+    def add(self, key: str, kind: str, count: int) -> None:
+        if count:
+            self.counts[key][kind] += count
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        return {key: dict(sorted(self.counts[key].items())) for key in self.KEYS}
+
+
+def _erase(
+    entry: registry.PersonalData, request: DeletionRequest, budget: int, progress: _Progress
+) -> int:
+    """Erase up to `budget` of the entry's remaining rows; return how many."""
+    queryset = entry.queryset(request.user_id).order_by()
+    model = entry.model
+    if request.scope == Scope.PROMPTS:
+        stored = entry.stored_text
+        queryset = queryset.filter(stored.remaining)
+        if request.older_than is not None:
+            queryset = queryset.filter(**{f"{stored.dated_by}__lt": request.older_than})
+        pks = list(queryset.values_list("pk", flat=True)[:budget])
+        if pks:
+            model._base_manager.filter(pk__in=pks).update(**stored.erase)
+            progress.add("text_erased", entry.kind, len(pks))
+        return len(pks)
+
+    pks = list(queryset.values_list("pk", flat=True)[:budget])
+    if not pks:
+        return 0
+    rows = model._base_manager.filter(pk__in=pks)
+    if entry.how == "anonymise":
+        if entry.stored_text is not None:
+            progress.add(
+                "text_erased", entry.kind, rows.filter(entry.stored_text.remaining).count()
+            )
+        progress.add("anonymised", entry.kind, rows.update(**entry.anonymise))
+        return len(pks)
+    _forget_admin_history(model, pks)
+    _, per_model = rows.delete()
+    for label, count in per_model.items():
+        progress.add("deleted", label.lower(), count)
+    return len(pks)
+
+
+def _forget_admin_history(model: type[models.Model], pks: list) -> None:
+    """Admin history about an erased object keeps who on staff did what and when, and
+    loses the object's name: for a user or an email address that name is the address."""
+    if model._meta.auto_created or model is LogEntry:
+        return
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    LogEntry.objects.filter(
+        content_type=content_type, object_id__in=[str(pk) for pk in pks]
+    ).exclude(object_repr="", change_message="").update(object_repr="", change_message="")
+
+
+def _complete(request: DeletionRequest, now: dt.datetime) -> None:
+    """RUNNING -> COMPLETED, with the receipt (called inside the last chunk)."""
+    progress = request.progress
+    anonymised = progress.get("anonymised", {})
+    reasons = {entry.kind: entry.reason for entry in registry.entries()}
+    request.status = Status.COMPLETED
+    request.completed_at = now
+    request.receipt = {
+        "scope": request.scope,
+        "older_than": _iso(request.older_than),
+        "erased": {
+            "deleted": progress.get("deleted", {}),
+            "text_erased": progress.get("text_erased", {}),
+        },
+        "kept": [
+            {"kind": kind, "count": count, "how": "anonymised", "reason": reasons.get(kind, "")}
+            for kind, count in anonymised.items()
+        ],
+        "completed_at": _iso(now),
+    }
+    _audit(
+        action=Action.COMPLETED,
+        deletion_request=request,
+        detail={"chunks": request.chunks_done, **request.receipt["erased"]},
+    )
+
+
+def do_send_deletion_notice(*, request_id: int) -> bool:
+    """Send the completion notice of a COMPLETED request, exactly once.
+
+    A conditional UPDATE on notice_sent_at IS NULL claims the notice (a concurrent
+    sender waits on the row and then finds it claimed); the mail is sent inside that
+    transaction, so a failed send rolls the claim back for the sweeper to retry; the
+    address is cleared in the same commit that records the notice as sent.
+    Returns whether this call sent it.
+    Side effects: sends one mail; updates the request; a NOTICE_SENT audit event.
+    """
+    with transaction.atomic():
+        claimed = (
+            DeletionRequest.objects.filter(
+                pk=request_id, status=Status.COMPLETED, notice_sent_at__isnull=True
+            )
+            .exclude(notice_email="")
+            .update(notice_sent_at=timezone.now())
+        )
+        if not claimed:
+            return False
+        request = DeletionRequest.objects.get(pk=request_id)
+        subject, body = _notice(request)
+        send_mail(subject, body, None, [request.notice_email])
+        request.notice_email = ""
+        request.save(update_fields=["notice_email"])
+        _audit(action=Action.NOTICE_SENT, deletion_request=request)
+    return True
+
+
+def _notice(request: DeletionRequest) -> tuple[str, str]:
+    erased = request.receipt.get("erased", {})
+    deleted = sum(erased.get("deleted", {}).values())
+    texts = sum(erased.get("text_erased", {}).values())
+    kept = sum(item["count"] for item in request.receipt.get("kept", []))
+    if request.scope == Scope.ACCOUNT:
+        subject = "[Portal] Your account has been deleted"
+        lines = [
+            "Your account and the personal data held about you have been deleted.",
+            "",
+            f"Records deleted: {deleted}",
+            f"Stored prompts and completions erased: {texts}",
+            f"Billing records kept, anonymised (no account, key, app or text): {kept}",
+            "",
+            "You are welcome to sign up again with this address at any time; it would "
+            "be a new account.",
+        ]
+    else:
+        subject = "[Portal] Your stored prompts and completions have been deleted"
+        lines = [
+            "The stored prompts and completions you asked us to delete have been erased.",
+            "",
+            f"Generations whose text was erased: {texts}",
+            "Their billing metadata (model, provider, tokens, cost, time) is kept.",
+        ]
+    lines += ["", f"Reference: {request.target}"]
+    return subject, "\n".join(lines) + "\n"
+
+
+# --- The sweeper -----------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    scheduled: list[int]
+    reclaimed: list[int]
+    notices: list[int]
+
+
+def do_sweep_deletion_requests(*, now: dt.datetime | None = None) -> SweepResult:
+    """Re-enqueue what is due but not moving (run by beat).
+
+    - SCHEDULED and due, waiting longer than SWEEP_GRACE: its message was lost (broker
+      outage at commit) or is stuck behind others; a duplicate is harmless, the claim
+      is a conditional UPDATE.
+    - RUNNING with a heartbeat older than HEARTBEAT_STALE_AFTER: its worker died; the
+      task reclaims it under a new claim and the old chain's messages are dropped.
+    - COMPLETED with the notice not sent (the send failed): send it.
+    Side effects: publishes tasks; a SWEPT audit event per purge re-enqueued.
+    """
+    from privacy import tasks
+
+    now = now or timezone.now()
+    scheduled = list(
+        DeletionRequest.objects.filter(
+            Q(purge_after__isnull=True) | Q(purge_after__lte=now),
+            status=Status.SCHEDULED,
+            scheduled_at__lte=now - SWEEP_GRACE,
+        )
+        .order_by("scheduled_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    reclaimed = list(
+        DeletionRequest.objects.filter(
+            Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - HEARTBEAT_STALE_AFTER),
+            status=Status.RUNNING,
+        )
+        .order_by("heartbeat_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    notices = list(
+        DeletionRequest.objects.filter(status=Status.COMPLETED, notice_sent_at__isnull=True)
+        .exclude(notice_email="")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for reason, ids in (("scheduled", scheduled), ("stale_heartbeat", reclaimed)):
+        for request_id in ids:
+            _audit(
+                action=Action.SWEPT,
+                deletion_request=DeletionRequest(pk=request_id),
+                detail={"reason": reason},
+            )
+            _publish(tasks.enqueue_purge, request_id)
+    for request_id in notices:
+        _publish(tasks.enqueue_notice, request_id)
+    return SweepResult(scheduled=scheduled, reclaimed=reclaimed, notices=notices)
+
+
+def _publish(enqueue, request_id: int) -> None:
+    # One unreachable broker must not stop the sweep of the rest; the next run retries.
+    try:
+        enqueue(request_id)
+    except Exception:
+        logger.exception("could not enqueue deletion request %s", request_id)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,174 @@
+"""The personal-data registry: every model that holds data about a person, and how the
+purge engine erases it.
+
+Each app declares its models in a `personal_data.py` module (discovered when the
+privacy app is ready), so the declaration sits beside the models it describes:
+
+    from privacy.registry import register
+
+    register(ApiKey, how="delete")
+    register(Generation, how="anonymise", reason="billing", anonymise={"user": None, ...})
+
+`tests/privacy/test_registry.py` fails when a model related to `User` (directly or
+through another registered model) is missing, so a new model cannot escape deletion.
+
+Order of erasure (see `entries()`): a model is erased before every registered model it
+points at, so a PROTECT link (Generation -> ApiKey, Generation -> User) is always cut
+before its target row goes; ties keep registration order; the account row is last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from django.db import models
+from django.utils.module_loading import autodiscover_modules
+
+How = Literal["delete", "anonymise"]
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """What "delete my stored prompts and completions" erases in a model's rows.
+
+    `erase` is applied to the rows matching `remaining` (rows that still hold text);
+    `dated_by` is the field the "older than" date of a request compares with.
+    """
+
+    erase: Mapping[str, Any]
+    remaining: models.Q
+    dated_by: str
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    model: type[models.Model]
+    how: How
+    # The lookup path from this model to the person's user id ("user", "email_address__user",
+    # "pk" for the account row itself). None when `rows` finds the rows instead.
+    user_field: str | None
+    reason: str
+    anonymise: Mapping[str, Any]
+    rows: Callable[[int], models.QuerySet] | None
+    stored_text: StoredText | None
+    before: tuple[type[models.Model], ...] = field(default=())
+
+    @property
+    def kind(self) -> str:
+        """The name used in progress counts and receipts: "app_label.model"."""
+        return self.model._meta.label_lower
+
+    @property
+    def is_account(self) -> bool:
+        return self.user_field == "pk"
+
+    def queryset(self, user_id: int) -> models.QuerySet:
+        """The rows of `user_id` this entry still has to erase."""
+        if self.rows is not None:
+            return self.rows(user_id)
+        return self.model._default_manager.filter(**{self.user_field: user_id})
+
+
+_registry: list[PersonalData] = []
+
+
+def register(
+    model: type[models.Model],
+    *,
+    how: How = "delete",
+    user_field: str | None = "user",
+    reason: str = "",
+    anonymise: Mapping[str, Any] | None = None,
+    rows: Callable[[int], models.QuerySet] | None = None,
+    stored_text: StoredText | None = None,
+    before: tuple[type[models.Model], ...] = (),
+) -> PersonalData:
+    """Declare that `model` holds data about a person and how the purge erases it.
+
+    - how="delete": the person's rows are deleted.
+    - how="anonymise": the rows are kept for `reason` (required) with the fields in
+      `anonymise` overwritten; those must cut the link to the person (`user_field`),
+      or the purge would find the same rows again forever.
+    - rows: a function user id -> queryset, for rows not reachable by a field path
+      (Django sessions are found through allauth's UserSession).
+    - before: models whose rows `rows` depends on, so they are erased after this one.
+    """
+    if how not in ("delete", "anonymise"):
+        raise ValueError(f"how must be 'delete' or 'anonymise', not {how!r}")
+    if (user_field is None) == (rows is None):
+        raise ValueError(f"{model.__name__}: give exactly one of user_field and rows")
+    anonymise = dict(anonymise or {})
+    if how == "anonymise":
+        if not reason:
+            raise ValueError(f"{model.__name__}: an anonymised model must say why it is kept")
+        link = (user_field or "").split("__", 1)[0]
+        if rows is None and link not in anonymise:
+            raise ValueError(f"{model.__name__}: anonymising must clear {link!r}")
+    elif anonymise:
+        raise ValueError(f"{model.__name__}: `anonymise` is only for how='anonymise'")
+    entry = PersonalData(
+        model=model,
+        how=how,
+        user_field=user_field,
+        reason=reason,
+        anonymise=anonymise,
+        rows=rows,
+        stored_text=stored_text,
+        before=tuple(before),
+    )
+    _registry.append(entry)
+    return entry
+
+
+def autodiscover() -> None:
+    """Import every installed app's `personal_data` module (PrivacyConfig.ready)."""
+    autodiscover_modules("personal_data")
+
+
+def registered_models() -> set[type[models.Model]]:
+    return {entry.model for entry in _registry}
+
+
+def entries() -> list[PersonalData]:
+    """The registry in erasure order.
+
+    An entry goes before every entry whose model it points at (a foreign key, one-to-one
+    or an explicit `before`): children before parents, so no row is left pointing at a
+    deleted one and a PROTECT link is cut before its target goes. Among entries that are
+    free to go, registration order decides; the account row itself is always last.
+    """
+    pending = list(_registry)
+    ordered: list[PersonalData] = []
+
+    def must_wait(entry: PersonalData) -> bool:
+        for other in pending:
+            if other is entry:
+                continue
+            if entry.is_account and not other.is_account:
+                return True
+            if entry.model in other.before or _points_at(other.model, entry.model):
+                return True
+        return False
+
+    while pending:
+        ready = next((entry for entry in pending if not must_wait(entry)), None)
+        if ready is None:
+            names = ", ".join(entry.kind for entry in pending)
+            raise RuntimeError(f"personal-data registry has a cycle among: {names}")
+        ordered.append(ready)
+        pending.remove(ready)
+    return ordered
+
+
+def _points_at(model: type[models.Model], target: type[models.Model]) -> bool:
+    if model is target:
+        return False
+    return any(
+        f.is_relation
+        and (f.many_to_one or f.one_to_one)
+        and f.concrete
+        and f.related_model is target
+        for f in model._meta.get_fields()
+    )

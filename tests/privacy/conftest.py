@@ -1,0 +1,124 @@
+"""Helpers for the privacy tests: data built through actions, and the purge task run
+in-process the way a worker runs it (message by message, each re-enqueue captured)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.utils import timezone
+
+from accounts.actions import do_create_api_key, do_update_profile
+from accounts.models import ApiKey, User
+from logging_prefs.actions import do_ingest_generations
+from privacy import tasks
+from tests.factories import UserFactory
+
+
+def unique_marker(what: str) -> str:
+    return f"{what}-{uuid.uuid4().hex}"
+
+
+def make_user(*, display_name: str | None = None) -> User:
+    user = UserFactory(email=f"{unique_marker('person')}@example.com")
+    return do_update_profile(
+        user=user, acting_user=user, display_name=display_name or unique_marker("Ada Lovelace")
+    )
+
+
+def ingest(
+    api_key: ApiKey,
+    *,
+    count: int,
+    prompt: str | None = None,
+    created_at: dt.datetime | None = None,
+    app_url: str = "https://app.example.com/chat",
+    app_title: str = "My chat app",
+) -> list[str]:
+    """Post `count` generations for `api_key` through the real ingestion action."""
+    created_at = created_at or timezone.now() - dt.timedelta(minutes=1)
+    records = [
+        {
+            "id": unique_marker("gen"),
+            "key_id": api_key.pk,
+            "model": "openai/gpt-4o",
+            "provider": "OpenAI",
+            "app_url": app_url,
+            "app_title": app_title,
+            "prompt": f"{prompt} #{i}" if prompt else None,
+            "completion": f"completion of {prompt} #{i}" if prompt else None,
+            "prompt_tokens": 10 + i,
+            "completion_tokens": 20 + i,
+            "cost_usd": "0.00012000",
+            "created_at": created_at.isoformat(),
+        }
+        for i in range(count)
+    ]
+    result = do_ingest_generations(records=records)
+    assert result.stored == count, result.as_dict()
+    return [record["id"] for record in records]
+
+
+def new_key(user: User, name: str = "default") -> ApiKey:
+    api_key, _ = do_create_api_key(user=user, acting_user=user, name=name)
+    return api_key
+
+
+@dataclass
+class TaskQueue:
+    """Stands in for the broker: what the actions and the task publish is kept here,
+    and `drain` delivers it to the real task function, one message at a time."""
+
+    purges: list[dict] = field(default_factory=list)
+    notices: list[int] = field(default_factory=list)
+    delivered: int = 0
+
+    def drain(self, capture: Callable, limit: int = 10_000) -> None:
+        while self.purges:
+            message = self.purges.pop(0)
+            self.deliver(message, capture)
+            assert self.delivered < limit, "the purge never finished"
+        while self.notices:
+            with capture(execute=True):
+                tasks.send_deletion_notice.run(self.notices.pop(0))
+
+    def deliver(self, message: dict, capture: Callable) -> bool:
+        self.delivered += 1
+        with capture(execute=True):
+            return tasks.purge_deletion_request.run(
+                message["request_id"], claim=message["claim"], chunk=message["chunk"]
+            )
+
+
+@pytest.fixture
+def task_queue(monkeypatch) -> TaskQueue:
+    queue = TaskQueue()
+
+    def enqueue_purge(request_id, *, claim=None, chunk=0, queue_name=None, **kwargs):
+        queue.purges.append({"request_id": request_id, "claim": claim, "chunk": chunk})
+
+    monkeypatch.setattr(tasks, "enqueue_purge", enqueue_purge)
+    monkeypatch.setattr(tasks, "enqueue_notice", queue.notices.append)
+    return queue
+
+
+@pytest.fixture
+def run_purge(task_queue, django_capture_on_commit_callbacks):
+    """Deliver every queued purge message until the queue is empty."""
+
+    def run() -> None:
+        task_queue.drain(django_capture_on_commit_callbacks)
+
+    return run
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of a few rows, so a small account takes many chunks."""
+    from privacy import actions
+
+    monkeypatch.setattr(actions, "PURGE_CHUNK_SIZE", 3)
+    return 3
