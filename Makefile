@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 UV_VERSION := 0.13.8
 
-.PHONY: run install test lint format migrate demo worker clean check-deploy bench
+.PHONY: run install test lint format worker clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Benchmarks need PostgreSQL (DATABASE_URL, migrated) and wrk; each prints a JSON line.
+bench: install
+	DEBUG=1 $(MANAGE) migrate --noinput
+	$(PY) -m bench.decisions
+	$(PY) -m bench.ingest
 
 clean:
 	rm -rf var db.sqlite3 staticfiles

@@ -1,11 +1,387 @@
-"""The gateway API (/internal/v1/), built with django-ninja. See DESIGN.md, "Contracts"."""
+"""The gateway API (/internal/v1/), built with django-ninja. See DESIGN.md, "Contracts".
 
-from ninja import NinjaAPI
+The gateway (another service) calls it with a bearer token, never with a session, so
+the views are CSRF-exempt (django-ninja's default for non-cookie auth). The views only
+parse, call a selector or an action, and shape the answer: every rule lives in
+logging_prefs.selectors / logging_prefs.actions.
 
-api = NinjaAPI(
+Every error answer is JSON with a readable "detail": the exception handlers below
+cover validation (422), unreadable bodies (400/415), oversized bodies (413), auth
+(401), a busy or unreachable database (503), and anything unexpected (a logged 500);
+GatewayAPI also turns Django's plain-text 405 and HTML 404 under /internal/v1/ into
+JSON. The docs UI stays off (it would load a CDN, which the CSP forbids); the schema
+is at /internal/v1/openapi.json.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import logging
+from typing import Annotated, Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.urls import re_path
+from django.views.decorators.csrf import csrf_exempt
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from ninja.security import HttpBearer
+from pydantic import Field, WithJsonSchema, field_validator
+
+from logging_prefs.actions import do_ingest_generations
+from logging_prefs.schemas import MAX_BATCH, GenerationRecord, StorableStr
+from logging_prefs.selectors import AccountInactive, UnknownKey, decision_for_key
+
+logger = logging.getLogger(__name__)
+
+
+# --- Authentication ------------------------------------------------------------------
+
+
+class GatewayToken(HttpBearer):
+    """`Authorization: Bearer <PORTAL_GATEWAY_TOKEN>`, compared in constant time.
+
+    No database work: the decision endpoint's single query is the key lookup. With no
+    token configured every call is refused, so an unconfigured portal is closed, not open.
+    """
+
+    openapi_description = "The shared secret PORTAL_GATEWAY_TOKEN."
+
+    def __call__(self, request: HttpRequest) -> bool:
+        configured = settings.PORTAL_GATEWAY_TOKEN
+        if not configured:
+            raise AuthenticationError(
+                message="The gateway API is disabled: PORTAL_GATEWAY_TOKEN is not configured."
+            )
+        header = request.headers.get(self.header, "")
+        scheme, _, token = header.partition(" ")
+        if not header or scheme.lower() != self.openapi_scheme:
+            raise AuthenticationError(
+                message="Missing bearer token: send 'Authorization: Bearer <gateway token>'."
+            )
+        return self.authenticate(request, token.strip())
+
+    def authenticate(self, request: HttpRequest, token: str) -> bool:
+        # Bytes, not str: compare_digest refuses non-ASCII str, and a header may hold any.
+        given = token.encode("utf-8", "surrogateescape")
+        expected = settings.PORTAL_GATEWAY_TOKEN.encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, expected):
+            raise AuthenticationError(message="Invalid gateway token.")
+        return True
+
+
+# --- Request bodies ------------------------------------------------------------------
+
+
+class _BadBody(Exception):
+    """Why a body could not be read; raised inside ninja's body parsing, which wraps it
+    in HttpError(400) — the handler below answers with this status and message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class JSONOnlyParser(Parser):
+    """The body must be declared as JSON (415 otherwise) and parse as JSON (400)."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        content_type = request.content_type or ""
+        if content_type != "application/json" and not content_type.endswith("+json"):
+            raise _BadBody(
+                415, f"Content-Type must be application/json, not {content_type or 'missing'}."
+            )
+        try:
+            data = json.loads(request.body)
+        except (ValueError, RecursionError) as exc:
+            raise _BadBody(400, f"The request body is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise _BadBody(422, f"The request body must be a JSON object, not {_json_type(data)}.")
+        return data
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array"
+
+
+# --- Schemas -------------------------------------------------------------------------
+
+
+class DecisionIn(Schema):
+    # StorableStr refuses text that is not valid Unicode (a lone surrogate could not be
+    # hashed): that is a malformed request (422), any other unknown key is a 401.
+    api_key: StorableStr = Field(min_length=1, max_length=256, description="The raw API key.")
+
+
+class ProviderPolicy(Schema):
+    allow_training_paid: bool
+    allow_training_free: bool
+    allow_retention: bool
+    allow_publication: bool
+    zdr_only: bool
+
+
+class DecisionOut(Schema):
+    key_id: int = Field(description="The key's id; generation records carry it as key_id.")
+    account: str = Field(
+        description="The account's opaque public id.", json_schema_extra={"format": "uuid"}
+    )
+    log_prompts: bool = Field(
+        description="Whether prompt and completion text may be logged for this key now."
+    )
+    provider_policy: ProviderPolicy
+
+
+# Each generation stays a raw JSON value until do_ingest_generations validates it on its
+# own, so one bad record is rejected with its index instead of failing the batch (a
+# list[GenerationRecord] would answer 422 for the whole batch). WithJsonSchema keeps the
+# OpenAPI document honest: each item is described by GenerationRecord's own JSON schema
+# (inlined, titled "GenerationRecord"), while the Python type says what the view
+# receives. Generated from the model, the description cannot drift from the validation.
+RawGenerationRecord = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            **GenerationRecord.model_json_schema(),
+            "description": (
+                "One generation the gateway served. Validated one record at a time: a "
+                "record that does not match is listed in `rejected` with its index and "
+                "the reason; the others are stored."
+            ),
+        }
+    ),
+]
+
+
+class GenerationsIn(Schema):
+    generations: list[RawGenerationRecord] = Field(
+        max_length=MAX_BATCH, description=f"Up to {MAX_BATCH} generation records."
+    )
+
+    @field_validator("generations", mode="before")
+    @classmethod
+    def _batch_limit(cls, value: object) -> object:
+        # Runs before the max_length check, to say what to do about it.
+        if isinstance(value, list) and len(value) > MAX_BATCH:
+            raise ValueError(
+                f"at most {MAX_BATCH} generations per request, got {len(value)}: split the batch"
+            )
+        return value
+
+
+class Rejection(Schema):
+    index: int = Field(description="Position of the record in `generations`.")
+    error: str = Field(description="Why it was rejected.")
+
+
+class IngestOut(Schema):
+    stored: int = Field(description="New rows stored (metadata always, text if allowed).")
+    with_text: int = Field(description="Of those, how many kept prompt and completion text.")
+    duplicates: int = Field(description="Records whose id was already stored or repeated.")
+    rejected: list[Rejection]
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class ValidationProblem(Schema):
+    loc: str = Field(description="Where, e.g. `generations` or `api_key`.")
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(Schema):
+    detail: str = Field(description="Every problem, readable, joined with '; '.")
+    errors: list[ValidationProblem]
+
+
+_ERRORS: dict[int | tuple[int, ...], type[Schema]] = {
+    (400, 401, 413, 415): ErrorOut,
+    422: ValidationErrorOut,
+    503: ErrorOut,
+}
+
+
+# --- The API -------------------------------------------------------------------------
+
+
+def _json_error(status: int, detail: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"detail": detail, **extra}, status=status)
+
+
+def _json_errors_outside_operations(view):
+    """Wrap a URL pattern's view: Django's plain-text 405 and a raised Http404 (which
+    would render the HTML 404 page) become JSON."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:
+            return _json_error(404, f"No gateway API endpoint at {request.path}.")
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            json_response = _json_error(
+                405, f"Method {request.method} is not allowed here; use {allowed}."
+            )
+            json_response["Allow"] = allowed
+            return json_response
+        return response
+
+    # Called by another service, never from a browser session: no CSRF check, also
+    # for the schema, the API root and unknown paths (a POST there is a JSON 404).
+    return csrf_exempt(wrapped)
+
+
+def _no_such_endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    raise Http404
+
+
+class GatewayAPI(NinjaAPI):
+    # _get_urls is django-ninja's (pinned <2) hook for the URL patterns it serves; the
+    # tests check the JSON 404/405 answers, so an upgrade that changes it is noticed.
+    def _get_urls(self):
+        urls = super()._get_urls()
+        for pattern in urls:
+            pattern.callback = _json_errors_outside_operations(pattern.callback)
+        urls.append(re_path(r"^", _json_errors_outside_operations(_no_such_endpoint)))
+        return urls
+
+
+api = GatewayAPI(
     title="Portal gateway API",
     version="1",
+    description=(
+        "Called by the gateway with `Authorization: Bearer <PORTAL_GATEWAY_TOKEN>`. "
+        "Every error answer is JSON with a readable `detail`."
+    ),
     urls_namespace="gateway",
     docs_url=None,
     openapi_url="/openapi.json",
+    auth=GatewayToken(),
+    parser=JSONOnlyParser(),
 )
+
+
+@api.post(
+    "/decisions",
+    response={200: DecisionOut, 403: ErrorOut, **_ERRORS},
+    operation_id="decide",
+    summary="What a key may log and where it may route",
+    description=(
+        "Read from the database on every call (nothing cached): a preference change is "
+        "in force for the very next decision after it commits. 401 for an unknown or "
+        "revoked key, 403 when the key's account is not active."
+    ),
+)
+def decide(request: HttpRequest, payload: DecisionIn):
+    try:
+        return decision_for_key(payload.api_key)
+    except UnknownKey:
+        raise HttpError(401, "Unknown or revoked API key.") from None
+    except AccountInactive:
+        raise HttpError(403, "The API key's account is not active.") from None
+
+
+@api.post(
+    "/generations",
+    response={200: IngestOut, **_ERRORS},
+    operation_id="ingest_generations",
+    summary="Store a batch of generation records",
+    description=(
+        f"Up to {MAX_BATCH} records. Metadata is always stored; prompt and completion "
+        "text only when the key's effective logging setting allows it when the batch is "
+        "written. A record whose id was stored before counts as a duplicate, not a second "
+        "row. Bad records are rejected one by one, the rest of the batch is stored."
+    ),
+)
+def ingest(request: HttpRequest, payload: GenerationsIn):
+    return do_ingest_generations(records=payload.generations).as_dict()
+
+
+# --- Exception handlers --------------------------------------------------------------
+
+
+def _location(loc: tuple | list) -> str:
+    parts = [str(part) for part in loc]
+    if parts[:1] == ["body"]:
+        parts = parts[1:]
+        # ninja puts the body parameter's name ("payload") first; the caller never sees it.
+        if parts[:1] == ["payload"]:
+            parts = parts[1:]
+    return ".".join(parts) or "request body"
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [
+        {
+            "loc": _location(error.get("loc", ())),
+            "msg": str(error.get("msg", "invalid")).removeprefix("Value error, "),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors
+    ]
+    detail = "; ".join(f"{error['loc']}: {error['msg']}" for error in errors)
+    return _json_error(422, detail or "The request is not valid.", errors=errors)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, _BadBody):
+        if cause.status == 422:
+            # Same shape as every other 422.
+            error = {"loc": "request body", "msg": cause.message, "type": "model_type"}
+            return _json_error(422, cause.message, errors=[error])
+        return _json_error(cause.status, cause.message)
+    response = _json_error(exc.status_code, str(exc))
+    if isinstance(exc, AuthenticationError):
+        response["WWW-Authenticate"] = 'Bearer realm="portal gateway API"'
+    return response
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _json_error(404, "Not found.")
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _json_error(
+        413,
+        f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes: "
+        "send smaller batches.",
+    )
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # A lost connection, a deadlock or a lock timeout: nothing was stored (each batch
+    # is one transaction), so the gateway may retry the same request.
+    logger.warning("gateway API: database error on %s: %s", request.path, exc)
+    response = _json_error(503, "The database is unavailable; retry the request shortly.")
+    response["Retry-After"] = "1"
+    return response
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.error("gateway API: unexpected error on %s", request.path, exc_info=exc)
+    return _json_error(500, "Internal error; it has been logged.")

@@ -127,6 +127,13 @@ class Generation(models.Model):
                 condition=models.Q(text_state="stored"),
                 name="gen_stored_created",
             ),
+            # Categorisation scans only what it has not counted yet; counted rows stay
+            # in gen_stored_created until expiry and would be skipped over every run.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(text_state="stored", categorised=False),
+                name="gen_uncategorised_created",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,4 +2,19 @@
 
 from django.urls import path
 
-urlpatterns: list = []
+from logging_prefs import views
+
+urlpatterns = [
+    path("keys/", views.keys, name="account_keys"),
+    path("keys/<int:key_id>/", views.key_detail, name="account_key_detail"),
+    path("keys/<int:key_id>/rename/", views.key_rename, name="account_key_rename"),
+    path("keys/<int:key_id>/logging/", views.key_logging, name="account_key_logging"),
+    path("keys/<int:key_id>/revoke/", views.key_revoke, name="account_key_revoke"),
+    path("privacy/", views.privacy, name="account_privacy"),
+    path("activity/", views.activity, name="account_activity"),
+    path(
+        "activity/<int:generation_id>/",
+        views.activity_detail,
+        name="account_activity_detail",
+    ),
+]

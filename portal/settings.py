@@ -13,6 +13,9 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from logging_prefs.schedules import BEAT_SCHEDULE as LOGGING_BEAT_SCHEDULE
+from privacy.schedules import BEAT_SCHEDULE as PRIVACY_BEAT_SCHEDULE
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -149,7 +152,8 @@ CELERY_RESULT_BACKEND = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+# Each app declares its periodic tasks beside its code (schedules.py).
+CELERY_BEAT_SCHEDULE = {**LOGGING_BEAT_SCHEDULE, **PRIVACY_BEAT_SCHEDULE}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Authentication ----------------------------------------------------------
@@ -273,6 +277,11 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     if env.bool("USE_X_FORWARDED_PROTO", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# A gateway batch is up to 1000 generations with their text: allow request bodies up to
+# 32 MB (Django's default 2.5 MB would refuse a batch of ordinary prompts). Larger
+# bodies get a 413 with a readable error; the gateway then splits the batch.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)
 
 # --- Portal ------------------------------------------------------------------
 PORTAL_GATEWAY_TOKEN = env.str("PORTAL_GATEWAY_TOKEN", default="")

@@ -21,3 +21,5 @@ if not REDIS_URL:
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PORTAL_GATEWAY_TOKEN = "test-gateway-token"
+
+PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher"]

@@ -1,0 +1,145 @@
+"""Shared benchmark machinery: a gunicorn server on loopback, wrk as the load
+generator, and the one-line JSON result every benchmark prints last (DESIGN.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+GATEWAY_TOKEN = "bench-" + secrets.token_hex(16)
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    os.environ["PORTAL_GATEWAY_TOKEN"] = GATEWAY_TOKEN
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("benchmarks run against PostgreSQL: set DATABASE_URL")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(workers: int = 4):
+    """Serve bench.settings with gunicorn on a free loopback port."""
+    port = free_port()
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings")
+    proc = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "bench.wsgi_app:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--timeout",
+            "120",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/bench/trivial", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+_LUA = """
+wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+"""
+
+
+def wrk(url: str, body: dict, *, connections: int = 32, seconds: int = 10) -> dict:
+    """Drive `url` with wrk; return requests/s, p99 in ms and non-2xx count."""
+    if not shutil.which("wrk"):
+        sys.exit("wrk is required: apt-get install -y wrk")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_LUA.format(body=json.dumps(json.dumps(body)), token=GATEWAY_TOKEN))
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {
+        "rps": rps,
+        "p99_ms": p99,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(0) if errors else "",
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def report(name: str, project: float, baseline: float, unit: str, **extra) -> None:
+    """The last line of every benchmark: one JSON object (DESIGN.md, "Benchmarks")."""
+    ratio = project / baseline if baseline else float("nan")
+    print(
+        json.dumps(
+            {
+                "bench": name,
+                "project": round(project, 3),
+                "baseline": round(baseline, 3),
+                "unit": unit,
+                "ratio": round(ratio, 3),
+                **extra,
+            }
+        )
+    )

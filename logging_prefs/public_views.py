@@ -1,0 +1,94 @@
+"""Public pages of the anonymous category aggregates, per model.
+
+They read CategoryDailyCount only: counts per model, category and day, with no user,
+key or text behind them (see categories.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Sum
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from logging_prefs.categories import CATEGORY_LABELS
+from logging_prefs.models import CategoryDailyCount
+
+# The detail page shows the last 30 days, today included.
+DETAIL_WINDOW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class ModelTotal:
+    model: str
+    author: str
+    slug: str
+    total: int
+
+
+@dataclass(frozen=True)
+class CategoryShare:
+    category: str
+    label: str
+    count: int
+    percent: float
+
+
+def _split_model(model: str) -> tuple[str, str] | None:
+    author, sep, slug = model.partition("/")
+    if not sep or not author or not slug or "/" in slug:
+        return None
+    return author, slug
+
+
+@require_GET
+def models_index(request: HttpRequest) -> HttpResponse:
+    totals = []
+    # catcount_model_day (model, day) serves the GROUP BY model.
+    rows = CategoryDailyCount.objects.values("model").annotate(total=Sum("count")).order_by("model")
+    for row in rows:
+        parts = _split_model(row["model"])
+        if parts is None:  # not an "author/slug" name: there is no page to link to
+            continue
+        totals.append(ModelTotal(row["model"], *parts, total=row["total"]))
+    return render(request, "logging_prefs/public/models_index.html", {"models": totals})
+
+
+@require_GET
+def model_detail(request: HttpRequest, author: str, slug: str) -> HttpResponse:
+    model = f"{author}/{slug}"
+    counts = CategoryDailyCount.objects.filter(model=model)
+    if not counts.exists():
+        raise Http404("No such model")
+    until = timezone.now().astimezone(dt.UTC).date()
+    since = until - dt.timedelta(days=DETAIL_WINDOW_DAYS - 1)
+    rows = (
+        counts.filter(day__gte=since, day__lte=until)
+        .values("category")
+        .annotate(n=Sum("count"))
+        .order_by("-n", "category")
+    )
+    total = sum(row["n"] for row in rows)
+    shares = [
+        CategoryShare(
+            category=row["category"],
+            label=CATEGORY_LABELS.get(row["category"], row["category"].capitalize()),
+            count=row["n"],
+            percent=round(100 * row["n"] / total, 1),
+        )
+        for row in rows
+        if row["n"]
+    ]
+    context = {
+        "model": model,
+        "shares": shares,
+        "total": total,
+        "since": since,
+        "until": until,
+        "window_days": DETAIL_WINDOW_DAYS,
+    }
+    return render(request, "logging_prefs/public/model_detail.html", context)

@@ -1,0 +1,25 @@
+"""Periodic tasks of this app, merged into CELERY_BEAT_SCHEDULE in portal/settings.py.
+
+Kept free of Django imports: settings import this module.
+"""
+
+from __future__ import annotations
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE: dict[str, dict] = {
+    # Nightly, after the day's traffic peak; the task re-queues itself until done.
+    "expire-stored-text": {
+        "task": "logging_prefs.tasks.expire_stored_text",
+        "schedule": crontab(hour=3, minute=15),
+        # A run that never started before the next night is superseded by that night's.
+        "options": {"expires": 60 * 60 * 12},
+    },
+    "categorise-stored-prompts": {
+        "task": "logging_prefs.tasks.categorise_stored_prompts",
+        "schedule": crontab(minute="*/10"),
+        # While workers are down, beat's messages must not pile up: the next one does
+        # the same work.
+        "options": {"expires": 60 * 10},
+    },
+}

@@ -1,0 +1,60 @@
+"""Background work of prompt logging: retention expiry and anonymous categorisation.
+
+Each task does one chunk and re-queues itself after commit while work remains, so a
+chunk is a short transaction, a retry repeats one chunk, and a worker restart loses
+nothing (acks_late: the message is acknowledged only after the chunk committed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+from django.db import OperationalError, transaction
+
+from logging_prefs.categories import do_categorise_stored_prompts, has_uncategorised_prompts
+from logging_prefs.retention import do_expire_stored_text, retention_cutoff, stored_text_older_than
+
+# 2,000 rows is one UPDATE of well under a second: small enough that a chunk never
+# holds locks the gateway's ingestion would notice, large enough that a night's expiry
+# (about a day of traffic) is a few hundred chunks.
+EXPIRY_CHUNK_SIZE = 2_000
+# Each prompt is read and classified while its owner's preference row is held (so an
+# opt-out waits for at most one chunk): 500 prompts of up to 6,000 classified
+# characters keep that wait well under a second.
+CATEGORISATION_CHUNK_SIZE = 500
+
+_RETRY = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(**_RETRY)
+def expire_stored_text(cutoff: str | None = None) -> int:
+    """Expire one chunk of text older than the retention period, then re-queue.
+
+    The cutoff is fixed by the first run and passed on as an ISO string, so a long run
+    works towards one stable point instead of chasing the clock.
+    """
+    older_than = dt.datetime.fromisoformat(cutoff) if cutoff else retention_cutoff()
+    expired = do_expire_stored_text(older_than=older_than, batch_size=EXPIRY_CHUNK_SIZE)
+    # `expired` guards against spinning: a chunk that made no progress stops the chain
+    # (tomorrow's run picks up whatever is left).
+    if expired and stored_text_older_than(older_than).exists():
+        next_cutoff = older_than.isoformat()
+        transaction.on_commit(lambda: expire_stored_text.delay(next_cutoff))
+    return expired
+
+
+@shared_task(**_RETRY)
+def categorise_stored_prompts() -> int:
+    """Count one chunk of usable stored prompts into the anonymous aggregates, then
+    re-queue while usable prompts remain."""
+    categorised = do_categorise_stored_prompts(batch_size=CATEGORISATION_CHUNK_SIZE)
+    # A run that found nothing (another run holds the remaining rows) ends its chain.
+    if categorised and has_uncategorised_prompts():
+        transaction.on_commit(lambda: categorise_stored_prompts.delay())
+    return categorised

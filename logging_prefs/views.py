@@ -1,0 +1,366 @@
+"""Account pages about logging: API keys, privacy choices and activity.
+
+Views read through logging_prefs.selectors and write only through the actions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.actions import do_create_api_key, do_rename_api_key, do_revoke_api_key
+from accounts.models import ApiKey
+from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
+from logging_prefs.forms import (
+    LOG_PROMPTS_LABEL,
+    PROVIDER_POLICY_CHOICES,
+    ActivityFilterForm,
+    ApiKeyCreateForm,
+    ApiKeyLoggingForm,
+    ApiKeyRenameForm,
+    ApiKeyRevokeForm,
+    PrivacyForm,
+)
+from logging_prefs.models import LoggingPreference
+from logging_prefs.selectors import (
+    ActivityFilters,
+    activity_page_for_user,
+    api_key_for_user,
+    api_key_queryset_for_user,
+    api_keys_for_user,
+    generation_for_user,
+    logging_preference_for_user,
+    preference_history_for_user,
+    recent_models_for_user,
+)
+
+# The raw key of a just-created key waits here for exactly one display.
+NEW_KEY_SESSION_KEY = "logging_prefs.new_api_key"
+
+
+def _posted(request: HttpRequest):
+    """The POST data, or None for a GET. Not `request.POST or None`: an empty POST (every
+    box unticked, no field sent) must still bind the form and be validated."""
+    return request.POST if request.method == "POST" else None
+
+
+# --- API keys ------------------------------------------------------------------------
+
+
+def _taken_names(keys: list[ApiKey], *, exclude: ApiKey | None = None) -> set[str]:
+    return {
+        key.name.casefold()
+        for key in keys
+        if key.is_active and (exclude is None or key.pk != exclude.pk)
+    }
+
+
+def _own_key_or_404(request: HttpRequest, key_id: int) -> ApiKey:
+    api_key = api_key_for_user(user=request.user, key_id=key_id)
+    if api_key is None:
+        raise Http404("No such key.")
+    return api_key
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def keys(request: HttpRequest) -> HttpResponse:
+    user_keys = api_keys_for_user(user=request.user)
+    form = ApiKeyCreateForm(_posted(request), taken_names=_taken_names(user_keys))
+    if request.method == "POST" and form.is_valid():
+        api_key, raw_key = do_create_api_key(
+            user=request.user,
+            acting_user=request.user,
+            name=form.cleaned_data["name"],
+            logging=form.cleaned_data["logging"],
+        )
+        # Kept server-side in the session, never in a URL or a message, and removed
+        # by the very next display of this page.
+        request.session[NEW_KEY_SESSION_KEY] = {
+            "id": api_key.pk,
+            "name": api_key.name,
+            "raw": raw_key,
+        }
+        messages.success(request, f"Key “{api_key.name}” created.")
+        return redirect("account_keys")
+    new_key = request.session.pop(NEW_KEY_SESSION_KEY, None) if request.method == "GET" else None
+    return render(
+        request,
+        "logging_prefs/keys.html",
+        {
+            "keys": user_keys,
+            "form": form,
+            "new_key": new_key,
+            "preference": logging_preference_for_user(user=request.user),
+        },
+    )
+
+
+def _render_key_page(
+    request: HttpRequest,
+    api_key: ApiKey,
+    *,
+    rename_form: ApiKeyRenameForm | None = None,
+    logging_form: ApiKeyLoggingForm | None = None,
+) -> HttpResponse:
+    return render(
+        request,
+        "logging_prefs/key_detail.html",
+        {
+            "key": api_key,
+            "rename_form": rename_form
+            or ApiKeyRenameForm(initial={"name": api_key.name}, taken_names=set()),
+            "logging_form": logging_form or ApiKeyLoggingForm(initial={"logging": api_key.logging}),
+            "preference": logging_preference_for_user(user=request.user),
+        },
+    )
+
+
+_REVOKED_ERROR = "This key is revoked; it can no longer be changed."
+
+
+@login_required
+@require_GET
+def key_detail(request: HttpRequest, key_id: int) -> HttpResponse:
+    return _render_key_page(request, _own_key_or_404(request, key_id))
+
+
+@login_required
+@require_POST
+def key_rename(request: HttpRequest, key_id: int) -> HttpResponse:
+    api_key = _own_key_or_404(request, key_id)
+    taken = _taken_names(api_keys_for_user(user=request.user), exclude=api_key)
+    form = ApiKeyRenameForm(request.POST, taken_names=taken)
+    if not api_key.is_active:
+        form.is_valid()
+        form.add_error(None, _REVOKED_ERROR)
+    elif form.is_valid():
+        if form.cleaned_data["name"] == api_key.name:
+            messages.info(request, "The name is unchanged.")
+        else:
+            do_rename_api_key(
+                api_key=api_key, acting_user=request.user, name=form.cleaned_data["name"]
+            )
+            messages.success(request, f"Key renamed to “{api_key.name}”.")
+        return redirect("account_key_detail", key_id=api_key.pk)
+    return _render_key_page(request, api_key, rename_form=form)
+
+
+@login_required
+@require_POST
+def key_logging(request: HttpRequest, key_id: int) -> HttpResponse:
+    api_key = _own_key_or_404(request, key_id)
+    form = ApiKeyLoggingForm(request.POST)
+    if not api_key.is_active:
+        form.is_valid()
+        form.add_error(None, _REVOKED_ERROR)
+    elif form.is_valid():
+        change = do_set_api_key_logging(
+            api_key=api_key, acting_user=request.user, logging=form.cleaned_data["logging"]
+        )
+        if change is None:
+            messages.info(request, "The key’s logging setting is unchanged.")
+        else:
+            messages.success(
+                request,
+                f"Logging for “{api_key.name}” is now “{api_key.get_logging_display()}”.",
+            )
+        return redirect("account_key_detail", key_id=api_key.pk)
+    return _render_key_page(request, api_key, logging_form=form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    api_key = _own_key_or_404(request, key_id)
+    form = ApiKeyRevokeForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        if do_revoke_api_key(api_key=api_key, acting_user=request.user):
+            messages.success(request, f"Key “{api_key.name}” revoked.")
+        else:
+            messages.info(request, f"Key “{api_key.name}” was already revoked.")
+        return redirect("account_keys")
+    return render(request, "logging_prefs/key_revoke.html", {"key": api_key, "form": form})
+
+
+# --- Privacy ---------------------------------------------------------------------------
+
+_SETTING_LABELS = {
+    "log_prompts": LOG_PROMPTS_LABEL,
+    **{name: label for name, (label, _) in PROVIDER_POLICY_CHOICES.items()},
+}
+_KEY_LOGGING_VALUES = dict(ApiKey.Logging.choices)
+
+
+def _value_label(setting: str, value: str) -> str:
+    if setting == "key_logging":
+        return _KEY_LOGGING_VALUES.get(value, value)
+    if setting.startswith("allow_"):
+        return {"on": "Allowed", "off": "Not allowed"}.get(value, value)
+    return {"on": "On", "off": "Off"}.get(value, value)
+
+
+def _history_rows(changes) -> list[dict]:
+    rows = []
+    for change in changes:
+        if change.setting == "key_logging":
+            key = change.api_key
+            setting = "Prompt logging of key"
+            key_label = f"{key.name} ({key.prefix}…)" if key else "a deleted key"
+        else:
+            setting = _SETTING_LABELS.get(change.setting, change.setting)
+            key_label = ""
+        if change.actor_is_user:
+            who = "You"
+        elif change.actor_id is not None:
+            who = "Support"
+        else:
+            who = "The portal (automatic)"
+        rows.append(
+            {
+                "changed_at": change.changed_at,
+                "setting": setting,
+                "key": key_label,
+                "old": _value_label(change.setting, change.old_value),
+                "new": _value_label(change.setting, change.new_value),
+                "who": who,
+            }
+        )
+    return rows
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def privacy(request: HttpRequest) -> HttpResponse:
+    preference = logging_preference_for_user(user=request.user)
+    form = PrivacyForm(_posted(request), initial=PrivacyForm.initial_from(preference))
+    if request.method == "POST" and form.is_valid():
+        changes = do_set_logging_preferences(
+            user=request.user,
+            acting_user=request.user,
+            changes={name: form.cleaned_data[name] for name in LoggingPreference.FIELDS},
+        )
+        if changes:
+            messages.success(request, "Your privacy choices have been saved.")
+        else:
+            messages.info(request, "Nothing changed: your privacy choices were already these.")
+        return redirect("account_privacy")
+    history = preference_history_for_user(user=request.user)
+    return render(
+        request,
+        "logging_prefs/privacy.html",
+        {
+            "form": form,
+            "preference": preference,
+            "history": _history_rows(history.changes),
+            "history_total": history.total,
+            "retention_days": settings.PORTAL_PROMPT_RETENTION_DAYS,
+        },
+    )
+
+
+# --- Activity --------------------------------------------------------------------------
+
+_CURSOR_SALT = "logging_prefs.activity.cursor"
+_CURSOR_MAX_LENGTH = 200
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(position: tuple[dt.datetime, int]) -> str:
+    """An opaque, signed token for "older than this row" (no id or time in clear)."""
+    created_at, pk = position
+    return signing.dumps([created_at.isoformat(), pk], salt=_CURSOR_SALT, compress=True)
+
+
+def decode_cursor(token: str) -> tuple[dt.datetime, int]:
+    if len(token) > _CURSOR_MAX_LENGTH:
+        raise BadCursor("too long")
+    try:
+        value = signing.loads(token, salt=_CURSOR_SALT)
+    except (signing.BadSignature, ValueError, TypeError, UnicodeError) as exc:
+        raise BadCursor("bad signature") from exc
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], str)
+        or not isinstance(value[1], int)
+        or isinstance(value[1], bool)
+        or not 0 < value[1] < 2**63
+    ):
+        raise BadCursor("bad shape")
+    try:
+        created_at = dt.datetime.fromisoformat(value[0])
+    except ValueError as exc:
+        raise BadCursor("bad time") from exc
+    if created_at.tzinfo is None:
+        raise BadCursor("naive time")
+    return created_at, value[1]
+
+
+@login_required
+@require_GET
+def activity(request: HttpRequest) -> HttpResponse:
+    keys_queryset = api_key_queryset_for_user(user=request.user)
+    form = ActivityFilterForm(request.GET, keys=keys_queryset)
+    before = None
+    token = request.GET.get("cursor", "")
+    if token:
+        try:
+            before = decode_cursor(token)
+        except BadCursor:
+            messages.error(
+                request,
+                "That page link is not valid (it may be damaged); showing your newest requests.",
+            )
+    page = None
+    next_url = None
+    if form.is_valid():
+        page = activity_page_for_user(
+            user=request.user, filters=ActivityFilters(**form.as_filters()), before=before
+        )
+        if page.next_position is not None:
+            query = request.GET.copy()
+            query["cursor"] = encode_cursor(page.next_position)
+            next_url = f"{reverse('account_activity')}?{query.urlencode()}"
+    first_url = None
+    if before is not None:
+        query = request.GET.copy()
+        query.pop("cursor", None)
+        first_url = f"{reverse('account_activity')}?{query.urlencode()}"
+    return render(
+        request,
+        "logging_prefs/activity.html",
+        {
+            "form": form,
+            "generations": page.generations if page else [],
+            "next_url": next_url,
+            "first_url": first_url,
+            "recent_models": recent_models_for_user(user=request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def activity_detail(request: HttpRequest, generation_id: int) -> HttpResponse:
+    generation = generation_for_user(user=request.user, generation_id=generation_id)
+    if generation is None:
+        raise Http404("No such request.")
+    return render(
+        request,
+        "logging_prefs/activity_detail.html",
+        {"generation": generation, "retention_days": settings.PORTAL_PROMPT_RETENTION_DAYS},
+    )
