@@ -27,6 +27,7 @@ run: install
 	mkdir -p var
 	$(MANAGE) migrate --noinput
 	$(MANAGE) load_demo_data
+	$(MANAGE) simulate_gateway --if-empty
 	@echo "Serving on http://$(HOST):$(PORT)/ with a Celery worker and beat (Ctrl-C stops all)."
 	trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/celery -A portal worker --beat --loglevel=INFO --concurrency=2 & \
@@ -37,7 +38,7 @@ worker: install
 	$(BIN)/celery -A portal worker --beat --loglevel=INFO
 
 test: install lint
-	DEBUG= $(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -8,8 +8,12 @@ from accounts.models import User
 class SignupForm(forms.Form):
     """Extra sign-up fields; allauth mixes this into its own sign-up form."""
 
+    # allauth honours field_order: the confirmation comes last, just above the button.
+    field_order = ["email", "password1", "password2", "age_confirmation"]
+
     age_confirmation = forms.BooleanField(
         required=True,
+        label_suffix="",
         label="I am 13 years of age or older",
         error_messages={
             "required": "You must be 13 or older to use this service. "

@@ -7,7 +7,9 @@ DATABASE_URL and REDIS_URL choose PostgreSQL and Redis exactly as in production;
 import os
 import uuid
 
-os.environ.setdefault("DEBUG", "1")
+# Always development mode: production mode redirects to HTTPS, which the test client
+# and live server do not speak. Production settings are tested in subprocesses.
+os.environ["DEBUG"] = "1"
 
 from portal.settings import *  # noqa: E402,F403
 from portal.settings import CACHES, REDIS_URL  # noqa: E402

@@ -326,13 +326,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, default=None, help="Random seed, for a repeatable mix."
         )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Post nothing when the demo user already has generations (make run).",
+        )
 
-    def handle(self, *args, count: int, seed: int | None, **options) -> None:
+    def handle(
+        self, *args, count: int, seed: int | None, if_empty: bool = False, **options
+    ) -> None:
         if count < 1:
             raise CommandError("--count must be at least 1.")
         user = User.objects.filter(email=DEMO_USER[0]).first()
         if user is None:
             raise CommandError(f"No demo user {DEMO_USER[0]}: run `manage.py load_demo_data`.")
+        if if_empty and user.generations.exists():
+            self.stdout.write(f"{user.email} already has generations: nothing posted.")
+            return
         keys = list(ApiKey.objects.filter(user=user, revoked_at__isnull=True).order_by("id"))
         if not keys:
             api_key, _raw = do_create_api_key(user=user, acting_user=user, name="Demo app")

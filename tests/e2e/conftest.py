@@ -1,0 +1,217 @@
+"""Real Chromium (Debian's package) driven through Playwright's sync API.
+
+One browser per test session; every test gets a fresh context and page, and a
+`BrowserGuard` that records what a user would never see but we must: console errors,
+uncaught exceptions, Content-Security-Policy violations, failed or error responses,
+and requests that leave the live server (the CSP allows no CDN).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    sync_playwright,
+)
+from playwright.sync_api import Error as PlaywrightError
+
+from tests.conftest import require
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the tests run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these Chromium phones home at start; the network is closed here.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+
+# Runs in every document before its own scripts (injected through the DevTools
+# protocol, so the page's CSP does not apply to it). The page itself has no script.
+_CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  const text = `${event.effectiveDirective} blocked ${event.blockedURI || "inline"}`
+    + ` (${event.sourceFile || document.location.href}:${event.lineNumber})`;
+  window.__cspViolations.push(text);
+  window.__portalReportCspViolation(text);
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Playwright]:
+    require(
+        CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK),
+        f"{CHROMIUM} is missing: apt-get install -y chromium",
+    )
+    # Playwright's sync API keeps an asyncio event loop running in this thread from
+    # start() until stop(). Django then refuses every ORM call made from the thread
+    # (SynchronousOnlyOperation), including the database flush after each live-server
+    # test and any test that runs later in the session. Nothing here is really async:
+    # the calls are sequential, so the check is switched off while the driver lives,
+    # and only when an end-to-end test asked for it.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    driver = sync_playwright().start()
+    try:
+        yield driver
+    finally:
+        driver.stop()
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    browser = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@dataclass
+class BrowserGuard:
+    """What went wrong in the browser, each entry prefixed with the page it happened on."""
+
+    origin: str
+    page: Page | None = None
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+    bad_responses: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    _snapshots: int = 0
+
+    def attach(self, page: Page) -> None:
+        self.page = page
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda error: self.page_errors.append(f"{page.url}: {error}"))
+        page.on("response", self._on_response)
+        page.on("requestfailed", self._on_request_failed)
+        page.on("request", self._on_request)
+        page.expose_function("__portalReportCspViolation", self._on_csp_violation)
+        page.add_init_script(_CSP_LISTENER)
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type in ("error", "assert"):
+            self.console_errors.append(f"{message.location.get('url', '')}: {message.text}")
+
+    def _on_csp_violation(self, text: str) -> None:
+        if text not in self.csp_violations:
+            self.csp_violations.append(text)
+
+    def _on_response(self, response) -> None:
+        if response.status >= 400:
+            self.bad_responses.append(f"{response.status} {response.request.method} {response.url}")
+
+    def _on_request_failed(self, request) -> None:
+        self.bad_responses.append(f"failed {request.method} {request.url}: {request.failure}")
+
+    def _on_request(self, request) -> None:
+        if not request.url.startswith((self.origin + "/", "data:")):
+            self.foreign_requests.append(request.url)
+
+    def problems(self) -> dict[str, list[str]]:
+        self._flush()
+        found = {
+            "console errors": self.console_errors,
+            "uncaught exceptions": self.page_errors,
+            "CSP violations": self.csp_violations,
+            "error responses": self.bad_responses,
+            "requests off the live server": self.foreign_requests,
+        }
+        return {kind: list(entries) for kind, entries in found.items() if entries}
+
+    def assert_clean(self) -> None:
+        """Call after every page the test visits: nothing may have gone wrong so far."""
+        problems = self.problems()
+        assert not problems, (
+            f"browser problems at {self.page.url if self.page else '?'}: {problems}"
+        )
+        self._snapshot()
+
+    def _snapshot(self) -> None:
+        """With E2E_SCREENSHOT_DIR set, keep a full-page screenshot of every checked page
+        (to look at the layout as a user would)."""
+        folder = os.environ.get("E2E_SCREENSHOT_DIR")
+        if not folder or self.page is None or self.page.is_closed():
+            return
+        self._snapshots += 1
+        path = self.page.url.removeprefix(self.origin).split("?")[0].strip("/") or "home"
+        name = f"{self._snapshots:02d}-{path.replace('/', '-')}.png"
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+    def forget(self) -> None:
+        """Drop what was seen so far (for a test that provoked it on purpose)."""
+        for entries in (
+            self.console_errors,
+            self.page_errors,
+            self.csp_violations,
+            self.bad_responses,
+            self.foreign_requests,
+        ):
+            entries.clear()
+        if self.page is not None and not self.page.is_closed():
+            self.page.evaluate("() => { window.__cspViolations = []; }")
+
+    def _flush(self) -> None:
+        """Let queued violation events fire, then read the current document's own record."""
+        if self.page is None or self.page.is_closed():
+            return
+        try:
+            recorded = self.page.evaluate(
+                "() => new Promise((resolve) => setTimeout("
+                "() => resolve(window.__cspViolations || []), 50))"
+            )
+        except PlaywrightError:  # navigating at this very moment: the events were reported
+            return
+        for text in recorded:
+            self._on_csp_violation(text)
+
+
+@pytest.fixture
+def browser_context(browser: Browser, live_server) -> Iterator[BrowserContext]:
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 900}, locale="en-GB"
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(TIMEOUT_MS)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def browser_guard(live_server) -> BrowserGuard:
+    return BrowserGuard(origin=live_server.url)
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext, browser_guard: BrowserGuard) -> Iterator[Page]:
+    page = browser_context.new_page()
+    browser_guard.attach(page)
+    yield page
+    # A problem on the last page of a test is a failure too, even if the test forgot
+    # to look.
+    browser_guard.assert_clean()
