@@ -203,7 +203,9 @@ def test_account_deletion_deactivates_ends_sessions_and_revokes_keys_at_once(
         response = browser.get("/account/")
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert not ApiKey.objects.filter(user=user, revoked_at=None).exists()
-    assert [decision_status(raw) for raw in raw_keys] == [401, 401]
+    # The account is closed: the gateway hears 403 "account not active" (issue 4), not
+    # merely 401 for a revoked key.
+    assert [decision_status(raw) for raw in raw_keys] == [403, 403]
     assert list(
         AuditEvent.objects.filter(deletion_request=request).values_list("action", flat=True)
     ) == ["requested", "verified", "account_closed", "scheduled"]
