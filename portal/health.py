@@ -30,7 +30,16 @@ def _cache() -> bool:
 
 
 def _broker() -> bool:
-    with app.connection_for_write() as conn:
+    # Socket timeouts bound every step: without them a broker that accepts the TCP
+    # connection but never answers (a hung Redis, a failover, a network black hole) holds
+    # the probe forever. kombu's Redis transport reads these transport options; other
+    # transports ignore them.
+    options = {
+        **app.conf.broker_transport_options,
+        "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+        "socket_timeout": BROKER_TIMEOUT_SECONDS,
+    }
+    with app.connection_for_write(transport_options=options) as conn:
         conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
         client = getattr(conn.default_channel, "client", None)
         if client is not None and hasattr(client, "ping"):
