@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts.models import User
@@ -28,3 +29,17 @@ class AccountAdapter(DefaultAccountAdapter):
         # here means the person confirmed it now.
         user.age_confirmed_at = timezone.now()
         return super().save_user(request, user, form, commit=commit)
+
+    def respond_user_inactive(self, request: HttpRequest, user) -> HttpResponse:
+        # Reached only after a correct password (or wallet signature): only then may a
+        # terminated person read the notice of why (the policy's "with notice to you";
+        # the one way to tell an account without a usable email address). Rendered
+        # here, not behind a redirect: /accounts/inactive/ itself shows nothing personal.
+        from privacy.actions import termination_notice_for
+
+        notice = termination_notice_for(user)
+        if notice is None:
+            return super().respond_user_inactive(request, user)
+        return TemplateResponse(
+            request, "account/account_inactive.html", {"termination_notice": notice}
+        )

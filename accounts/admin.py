@@ -1,7 +1,52 @@
-from django.contrib import admin
+"""Accounts in the admin: support staff find people here, terminate an account with
+notice, and act on an under-13 report. Both steps are confirmation pages whose POST
+calls one privacy action (privacy/README.md, "Support")."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
 
 from accounts.models import User
+from privacy.actions import do_report_under_13, do_terminate_account, termination_notice_template
+from privacy.admin import change_url, support_step
+from privacy.models import Termination
+
+
+class TerminateForm(forms.Form):
+    reason_category = forms.ChoiceField(
+        label="Reason", choices=[("", "---------"), *Termination.ReasonCategory.choices]
+    )
+    reason = forms.CharField(
+        label="What happened",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For the record (internal). Erased with the account; the category stays.",
+    )
+    notice_text = forms.CharField(
+        label="Notice to the person",
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 80}),
+        help_text="Emailed to the account's verified address, and shown to the person "
+        "when they next try to sign in (after a correct password).",
+    )
+
+
+class Under13Form(forms.Form):
+    note = forms.CharField(
+        label="How the report came in",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="E.g. “email from a parent, ticket 1234”. No child's details.",
+    )
+    confirm = forms.BooleanField(
+        label="I understand that this deletes the account and all its data now, and that "
+        "it cannot be undone."
+    )
 
 
 @admin.register(User)
@@ -23,3 +68,135 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]}),
     ]
+    actions = ["terminate_account", "report_under_13"]
+
+    def has_terminate_permission(self, request) -> bool:
+        return request.user.has_perm("privacy.terminate_account")
+
+    def has_report_under_13_permission(self, request) -> bool:
+        return request.user.has_perm("privacy.report_under_13")
+
+    # --- Actions on the list: one account at a time, to its confirmation page
+
+    @admin.action(description="Terminate account", permissions=["terminate"])
+    def terminate_account(self, request, queryset):
+        return self._one_account(request, queryset, "terminate")
+
+    @admin.action(description="Reported as under 13", permissions=["report_under_13"])
+    def report_under_13(self, request, queryset):
+        return self._one_account(request, queryset, "under_13")
+
+    def _one_account(self, request, queryset, step: str):
+        ids = list(queryset.values_list("pk", flat=True)[:2])
+        if len(ids) != 1:
+            self.message_user(request, "Select exactly one account for this.", messages.ERROR)
+            return None
+        return HttpResponseRedirect(reverse(f"admin:accounts_user_{step}", args=[ids[0]]))
+
+    # --- Pages
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/terminate/",
+                wrap(self.terminate_view),
+                name="accounts_user_terminate",
+            ),
+            path(
+                "<path:object_id>/under-13/",
+                wrap(self.under_13_view),
+                name="accounts_user_under_13",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and obj.is_active:
+            steps = []
+            if self.has_terminate_permission(request):
+                url = reverse("admin:accounts_user_terminate", args=[obj.pk])
+                steps.append(("Terminate account", url))
+            if self.has_report_under_13_permission(request):
+                url = reverse("admin:accounts_user_under_13", args=[obj.pk])
+                steps.append(("Reported as under 13", url))
+            extra_context["support_steps"] = steps
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _account(self, request, object_id, allowed: bool):
+        if not allowed:
+            raise PermissionDenied
+        user = self.get_object(request, unquote(object_id))
+        if user is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        return user
+
+    def terminate_view(self, request, object_id):
+        user = self._account(request, object_id, self.has_terminate_permission(request))
+        if not isinstance(user, User):
+            return user
+
+        def perform(data):
+            termination = do_terminate_account(
+                user=user,
+                acting_user=request.user,
+                reason_category=data["reason_category"],
+                reason=data["reason"],
+                notice_text=data["notice_text"],
+            )
+            return (
+                f"Account #{user.pk} is terminated and the person notified; its data is "
+                f"purged after {termination.purge_after:%Y-%m-%d} unless a legal hold is set.",
+                change_url(termination),
+            )
+
+        return support_step(
+            self,
+            request,
+            obj=user,
+            form_class=TerminateForm,
+            title="Terminate account",
+            submit_label="Terminate the account",
+            perform=perform,
+            done_url=change_url(user),
+            initial={"notice_text": termination_notice_template(user)},
+            intro=[
+                "The account is closed at once: signed out everywhere, API keys revoked, "
+                "sign-in refused. The person is told with the notice below.",
+                "The account's data is purged after the grace period, unless a legal hold "
+                "is set on the termination.",
+            ],
+            facts=[("Account", f"#{user.pk}"), ("Active", "yes" if user.is_active else "no")],
+        )
+
+    def under_13_view(self, request, object_id):
+        user = self._account(request, object_id, self.has_report_under_13_permission(request))
+        if not isinstance(user, User):
+            return user
+
+        def perform(data):
+            deletion = do_report_under_13(user=user, acting_user=request.user, note=data["note"])
+            return (
+                f"Account #{user.pk} is closed and its data is being erased now.",
+                change_url(deletion),
+            )
+
+        return support_step(
+            self,
+            request,
+            obj=user,
+            form_class=Under13Form,
+            title="Reported as under 13",
+            submit_label="Delete the account and all its data now",
+            perform=perform,
+            done_url=change_url(user),
+            intro=[
+                "Our services are not directed to children under 13. On a report that this "
+                "account belongs to one, the account is closed and all its data is erased "
+                "at once, with no grace period.",
+            ],
+            warning="This cannot be undone.",
+            facts=[("Account", f"#{user.pk}"), ("Active", "yes" if user.is_active else "no")],
+        )

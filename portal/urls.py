@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("account/", include("logging_prefs.urls")),
+    path("account/", include("privacy.account_urls")),
     path("models/", include("logging_prefs.public_urls")),
     path("internal/v1/", gateway_api.urls),
     path("legal/", include("privacy.urls")),

@@ -14,7 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from allauth.usersessions.models import UserSession
+from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import send_mail
@@ -26,13 +28,14 @@ from django.utils import timezone
 from accounts.actions import do_revoke_api_key
 from accounts.models import ApiKey, User
 from privacy import registry
-from privacy.models import DELETION_DUE_AFTER, AuditEvent, DeletionRequest
+from privacy.models import DELETION_DUE_AFTER, AuditEvent, DeletionRequest, Termination
 
 logger = logging.getLogger(__name__)
 
 Status = DeletionRequest.Status
 Scope = DeletionRequest.Scope
 Action = AuditEvent.Action
+Method = DeletionRequest.VerificationMethod
 
 # Rows erased per chunk, each chunk one transaction. A chunk holds row locks (and the
 # request row) until it commits: a few thousand index-found rows take well under a
@@ -55,6 +58,10 @@ SWEEP_BATCH = 500
 
 class DeletionRequestError(Exception):
     """A transition the request's current state does not allow."""
+
+
+class TerminationError(Exception):
+    """A termination, legal hold or under-13 step the account's state does not allow."""
 
 
 class ClaimLost(Exception):
@@ -170,20 +177,56 @@ def _open_account_deletion(user_id: int) -> DeletionRequest | None:
 
 @transaction.atomic
 def do_verify_deletion_request(
-    *, deletion_request: DeletionRequest, acting_user: User | None
+    *,
+    deletion_request: DeletionRequest,
+    acting_user: User | None,
+    verification_method: str | None = None,
+    verification_note: str = "",
 ) -> DeletionRequest:
     """RECEIVED -> VERIFIED: the requester is who they say (signed in and
-    re-authenticated, or checked by support).
+    re-authenticated, or checked by support), recorded with how.
 
-    Side effects: updates the request; a VERIFIED audit event.
+    `verification_method` is one of DeletionRequest.VerificationMethod; "other" needs a
+    note saying what was checked. Left out, the person acting on their own request is
+    SIGNED_IN (the account pages re-authenticate before they call this).
+    Side effects: updates the request; a VERIFIED audit event (with the method, not
+    the note: the note is free text).
+    Raises DeletionRequestError for a request not RECEIVED, ValueError for a bad method.
     """
+    acting_id = _actor_id(acting_user)
+    if verification_method is None:
+        is_self = acting_id is not None and acting_id == deletion_request.user_id
+        verification_method = Method.SIGNED_IN if is_self else ""
+    if verification_method and verification_method not in Method.values:
+        raise ValueError(f"unknown verification method: {verification_method}")
+    verification_note = verification_note.strip()
+    if verification_method == Method.OTHER and not verification_note:
+        raise ValueError("say how the requester was verified")
+    limit = DeletionRequest._meta.get_field("verification_note").max_length
+    if len(verification_note) > limit:
+        raise ValueError(f"a verification note has at most {limit} characters")
     request = _locked(deletion_request)
     _require(request, (Status.RECEIVED,), "verify")
     request.status = Status.VERIFIED
     request.verified_at = timezone.now()
-    request.verified_by_id = _actor_id(acting_user)
-    request.save(update_fields=["status", "verified_at", "verified_by_id"])
-    _audit(action=Action.VERIFIED, deletion_request=request, actor_id=_actor_id(acting_user))
+    request.verified_by_id = acting_id
+    request.verification_method = verification_method
+    request.verification_note = verification_note
+    request.save(
+        update_fields=[
+            "status",
+            "verified_at",
+            "verified_by_id",
+            "verification_method",
+            "verification_note",
+        ]
+    )
+    _audit(
+        action=Action.VERIFIED,
+        deletion_request=request,
+        actor_id=acting_id,
+        detail={"method": verification_method},
+    )
     return request
 
 
@@ -202,13 +245,26 @@ def do_schedule_deletion_request(
     Side effects: updates the request; may deactivate the account, end its sessions and
     revoke its keys; audit events; after commit, enqueues the purge task.
     """
+    return _schedule(deletion_request, acting_user=acting_user, purge_after=purge_after)
+
+
+def _schedule(
+    deletion_request: DeletionRequest,
+    *,
+    acting_user: User | None,
+    purge_after: dt.datetime | None,
+    keep_password: bool = False,
+) -> DeletionRequest:
+    """do_schedule_deletion_request's work, inside the caller's transaction."""
     request = _locked(deletion_request)
     _require(request, (Status.VERIFIED,), "schedule")
     now = timezone.now()
     if request.scope == Scope.ACCOUNT:
         user = User.objects.select_for_update().filter(pk=request.user_id).first()
         if user is not None:
-            _close_account(user=user, request=request, acting_user=acting_user)
+            _close_account(
+                user=user, request=request, acting_user=acting_user, keep_password=keep_password
+            )
     request.status = Status.SCHEDULED
     request.scheduled_at = now
     request.scheduled_by_id = _actor_id(acting_user)
@@ -230,13 +286,30 @@ def do_reject_deletion_request(
     *, deletion_request: DeletionRequest, acting_user: User, reason: str
 ) -> DeletionRequest:
     """RECEIVED or VERIFIED -> REJECTED (support: e.g. the requester could not be
-    verified). Nothing is erased and no notice is sent, so the address is dropped.
+    verified). Nothing is erased; the requester is told why by mail, and the address is
+    then dropped.
 
-    Side effects: updates the request; a REJECTED audit event (the reason stays on the
-    request, not in the trail: it is free text).
+    The mail is sent inside the transaction (as the completion notice is): if it cannot
+    be sent, nothing changes and support sees the error, rather than a rejection the
+    person never hears about.
+    Side effects: updates the request; sends one mail (when the request has a notice
+    address); a REJECTED audit event (the reason stays on the request, not in the
+    trail: it is free text).
+    Raises DeletionRequestError for a request past verification, ValueError for an
+    empty reason.
     """
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a rejection needs a reason: the requester is told it")
+    limit = DeletionRequest._meta.get_field("rejection_reason").max_length
+    if len(reason) > limit:
+        raise ValueError(f"a rejection reason has at most {limit} characters")
     request = _locked(deletion_request)
     _require(request, (Status.RECEIVED, Status.VERIFIED), "reject")
+    told = bool(request.notice_email)
+    if told:
+        subject, body = _rejection_notice(request, reason)
+        send_mail(subject, body, None, [request.notice_email])
     request.status = Status.REJECTED
     request.rejected_at = timezone.now()
     request.rejected_by_id = _actor_id(acting_user)
@@ -251,8 +324,32 @@ def do_reject_deletion_request(
             "notice_email",
         ]
     )
-    _audit(action=Action.REJECTED, deletion_request=request, actor_id=_actor_id(acting_user))
+    _audit(
+        action=Action.REJECTED,
+        deletion_request=request,
+        actor_id=_actor_id(acting_user),
+        detail={"told": told},
+    )
     return request
+
+
+def _rejection_notice(request: DeletionRequest, reason: str) -> tuple[str, str]:
+    what = (
+        "your account and its data"
+        if request.scope == Scope.ACCOUNT
+        else "your stored prompts and completions"
+    )
+    lines = [
+        f"We could not carry out your request to delete {what}.",
+        "",
+        f"Reason: {reason}",
+        "",
+        "Nothing has been deleted. You can make a new request at any time from your "
+        "account's settings, or reply to this message if you think this is a mistake.",
+        "",
+        f"Reference: {request.target}",
+    ]
+    return "[Portal] Your deletion request could not be carried out", "\n".join(lines) + "\n"
 
 
 @transaction.atomic
@@ -293,6 +390,22 @@ def do_delete_account(
     everything in the personal-data registry and sends the completion notice.
     Side effects: as above, plus audit events.
     """
+    return _delete_account(user=user, acting_user=acting_user, origin=origin)
+
+
+def _delete_account(
+    *,
+    user: User,
+    acting_user: User | None,
+    origin: str,
+    verification_method: str | None = None,
+    verification_note: str = "",
+    purge_after: dt.datetime | None = None,
+    keep_password: bool = False,
+) -> DeletionRequest:
+    """Request, verify and schedule an account deletion in the caller's transaction:
+    the one path by which an account is closed at once (do_delete_account, termination,
+    under-13). An open request for the account is taken over where it stands."""
     # The account row is locked first: ingestion batches hold it FOR SHARE, so once
     # this commits no batch can still be storing text under the old state.
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -302,18 +415,42 @@ def do_delete_account(
             user=user, acting_user=acting_user, scope=Scope.ACCOUNT, origin=origin
         )
     if request.status == Status.RECEIVED:
-        request = do_verify_deletion_request(deletion_request=request, acting_user=acting_user)
+        request = do_verify_deletion_request(
+            deletion_request=request,
+            acting_user=acting_user,
+            verification_method=verification_method,
+            verification_note=verification_note,
+        )
     if request.status == Status.VERIFIED:
-        request = do_schedule_deletion_request(deletion_request=request, acting_user=acting_user)
+        request = _schedule(
+            request,
+            acting_user=acting_user,
+            purge_after=purge_after,
+            keep_password=keep_password,
+        )
     return request
 
 
-def _close_account(*, user: User, request: DeletionRequest, acting_user: User | None) -> None:
-    """Deactivate, end every session, revoke every key (inside the caller's transaction)."""
+def _close_account(
+    *,
+    user: User,
+    request: DeletionRequest,
+    acting_user: User | None,
+    keep_password: bool = False,
+) -> None:
+    """Deactivate, end every session, revoke every key (inside the caller's transaction).
+
+    The shared closing step of every account deletion and termination. A terminated
+    account keeps its password hash (`keep_password`): the person proves who they are
+    with it to read the termination notice at sign-in, and an inactive account cannot
+    sign in either way (Django's backends refuse it, and a session of an inactive user
+    is dropped on its next request).
+    """
     user.is_active = False
-    # A new password hash changes the session auth hash, so a session the portal did not
-    # track (none should exist) is refused on its next request as well.
-    user.set_unusable_password()
+    if not keep_password:
+        # A new password hash changes the session auth hash, so a session the portal did
+        # not track (none should exist) is refused on its next request as well.
+        user.set_unusable_password()
     user.save(update_fields=["is_active", "password"])
     sessions_ended = _end_sessions(user.pk)
     keys_revoked = 0
@@ -324,6 +461,251 @@ def _close_account(*, user: User, request: DeletionRequest, acting_user: User | 
         deletion_request=request,
         actor_id=_actor_id(acting_user),
         detail={"sessions_ended": sessions_ended, "keys_revoked": keys_revoked},
+    )
+
+
+# --- Termination, legal hold, under-13 ----------------------------------------------
+
+
+def termination_notice_template(user: User) -> str:
+    """The notice text the admin's termination form starts from."""
+    return (
+        "Hello,\n\n"
+        "We have terminated your use of the Portal's services, effective immediately, "
+        "under the Termination section of our Privacy Policy and our Terms of Service.\n\n"
+        "Reason: [describe the breach or other reason in words the person understands]\n\n"
+        "Your API keys no longer work and you can no longer sign in. Your account and "
+        f"its personal data will be deleted after {settings.PORTAL_TERMINATION_PURGE_DAYS} "
+        "days; billing records are kept anonymised.\n\n"
+        "If you believe this is a mistake, reply to this message within that time.\n"
+    )
+
+
+@transaction.atomic
+def do_terminate_account(
+    *,
+    user: User,
+    acting_user: User,
+    reason_category: str,
+    reason: str,
+    notice_text: str,
+    legal_hold: bool = False,
+    legal_hold_reason: str = "",
+) -> Termination:
+    """End `user`'s use of the services, with notice: the account is closed at once and
+    deleted after PORTAL_TERMINATION_PURGE_DAYS, unless a legal hold stops the purge.
+
+    In one transaction: the account is deactivated (its password hash kept, so the
+    person can read the notice at sign-in), every session ends and every key is revoked
+    (the same closing step as account deletion), an account deletion with origin
+    TERMINATION is recorded and scheduled for `purge_after` (the sweeper starts it
+    then), and the Termination is recorded. An account deletion the person had asked
+    for and that is not yet scheduled is taken over (and purged no later than its due
+    date). After commit the notice text is mailed to the account's verified address,
+    if it has one.
+    Side effects: as above; ACCOUNT_CLOSED, SCHEDULED, TERMINATED (and LEGAL_HOLD_SET)
+    audit events.
+    Raises TerminationError when the account is already being deleted or is the acting
+    user's own; ValueError for an unknown category or empty text.
+    """
+    if reason_category not in Termination.ReasonCategory.values:
+        raise ValueError(f"unknown reason category: {reason_category}")
+    reason, notice_text = reason.strip(), notice_text.strip()
+    legal_hold_reason = legal_hold_reason.strip()
+    if not reason:
+        raise ValueError("a termination needs a reason")
+    if not notice_text:
+        raise ValueError("a termination needs the notice the person is given")
+    if legal_hold and not legal_hold_reason:
+        raise ValueError("a legal hold needs a reason")
+    if user.pk == acting_user.pk:
+        raise TerminationError("you cannot terminate your own account")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    existing = _open_account_deletion(user.pk)
+    if existing is not None and existing.status in (Status.SCHEDULED, Status.RUNNING):
+        raise TerminationError(
+            f"this account is already being deleted ({existing}, {existing.status})"
+        )
+    now = timezone.now()
+    purge_after = now + dt.timedelta(days=settings.PORTAL_TERMINATION_PURGE_DAYS)
+    if existing is not None:
+        # The person asked first: their request keeps its promised date.
+        purge_after = min(purge_after, existing.due_at)
+    request = _delete_account(
+        user=user,
+        acting_user=acting_user,
+        origin=DeletionRequest.Origin.TERMINATION,
+        verification_method=Method.COMPANY_DECISION,
+        purge_after=purge_after,
+        keep_password=True,
+    )
+    termination = Termination.objects.create(
+        user_id=user.pk,
+        reason_category=reason_category,
+        reason=reason,
+        notice_text=notice_text,
+        terminated_by_id=acting_user.pk,
+        terminated_at=now,
+        purge_after=purge_after,
+        deletion_request=request,
+    )
+    _audit_termination(
+        termination,
+        action=Action.TERMINATED,
+        actor_id=acting_user.pk,
+        detail={"reason_category": reason_category, "purge_after": _iso(purge_after)},
+    )
+    if legal_hold:
+        _set_legal_hold(termination, acting_user=acting_user, hold=True, reason=legal_hold_reason)
+    address = _verified_address(user)
+    if address:
+        transaction.on_commit(
+            functools.partial(_mail_termination_notice, termination.pk, address), robust=True
+        )
+    return termination
+
+
+def _verified_address(user: User) -> str:
+    """The account's address if it is a verified one (a wallet-only account has none
+    worth writing to); the in-app notice covers the rest."""
+    return (
+        EmailAddress.objects.filter(user=user, verified=True)
+        .order_by("-primary", "pk")
+        .values_list("email", flat=True)
+        .first()
+        or ""
+    )
+
+
+def _mail_termination_notice(termination_id: int, address: str) -> None:
+    """After commit: send the notice text and record that it went out."""
+    termination = Termination.objects.get(pk=termination_id)
+    send_mail(
+        "[Portal] Your use of the services has been terminated",
+        termination.notice_text + f"\n\nReference: {termination.target}\n",
+        None,
+        [address],
+    )
+    Termination.objects.filter(pk=termination_id).update(notice_emailed_at=timezone.now())
+
+
+def _audit_termination(
+    termination: Termination, *, action: str, actor_id: int | None, detail: dict
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        action=action,
+        actor_id=actor_id,
+        target=termination.target,
+        deletion_request=termination.deletion_request,
+        detail=detail,
+    )
+
+
+def termination_notice_for(user: User) -> str | None:
+    """The notice of the termination that closed `user`'s account, while it is closed.
+
+    Only for a caller that has already proved to be the person (a correct password at
+    sign-in): the notice may say why, which is nobody else's business.
+    """
+    if user.is_active:
+        return None
+    termination = Termination.objects.filter(user_id=user.pk).order_by("-terminated_at").first()
+    return termination.notice_text if termination is not None else None
+
+
+@transaction.atomic
+def do_set_legal_hold(
+    *, termination: Termination, acting_user: User, hold: bool, reason: str
+) -> Termination:
+    """Set or lift a legal hold on a terminated account's purge.
+
+    While held, neither the sweeper nor a message already queued starts the purge
+    (both read DeletionRequest.held, set here in the same transaction). Only before
+    the purge started: erasure cannot be half undone, or held halfway. Lifting a hold
+    whose grace period has passed starts the purge after commit.
+    Side effects: updates the termination and its request; a LEGAL_HOLD_SET or
+    LEGAL_HOLD_LIFTED audit event (without the reason: free text); may enqueue the purge.
+    Raises TerminationError when the purge already started or the hold is unchanged,
+    ValueError for an empty reason.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("setting or lifting a legal hold needs a reason")
+    termination = Termination.objects.select_for_update().get(pk=termination.pk)
+    _set_legal_hold(termination, acting_user=acting_user, hold=hold, reason=reason)
+    return termination
+
+
+def _set_legal_hold(
+    termination: Termination, *, acting_user: User, hold: bool, reason: str
+) -> None:
+    request = _locked(termination.deletion_request)
+    if request.status != Status.SCHEDULED:
+        raise TerminationError(
+            f"the deletion of this account is {request.status}: a legal hold applies only "
+            "before the purge starts"
+        )
+    if termination.legal_hold == hold:
+        raise TerminationError("a legal hold is already set" if hold else "there is no legal hold")
+    now = timezone.now()
+    termination.legal_hold = hold
+    termination.legal_hold_reason = reason
+    termination.legal_hold_changed_at = now
+    termination.legal_hold_changed_by_id = acting_user.pk
+    termination.save(
+        update_fields=[
+            "legal_hold",
+            "legal_hold_reason",
+            "legal_hold_changed_at",
+            "legal_hold_changed_by_id",
+        ]
+    )
+    request.held = hold
+    request.save(update_fields=["held"])
+    _audit_termination(
+        termination,
+        action=Action.LEGAL_HOLD_SET if hold else Action.LEGAL_HOLD_LIFTED,
+        actor_id=acting_user.pk,
+        detail={},
+    )
+    if not hold and (request.purge_after is None or request.purge_after <= now):
+        _enqueue_purge(request.pk)
+
+
+@transaction.atomic
+def do_report_under_13(*, user: User, acting_user: User, note: str = "") -> DeletionRequest:
+    """Act on a report that `user` is under 13 (the policy's Children's section): the
+    account is closed and its data erased at once, with no grace period.
+
+    In one transaction: any open, not yet running account deletion (the person's own,
+    or a termination's with its grace period) is cancelled, and an account deletion
+    with origin UNDER_13 is recorded, verified (a company decision; `note` says how the
+    report came in) and scheduled now: the account is deactivated with an unusable
+    password, its sessions end and its keys are revoked. After commit the purge starts.
+    Side effects: as above; audit events.
+    Raises TerminationError when the account is under a legal hold or its purge is
+    already running (nothing to add); ValueError for an over-long note.
+    """
+    if user.pk == acting_user.pk:
+        raise TerminationError("you cannot report your own account")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    existing = _open_account_deletion(user.pk)
+    if existing is not None:
+        if existing.held:
+            raise TerminationError(
+                "this account's deletion is under a legal hold: it must be lifted first"
+            )
+        if existing.status == Status.RUNNING:
+            raise TerminationError("this account is already being deleted (the purge is running)")
+        if existing.status == Status.SCHEDULED and existing.purge_after is None:
+            raise TerminationError("this account is already being deleted, with no grace period")
+        do_cancel_deletion_request(deletion_request=existing, acting_user=acting_user)
+    return _delete_account(
+        user=user,
+        acting_user=acting_user,
+        origin=DeletionRequest.Origin.UNDER_13,
+        verification_method=Method.COMPANY_DECISION,
+        verification_note=note,
     )
 
 
@@ -346,7 +728,7 @@ def do_claim_deletion_request(*, request_id: int) -> Claim | None:
     claim. One conditional UPDATE, so of two workers racing only one wins.
 
     Returns the claim, or None when the request is not there to take (another worker
-    holds it, it finished, was cancelled, or is not due yet).
+    holds it, it finished, was cancelled, is not due yet, or is under a legal hold).
     Side effects: updates the request; a STARTED or RECLAIMED audit event.
     """
     now = timezone.now()
@@ -355,7 +737,8 @@ def do_claim_deletion_request(*, request_id: int) -> Claim | None:
         claimed = (
             DeletionRequest.objects.filter(pk=request_id)
             .filter(
-                Q(status=Status.SCHEDULED) & (Q(purge_after__isnull=True) | Q(purge_after__lte=now))
+                Q(status=Status.SCHEDULED, held=False)
+                & (Q(purge_after__isnull=True) | Q(purge_after__lte=now))
                 | Q(status=Status.RUNNING)
                 & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - HEARTBEAT_STALE_AFTER))
             )
@@ -557,7 +940,9 @@ def _notice(request: DeletionRequest) -> tuple[str, str]:
     erased = request.receipt.get("erased", {})
     deleted = sum(erased.get("deleted", {}).values())
     texts = sum(erased.get("text_erased", {}).values())
-    kept = sum(item["count"] for item in request.receipt.get("kept", []))
+    kept_items = request.receipt.get("kept", [])
+    kept = sum(i["count"] for i in kept_items if i["kind"] == "logging_prefs.generation")
+    records = sum(i["count"] for i in kept_items if i["kind"] == "privacy.termination")
     if request.scope == Scope.ACCOUNT:
         subject = "[Portal] Your account has been deleted"
         lines = [
@@ -566,6 +951,13 @@ def _notice(request: DeletionRequest) -> tuple[str, str]:
             f"Records deleted: {deleted}",
             f"Stored prompts and completions erased: {texts}",
             f"Billing records kept, anonymised (no account, key, app or text): {kept}",
+        ]
+        if records:
+            lines.append(
+                "The record that we terminated the account is kept, anonymised (no "
+                f"account, reason or notice text): {records}"
+            )
+        lines += [
             "",
             "You are welcome to sign up again with this address at any time; it would "
             "be a new account.",
@@ -595,7 +987,8 @@ class SweepResult:
 def do_sweep_deletion_requests(*, now: dt.datetime | None = None) -> SweepResult:
     """Re-enqueue what is due but not moving (run by beat).
 
-    - SCHEDULED and due, waiting longer than SWEEP_GRACE: its message was lost (broker
+    - SCHEDULED, due and not under a legal hold, waiting longer than SWEEP_GRACE (a
+      termination's grace period ends here, too): its message was lost (broker
       outage at commit) or is stuck behind others; a duplicate is harmless, the claim
       is a conditional UPDATE.
     - RUNNING with a heartbeat older than HEARTBEAT_STALE_AFTER: its worker died; the
@@ -610,6 +1003,8 @@ def do_sweep_deletion_requests(*, now: dt.datetime | None = None) -> SweepResult
         DeletionRequest.objects.filter(
             Q(purge_after__isnull=True) | Q(purge_after__lte=now),
             status=Status.SCHEDULED,
+            # A legal hold stops the purge until it is lifted (do_set_legal_hold).
+            held=False,
             scheduled_at__lte=now - SWEEP_GRACE,
         )
         .order_by("scheduled_at")

@@ -1,8 +1,176 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from allauth.account.decorators import reauthentication_required
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from privacy.actions import (
+    DeletionRequestError,
+    do_cancel_deletion_request,
+    do_delete_account,
+    do_request_deletion,
+    do_schedule_deletion_request,
+    do_verify_deletion_request,
+)
+from privacy.forms import DeleteAccountForm, DeleteStoredPromptsForm
+from privacy.models import DeletionRequest
+from privacy.selectors import (
+    data_page_for_user,
+    deletion_request_for_user,
+    open_prompts_deletion_for_user,
+)
 
 
 def privacy_policy(request: HttpRequest) -> HttpResponse:
     return render(request, "privacy/policy.html")
+
+
+# --- Account pages: /account/data/, /account/manage/, /account/deleted/ ---------------
+#
+# Both pages are behind allauth's reauthentication: opening them asks for the password
+# (then comes back to the form), and every POST needs a recent one too (a form left open
+# past ACCOUNT_REAUTHENTICATION_TIMEOUT asks again, then allauth replays the POST).
+
+# Set in the fresh, signed-out session after an account deletion: the goodbye page and a
+# repeated submission (double click, back button) answer with it.
+ACCOUNT_DELETED_SESSION_KEY = "privacy.account_deleted"
+
+_ALREADY_OPEN = (
+    "Nothing new was requested: your earlier request to delete stored prompts and "
+    "completions (received {received:%d %b %Y, %H:%M} UTC) is still in progress. When it "
+    "is done you can ask again; if it has not started yet you can cancel it below."
+)
+
+
+def _render_data_page(request: HttpRequest, form: DeleteStoredPromptsForm) -> HttpResponse:
+    return render(
+        request,
+        "privacy/data.html",
+        {"form": form, "page": data_page_for_user(user=request.user)},
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+@reauthentication_required
+def account_data(request: HttpRequest) -> HttpResponse:
+    """Delete my stored prompts and completions (all, or older than a date), and see
+    the progress and receipts of my requests."""
+    if request.method == "GET":
+        return _render_data_page(request, DeleteStoredPromptsForm())
+    form = DeleteStoredPromptsForm(request.POST)
+    if not form.is_valid():
+        return _render_data_page(request, form)
+    user = request.user
+    with transaction.atomic():
+        # The account row is locked here, so a double submission waits for the first
+        # and then finds its request: one open request, never two.
+        existing = open_prompts_deletion_for_user(user=user, lock=True)
+        if existing is None:
+            # The person asking is signed in and has just re-entered their password:
+            # that is the verification, so the request is scheduled at once.
+            deletion = do_request_deletion(
+                user=user,
+                acting_user=user,
+                scope=DeletionRequest.Scope.PROMPTS,
+                origin=DeletionRequest.Origin.USER,
+                older_than=form.older_than_moment(),
+            )
+            deletion = do_verify_deletion_request(
+                deletion_request=deletion,
+                acting_user=user,
+                verification_method=DeletionRequest.VerificationMethod.SIGNED_IN,
+            )
+            do_schedule_deletion_request(deletion_request=deletion, acting_user=user)
+    if existing is not None:
+        messages.warning(request, _ALREADY_OPEN.format(received=existing.received_at))
+    else:
+        messages.success(
+            request,
+            "Your request is scheduled: your stored prompts and completions are being "
+            "deleted. This page shows its progress; we email you when it is done.",
+        )
+    return redirect("account_data")
+
+
+@never_cache
+@login_required
+@require_POST
+@reauthentication_required
+def cancel_deletion_request(request: HttpRequest, request_id: int) -> HttpResponse:
+    """Cancel my request to delete stored prompts, while it has not started."""
+    deletion = deletion_request_for_user(user=request.user, request_id=request_id)
+    if deletion is None or deletion.scope != DeletionRequest.Scope.PROMPTS:
+        raise Http404("No such request.")
+    try:
+        do_cancel_deletion_request(deletion_request=deletion, acting_user=request.user)
+    except DeletionRequestError:
+        deletion.refresh_from_db()
+        if deletion.status == DeletionRequest.Status.CANCELLED:
+            messages.info(request, "This request was already cancelled.")
+        elif deletion.status in (DeletionRequest.Status.RUNNING, DeletionRequest.Status.COMPLETED):
+            messages.error(
+                request,
+                "This request can no longer be cancelled: erasing has already started, and "
+                "what is erased cannot be restored.",
+            )
+        else:
+            messages.error(request, "This request can no longer be cancelled.")
+    else:
+        messages.success(
+            request, "Request cancelled. Nothing more will be deleted for this request."
+        )
+    return redirect("account_data")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def account_manage(request: HttpRequest) -> HttpResponse:
+    """Manage account: what deleting the account does, and doing it."""
+    if not request.user.is_authenticated:
+        if request.session.get(ACCOUNT_DELETED_SESSION_KEY):
+            # The same form sent again (a double click, the back button): already done.
+            messages.info(request, "Your account has already been deleted; nothing more to do.")
+            return redirect("account_deleted")
+        return redirect_to_login(request.get_full_path())
+    return _account_manage(request)
+
+
+@reauthentication_required
+def _account_manage(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = DeleteAccountForm(request.POST if request.method == "POST" else None, user=user)
+    if request.method == "POST" and form.is_valid():
+        # Closes the account in one transaction: deactivated, every session ended (this
+        # one included), every API key revoked; the purge starts after commit. A second
+        # call returns the same request.
+        do_delete_account(user=user, acting_user=user)
+        # This session is already gone from the store; logging out gives the browser a
+        # fresh, anonymous one, so the response saves cleanly and the goodbye page shows.
+        logout(request)
+        request.session[ACCOUNT_DELETED_SESSION_KEY] = True
+        return redirect("account_deleted")
+    return render(
+        request,
+        "privacy/manage.html",
+        {"form": form},
+    )
+
+
+@never_cache
+@require_GET
+def account_deleted(request: HttpRequest) -> HttpResponse:
+    """The goodbye page (public: the person is signed out by now)."""
+    return render(
+        request,
+        "privacy/deleted.html",
+        {"just_deleted": bool(request.session.get(ACCOUNT_DELETED_SESSION_KEY))},
+    )

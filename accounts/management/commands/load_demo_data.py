@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from allauth.account.models import EmailAddress
-from django.contrib.auth.models import Permission
-from django.core.management.base import BaseCommand
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 
 DEMO_USER = ("demo@portal.localhost", "demo-portal-password", "Demo User")
+SUPPORT_GROUP = "Support"
 DEMO_SUPPORT = ("support@portal.localhost", "support-portal-password", "Support Staff")
 
 
@@ -39,9 +40,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         _ensure_user(*DEMO_USER, is_staff=False)
         support = _ensure_user(*DEMO_SUPPORT, is_staff=True)
-        support.user_permissions.add(
-            *Permission.objects.filter(content_type__app_label="accounts", codename="view_user")
-        )
+        # The group and its least privileges come from privacy's migration 0004.
+        group = Group.objects.filter(name=SUPPORT_GROUP).first()
+        if group is None:
+            raise CommandError(f"no {SUPPORT_GROUP!r} group: run `manage.py migrate` first")
+        support.groups.add(group)
         self.stdout.write(self.style.SUCCESS("Demo sign-ins:"))
         self.stdout.write(f"  user:          {DEMO_USER[0]} / {DEMO_USER[1]}")
         self.stdout.write(f"  support staff: {DEMO_SUPPORT[0]} / {DEMO_SUPPORT[1]}  (/admin/)")

@@ -1,0 +1,58 @@
+"""Support staff for the admin tests: members of the "Support" group that privacy's
+migration 0004 creates, signed in to the admin with the test client."""
+
+from __future__ import annotations
+
+import importlib
+
+from django.apps import apps
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client
+
+from accounts.models import User
+from tests.privacy.conftest import make_user
+
+SUPPORT_MIGRATION = importlib.import_module("privacy.migrations.0004_support_group")
+
+
+def support_group() -> Group:
+    """The group as the migration made it. A transactional test before this one
+    flushed the tables (the migration's rows with them), so it is made again the same
+    way; in a fresh test database this finds the migration's own group."""
+    group = Group.objects.filter(name=SUPPORT_MIGRATION.GROUP).first()
+    if group is None:
+
+        class Editor:  # all the migration's function reads of its schema editor
+            pass
+
+        editor = Editor()
+        editor.connection = connection
+        SUPPORT_MIGRATION.forwards(apps, editor)
+        group = Group.objects.get(name=SUPPORT_MIGRATION.GROUP)
+    return group
+
+
+def make_support_member() -> User:
+    member = make_user()
+    member.is_staff = True
+    member.save(update_fields=["is_staff"])
+    member.groups.add(support_group())
+    return User.objects.get(pk=member.pk)  # no cached permissions
+
+
+def make_superuser() -> User:
+    admin = make_user()
+    admin.is_staff = admin.is_superuser = True
+    admin.save(update_fields=["is_staff", "is_superuser"])
+    return admin
+
+
+def admin_client(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]] if response.context else []
