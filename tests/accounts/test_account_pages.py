@@ -239,3 +239,17 @@ def test_profile_post_without_the_display_name_field_changes_nothing(client, mem
     assert "The display name is missing from the form." in response.content.decode()
     member.refresh_from_db()
     assert member.display_name == "Member Name"
+
+
+def test_account_navigation_marks_the_section_of_a_page_under_it(signed_in_client, user):
+    from accounts.actions import do_create_api_key
+
+    api_key, _ = do_create_api_key(user=user, acting_user=user, name="laptop")
+    page = signed_in_client.get(f"/account/keys/{api_key.pk}/").content.decode()
+    nav = page[
+        page.index('aria-label="Account"') : page.index(
+            "</nav>", page.index('aria-label="Account"')
+        )
+    ]
+    assert 'href="/account/keys/" aria-current="page"' in nav
+    assert nav.count('aria-current="page"') == 1
