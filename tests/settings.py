@@ -21,7 +21,7 @@ CACHES["default"]["KEY_PREFIX"] = f"portal-test-{TEST_RUN_ID}"
 if not REDIS_URL:
     CACHES["default"]["LOCATION"] = f"/tmp/portal-test-cache-{TEST_RUN_ID}"
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 PORTAL_GATEWAY_TOKEN = "test-gateway-token"
 
 PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher"]
