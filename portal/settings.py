@@ -125,9 +125,23 @@ else:
 # The longest task (a purge chunk, an export) runs for minutes, never an hour: a
 # message unacknowledged for longer than this is redelivered to another worker.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60 * 2)
+# Every socket operation on the broker is bounded. A Redis that is stopped refuses the
+# connection and a publish fails within a second (Celery's publish retry policy, left at
+# its default of 3 quick retries); but a Redis that accepts the connection and never
+# answers (hung, mid-failover, a dropped NAT or firewall entry) would otherwise hold a
+# publish forever, and with it the web request that publishes on commit (an account
+# deletion: the request is recorded, and the sweeper enqueues it later). With these a
+# publish to a hung broker fails within two attempts of the timeout (about 4 s); kombu
+# recommends socket_timeout for exactly this. Well above Redis's own answer times and
+# above kombu's BRPOP timeout (1 s), so a healthy broker never trips them.
+CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    }
 else:
     # Embedded broker for a bare machine: kombu's filesystem transport, with a real
     # worker process reading the same folder.

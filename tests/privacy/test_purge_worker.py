@@ -3,20 +3,13 @@ the next worker finishes it, nothing is left linked to the person, one notice is
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection
 
 from accounts.models import ApiKey, User
@@ -27,101 +20,27 @@ from privacy.actions import do_delete_account
 from privacy.models import AuditEvent, DeletionRequest
 from tests.conftest import require
 from tests.privacy.conftest import make_user, new_key, unique_marker
+from tests.privacy.purge_worker_process import (
+    Worker,
+    insert_generations,
+    mailed_subjects,
+    wait_for,
+    worker_env,
+)
 from tests.privacy.purge_worker_settings import KEY_PREFIX_ENV, isolated_transport_options
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-CELERY_BIN = Path(sys.executable).with_name("celery")
-GENERATIONS = 20_000
-CHUNK_SIZE = 1000  # 20 chunks
-CHUNK_PAUSE_SECONDS = 0.3
-KILL_AFTER_ROWS = 3 * CHUNK_SIZE
+GENERATIONS = 100_000
+# The production chunk size (privacy.actions.PURGE_CHUNK_SIZE): 50 chunks, each paused
+# inside its transaction so that the kill usually lands mid-chunk.
+CHUNK_SIZE = 2000
+CHUNK_PAUSE_SECONDS = 0.1
+KILL_AFTER_ROWS = 10 * CHUNK_SIZE
 # Longer than any one chunk task (well under a second here), short enough that the
 # killed worker's message comes back to the next worker quickly.
 VISIBILITY_TIMEOUT_SECONDS = 3
-WORKER_READY_TIMEOUT = 60
 PURGE_TIMEOUT = 120
-
-
-def database_url() -> str:
-    """The URL of the test database pytest-django created (test_<name>)."""
-    db = connection.settings_dict
-    user = quote(db["USER"] or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{user}{password}@{db['HOST'] or 'localhost'}{port}/{db['NAME']}"
-
-
-def wait_for(condition, timeout: float, what: str, run: PurgeRun):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{run.logs()}")
-        time.sleep(0.05)
-
-
-class Worker:
-    """One `celery worker` process group (main process and its prefork child)."""
-
-    def __init__(self, env: dict[str, str], queue: str, log_path: Path) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                str(CELERY_BIN),
-                "-A",
-                "portal",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=1",
-                "-Q",
-                queue,
-                "-n",
-                f"{queue}-{uuid.uuid4().hex[:6]}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel=INFO",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            # Its own process group: the test kills the worker and its pool child together,
-            # as a machine or container dying would, and nothing else.
-            start_new_session=True,
-        )
-        self.pid = self.process.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, run: PurgeRun) -> None:
-        def ready() -> bool:
-            if self.process.poll() is not None:
-                raise AssertionError(f"worker exited early:\n{self.log()}")
-            return " ready." in self.log()
-
-        wait_for(ready, WORKER_READY_TIMEOUT, "the worker to be ready", run)
-
-    def sigkill_group(self) -> None:
-        os.killpg(self.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        try:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.process.wait(timeout=10)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        finally:
-            self._log.close()
 
 
 class PurgeRun:
@@ -136,20 +55,15 @@ class PurgeRun:
         self.mail_dir = tmp_path / "mail"
         self.mail_dir.mkdir()
         self.workers: list[Worker] = []
-        self.env = {
-            **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
-            "DJANGO_SETTINGS_MODULE": "tests.privacy.purge_worker_settings",
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": redis_url,
-            "DEBUG": "1",
-            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS),
-            # django-environ drops the first slash of the path: four slashes for an absolute one.
-            "EMAIL_URL": f"filemail:///{self.mail_dir}",
-            KEY_PREFIX_ENV: self.key_prefix,
-            "PORTAL_TEST_PURGE_CHUNK_SIZE": str(CHUNK_SIZE),
-            "PORTAL_TEST_PURGE_CHUNK_PAUSE": str(CHUNK_PAUSE_SECONDS),
-            "PYTHONUNBUFFERED": "1",
-        }
+        self.env = worker_env(
+            redis_url=redis_url,
+            mail_dir=self.mail_dir,
+            settings_module="tests.privacy.purge_worker_settings",
+            CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT_SECONDS),
+            PORTAL_TEST_PURGE_CHUNK_SIZE=str(CHUNK_SIZE),
+            PORTAL_TEST_PURGE_CHUNK_PAUSE=str(CHUNK_PAUSE_SECONDS),
+            **{KEY_PREFIX_ENV: self.key_prefix},
+        )
         # The test process publishes with the workers' transport options (its own
         # settings have no key prefix and a 2 h visibility timeout).
         self.connection = app.connection_for_write(
@@ -164,9 +78,9 @@ class PurgeRun:
 
     def start_worker(self) -> Worker:
         log_path = self.tmp_path / f"worker-{len(self.workers)}.log"
-        worker = Worker(self.env, self.queue, log_path)
+        worker = Worker(self.env, log_path, queue=self.queue)
         self.workers.append(worker)
-        worker.wait_ready(self)
+        worker.wait_ready(self.logs)
         return worker
 
     def enqueue_purge(self, request_id: int, **kwargs) -> None:
@@ -175,12 +89,7 @@ class PurgeRun:
         )
 
     def notices(self) -> list[str]:
-        return [
-            line
-            for path in self.mail_dir.iterdir()
-            for line in path.read_text().splitlines()
-            if line.startswith("Subject: ")
-        ]
+        return mailed_subjects(self.mail_dir)
 
     def logs(self) -> str:
         return "\n".join(f"--- {w.log_path.name}\n{w.log()}" for w in self.workers)
@@ -212,37 +121,13 @@ def purge_run(redis_url, tmp_path, monkeypatch) -> Iterator[PurgeRun]:
         run.close()
 
 
-def insert_generations(user: User, api_key: ApiKey, prompt: str) -> None:
-    """GENERATIONS rows in one statement, with stored text."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {Generation._meta.db_table} (
-                gateway_id, user_id, api_key_id, model, provider, app_url, app_title,
-                prompt, completion, text_state, prompt_tokens, completion_tokens, cost_usd,
-                created_at, received_at, categorised)
-            SELECT 'bulk-' || %(tag)s || '-' || i, %(user)s, %(key)s, 'openai/gpt-4o', 'OpenAI',
-                   'https://app.example.com/', 'app', %(prompt)s || i, 'completion ' || i,
-                   'stored', 10, 20, 0.00012, now() - interval '1 hour', now(), false
-            FROM generate_series(1, %(n)s) AS i
-            """,  # noqa: S608
-            {
-                "tag": unique_marker("w"),
-                "user": user.pk,
-                "key": api_key.pk,
-                "prompt": prompt,
-                "n": GENERATIONS,
-            },
-        )
-
-
 def test_purge_survives_a_killed_worker_and_sends_one_notice(purge_run):
     run = purge_run
     user = make_user()
     user_id = user.pk
     api_key = new_key(user)
     prompt = unique_marker("prompt")
-    insert_generations(user, api_key, prompt)
+    insert_generations(user, api_key, prompt, GENERATIONS)
     first = run.start_worker()
 
     request = do_delete_account(user=user, acting_user=user)
@@ -251,7 +136,7 @@ def test_purge_survives_a_killed_worker_and_sends_one_notice(purge_run):
         progress = DeletionRequest.objects.get(pk=request.pk).progress
         return progress.get("anonymised", {}).get("logging_prefs.generation", 0)
 
-    wait_for(lambda: anonymised() >= KILL_AFTER_ROWS, PURGE_TIMEOUT, "the purge to start", run)
+    wait_for(lambda: anonymised() >= KILL_AFTER_ROWS, PURGE_TIMEOUT, "the purge to start", run.logs)
     first.sigkill_group()
     killed_at = DeletionRequest.objects.get(pk=request.pk)
     assert killed_at.status == DeletionRequest.Status.RUNNING, "killed too late: purge done"
@@ -263,7 +148,7 @@ def test_purge_survives_a_killed_worker_and_sends_one_notice(purge_run):
         lambda: DeletionRequest.objects.filter(pk=request.pk, notice_sent_at__isnull=False).first(),
         PURGE_TIMEOUT + VISIBILITY_TIMEOUT_SECONDS,
         "the purge to complete on the second worker",
-        run,
+        run.logs,
     )
 
     assert done.status == DeletionRequest.Status.COMPLETED
