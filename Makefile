@@ -53,6 +53,7 @@ bench: install
 	DEBUG=1 $(MANAGE) migrate --noinput
 	$(PY) -m bench.decisions
 	$(PY) -m bench.ingest
+	$(PY) -m bench.purge
 
 clean:
 	rm -rf var db.sqlite3 staticfiles

@@ -32,8 +32,8 @@ from tests.privacy.purge_worker_settings import KEY_PREFIX_ENV, isolated_transpo
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 GENERATIONS = 100_000
-# The production chunk size (privacy.actions.PURGE_CHUNK_SIZE): 50 chunks, each paused
-# inside its transaction so that the kill usually lands mid-chunk.
+# Smaller than production's (privacy.actions.PURGE_CHUNK_SIZE) so the run has 50 chunks,
+# each paused inside its transaction so that the kill usually lands mid-chunk.
 CHUNK_SIZE = 2000
 CHUNK_PAUSE_SECONDS = 0.1
 KILL_AFTER_ROWS = 10 * CHUNK_SIZE
