@@ -324,13 +324,27 @@ def run_baseline(target_id: int) -> float:
 
 
 def explain_chunk_select(target_id: int) -> None:
-    """The plan of the chunk's row selection, as the purge will run it (no ANALYZE)."""
+    """The plan of the chunk's row selection, as the purge will run it (no ANALYZE): the
+    first part of the chunk's one statement (privacy.actions._archive)."""
     from django.db import connection
+    from django.db.models import BooleanField, Case, Q, Value, When
 
     from logging_prefs.models import Generation
+    from privacy.actions import PURGE_CHUNK_SIZE
 
-    pks = Generation.objects.filter(user=target_id).order_by().values_list("pk", flat=True)
-    sql, params = pks[:2000].query.sql_with_params()
+    # As privacy.actions._erase selects a chunk: ids, and whether each still holds text.
+    has_text = Case(
+        When(Q(text_state="stored"), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+    pks = (
+        Generation.objects.filter(user=target_id)
+        .order_by("-created_at", "-id")  # the registry's chunk_order
+        .annotate(_has_text=has_text)
+        .values_list("pk", "_has_text")
+    )
+    sql, params = pks[:PURGE_CHUNK_SIZE].query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n    ".join(row[0] for row in cursor.fetchall())
@@ -381,7 +395,7 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
         if state["status"] == DeletionRequest.Status.COMPLETED:
             break
         if now - last_print >= 10:
-            done = state["progress"].get("anonymised", {}).get("logging_prefs.generation", 0)
+            done = state["progress"].get("archived", {}).get("logging_prefs.generation", 0)
             print(
                 f"  {now - started:5.0f} s: {state['status']}, {state['chunks_done']} chunks, "
                 f"{done:,} rows ({done / (now - started):,.0f} rows/s)",
@@ -397,7 +411,7 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
     probe.done.set()
     probe.join()
     seconds = (state["completed_at"] - committed).total_seconds()
-    done = state["progress"]["anonymised"]["logging_prefs.generation"]
+    done = state["progress"]["archived"]["logging_prefs.generation"]
     chunks = state["chunks_done"]
     runs = worker.task_seconds()
     busy = sum(runs)
@@ -409,6 +423,12 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
         flush=True,
     )
     if runs:
+        slowest = sorted(range(len(runs)), key=runs.__getitem__, reverse=True)[:3]
+        print(
+            "  slowest tasks: "
+            + ", ".join(f"#{i + 1} of {len(runs)}: {runs[i] * 1000:.0f} ms" for i in slowest),
+            flush=True,
+        )
         tenth = max(1, len(runs) // 10)
         print(
             f"  task time, first {tenth} chunks: median "
@@ -428,12 +448,19 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
 
 
 def check_result(target_id: int) -> None:
-    from logging_prefs.models import Generation
+    """The purge completed: no generation left linked to the account, the others' rows
+    all there, and the billing ledger holding one record per deleted generation."""
+    from logging_prefs.models import BillingRecord, Generation
 
     left = Generation.objects.filter(user_id=target_id).count()
-    kept = Generation.objects.filter(user__isnull=True, prompt__isnull=True).count()
-    if left or kept != ROWS:
-        raise SystemExit(f"purge incomplete: {left} rows still linked, {kept} anonymised")
+    others = Generation.objects.count()
+    ledger = BillingRecord.objects.count()
+    if left or others != TOTAL - ROWS or ledger != ROWS:
+        raise SystemExit(
+            f"purge incomplete: {left} rows still linked, {others} other rows "
+            f"(expected {TOTAL - ROWS:,}), {ledger} billing records (expected {ROWS:,})"
+        )
+    print(f"checked: 0 rows linked, {others:,} other rows, {ledger:,} billing records")
 
 
 def clean_redis() -> None:

@@ -1,10 +1,12 @@
 """What gets logged: the account's logging opt-out and provider data policies, their
-audit history, the generation records the gateway posts, and anonymous aggregates."""
+audit history, the generation records the gateway posts, the anonymous billing ledger
+they leave when an account is deleted, and anonymous aggregates."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 
@@ -87,10 +89,11 @@ class Generation(models.Model):
 
     # The gateway's own id: posting the same generation again is a duplicate.
     gateway_id = models.CharField(max_length=64)
-    # PROTECT: a user's generations are anonymised by the purge engine (billing) before
-    # the account row can go; a plain delete must never take billing data with it.
+    # PROTECT: a user's generations are archived by the purge engine (their billing
+    # fields copied into BillingRecord, then the rows deleted) before the account row
+    # can go; a plain delete must never take billing data with it.
     # No single-column indexes on these two: the partial indexes in Meta serve every
-    # lookup by user or key, and skip anonymised rows (see there).
+    # lookup by user or key, and skip rows without a person (see there).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -127,10 +130,10 @@ class Generation(models.Model):
             # CharField adds a second, pattern-ops index no query here uses.
             models.UniqueConstraint(fields=["gateway_id"], name="gen_gateway_id_unique"),
         ]
-        # Indexes on the person (user, key) are partial: an anonymised billing row
-        # (user and key NULL) drops out of them. Anonymising a million rows then writes
-        # two index entries per row instead of eight (bench/purge.py), and lookups by a
-        # user or key id still use them (user_id = X implies user_id IS NOT NULL).
+        # Indexes on the person (user, key) are partial: a row without a person (user
+        # and key NULL: anonymised in place before the purge archived into
+        # BillingRecord) is left out of them, and lookups by a user or key id still use
+        # them (user_id = X implies user_id IS NOT NULL).
         indexes = [
             # The activity page: one user's generations newest first, keyset-paginated
             # on (created_at, id); the filtered variants keep a filter selective.
@@ -170,6 +173,35 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"generation {self.gateway_id}"
+
+
+class BillingRecord(models.Model):
+    """The anonymous billing ledger: what accounting needs of a generation whose
+    account was deleted, and nothing about the person (no account, key, app or text).
+
+    The purge archives a deleted account's generations here (privacy/registry.py,
+    logging_prefs/personal_data.py): the billing fields are copied and the generation
+    rows deleted, in one transaction per chunk. Written in bulk, read rarely (a
+    reconciliation or an audit of revenue), so it has its primary key and no other index.
+    """
+
+    # The gateway's id of the request, for reconciliation with the gateway's own
+    # billing. Deliberately not unique (no index to write a million times): each purge
+    # chunk inserts these rows and deletes their generations in one transaction, so a
+    # retried chunk finds the generations gone and cannot copy them twice.
+    gateway_id = models.CharField(max_length=64)
+    model = models.CharField(max_length=200)
+    provider = models.CharField(max_length=100)
+    prompt_tokens = models.PositiveIntegerField()
+    completion_tokens = models.PositiveIntegerField()
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=8)
+    # When the request was served (the generation's created_at).
+    created_at = models.DateTimeField()
+    # Set by the database on insert (the purge copies rows with INSERT ... SELECT).
+    archived_at = models.DateTimeField(db_default=Now())
+
+    def __str__(self) -> str:
+        return f"billing record {self.gateway_id}"
 
 
 class CategoryDailyCount(models.Model):

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import send_mail
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -38,13 +38,16 @@ Action = AuditEvent.Action
 Method = DeletionRequest.VerificationMethod
 
 # Rows erased per chunk, each chunk one transaction. A chunk holds row locks (and the
-# request row) until it commits: 5,000 index-found rows take a few tenths of a second,
-# so ingestion, the activity pages and replication never wait long behind a purge, and
-# a crash or a killed worker repeats at most one chunk. Much larger and one account
-# with millions of generations becomes a long lock and a long rollback; smaller and the
-# per-chunk overhead (the broker round trip, the progress row, the audit event) shows:
-# bench/purge.py measured 2,000-row chunks about a third slower than 5,000.
-PURGE_CHUNK_SIZE = 5000
+# request row) until it commits: 10,000 generations archived by index take about an
+# eighth of a second (bench/purge.py: median 124 ms a task), so ingestion, the activity
+# pages and replication never wait long behind a purge, and a crash or a killed worker
+# repeats at most one chunk. This is more than "a few thousand rows" because each chunk
+# has a fixed cost (the broker round trip, the request row, the audit event, a query
+# per registered model): bench/purge.py measured the million-row purge at 19.4 s with
+# 5,000-row chunks and 15.8 s with 10,000, against 6.4-6.5 s for one raw DELETE. Much
+# larger and one account with millions of generations becomes a long lock and a long
+# rollback.
+PURGE_CHUNK_SIZE = 10000
 
 # A chunk takes seconds; a running request whose heartbeat is older than this has lost
 # its worker (killed, or its message lost) and the sweeper hands it to a new one.
@@ -771,7 +774,7 @@ def do_purge_chunk(*, request_id: int, claim: Claim | None = None) -> bool:
     are written, and when nothing remains the request is completed with its receipt.
     Running it again after a crash erases nothing twice: erased rows no longer match.
     With `claim`, only the chain holding the request may run, and only its next chunk.
-    Side effects: deletes or anonymises registered rows; updates the request; CHUNK
+    Side effects: deletes, archives or anonymises registered rows; updates the request; CHUNK
     (and at the end COMPLETED) audit events. Raises ClaimLost for a stale claim.
     """
     with transaction.atomic():
@@ -800,7 +803,7 @@ def do_purge_chunk(*, request_id: int, claim: Claim | None = None) -> bool:
                     budget -= _erase(entry, request, budget, progress)
             except models.ProtectedError:
                 # Rows were linked to the account after this chunk found none (a late
-                # ingestion batch): the next chunk anonymises them first.
+                # ingestion batch): the next chunk archives them first.
                 has_more = True
                 break
         if budget == 0:
@@ -822,7 +825,7 @@ def do_purge_chunk(*, request_id: int, claim: Claim | None = None) -> bool:
 
 
 class _Progress:
-    KEYS = ("deleted", "anonymised", "text_erased")
+    KEYS = ("deleted", "anonymised", "archived", "text_erased")
 
     def __init__(self, data: dict) -> None:
         self.counts = {key: Counter(data.get(key, {})) for key in self.KEYS}
@@ -852,22 +855,29 @@ def _erase(
             progress.add("text_erased", entry.kind, len(pks))
         return len(pks)
 
-    if entry.how == "anonymise":
+    # The account's rows in the entry's chunk order (an index's order: see registry).
+    queryset = queryset.order_by(*entry.chunk_order)
+    if entry.how in ("anonymise", "archive"):
         if entry.stored_text is None:
-            found = [(pk, False) for pk in queryset.values_list("pk", flat=True)[:budget]]
+            chunk = queryset.annotate(_has_text=Value(False))
         else:
-            # One scan finds the chunk's rows and which of them still hold text, for
-            # the receipt; a second COUNT over the chunk's ids cost an eighth of a chunk.
-            found = list(
-                queryset.annotate(
-                    _has_text=Case(
-                        When(entry.stored_text.remaining, then=Value(True)),
-                        default=Value(False),
-                        output_field=models.BooleanField(),
-                    )
-                ).values_list("pk", "_has_text")[:budget]
+            # The chunk's rows and which of them still hold text, for the receipt, found
+            # by the same scan; a second COUNT over the chunk's ids cost an eighth of a chunk.
+            chunk = queryset.annotate(
+                _has_text=Case(
+                    When(entry.stored_text.remaining, then=Value(True)),
+                    default=Value(False),
+                    output_field=models.BooleanField(),
+                )
             )
-            progress.add("text_erased", entry.kind, sum(has_text for _, has_text in found))
+        chunk = chunk.values_list("pk", "_has_text")[:budget]
+        if entry.how == "archive":
+            archived, had_text = _archive(entry, chunk)
+            progress.add("text_erased", entry.kind, had_text)
+            progress.add("archived", entry.kind, archived)
+            return archived
+        found = list(chunk)
+        progress.add("text_erased", entry.kind, sum(has_text for _, has_text in found))
         if not found:
             return 0
         rows = model._base_manager.filter(pk__in=[pk for pk, _ in found])
@@ -885,6 +895,70 @@ def _erase(
     return len(pks)
 
 
+def _archive(entry: registry.PersonalData, chunk: models.QuerySet) -> tuple[int, int]:
+    """Move the rows of `chunk` (a sliced queryset of (pk, has text) pairs): copy their
+    `archive_fields` into `archive_into` and delete them. Returns (rows moved, how many
+    of them held text).
+
+    Inside the chunk's transaction: the copy and the delete commit together, so a
+    retried chunk finds the rows gone and copies nothing twice. On PostgreSQL it is one
+    statement: the chunk's selection, the admin history's names forgotten, the DELETE,
+    and the INSERT fed by the DELETE's RETURNING (each row read once, no ids through
+    Python). Elsewhere (SQLite, `make run`): the ids, then INSERT ... SELECT and DELETE.
+    """
+    quote = connection.ops.quote_name
+    source, target = entry.model._meta, entry.archive_into._meta
+    table, pk = quote(source.db_table), quote(source.pk.column)
+    into = quote(target.db_table)
+    columns = ", ".join(quote(target.get_field(name).column) for name in entry.archive_fields)
+    copied = [quote(source.get_field(name).column) for name in entry.archive_fields.values()]
+    values = ", ".join(copied)
+    if connection.vendor != "postgresql":
+        found = list(chunk)
+        if not found:
+            return 0, 0
+        pks = [pk for pk, _ in found]
+        _forget_admin_history(entry.model, pks)
+        listed = ", ".join(["%s"] * len(pks))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {into} ({columns}) SELECT {values} FROM {table} "  # noqa: S608 (quoted names only)
+                f"WHERE {pk} IN ({listed})",
+                pks,
+            )
+            cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({listed})", pks)  # noqa: S608
+            return cursor.rowcount, sum(has_text for _, has_text in found)
+
+    select, params = chunk.query.sql_with_params()
+    log = LogEntry._meta
+    content_type = ContentType.objects.get_for_model(entry.model, for_concrete_model=False)
+    log_table = quote(log.db_table)
+    ct_column = quote(log.get_field("content_type").column)
+    id_column = quote(log.get_field("object_id").column)
+    repr_column = quote(log.get_field("object_repr").column)
+    message_column = quote(log.get_field("change_message").column)
+    returning = ", ".join(f"{table}.{column}" for column in copied)
+    # _forget_admin_history's UPDATE, on the chunk's ids, inside the statement.
+    sql = f"""
+        WITH chunk (pk, has_text) AS ({select}),
+        forgotten AS (
+            UPDATE {log_table} SET {repr_column} = '', {message_column} = ''
+            WHERE {ct_column} = %s AND {id_column} IN (SELECT pk::text FROM chunk)
+              AND NOT ({repr_column} = '' AND {message_column} = '')
+        ),
+        moved AS (
+            DELETE FROM {table} USING chunk WHERE {table}.{pk} = chunk.pk
+            RETURNING {returning}, chunk.has_text
+        ),
+        copied AS (INSERT INTO {into} ({columns}) SELECT {values} FROM moved)
+        SELECT count(*), count(*) FILTER (WHERE has_text) FROM moved
+    """  # noqa: S608 (quoted names and the queryset's own SQL)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, content_type.pk))
+        moved, had_text = cursor.fetchone()
+    return moved, had_text
+
+
 def _forget_admin_history(model: type[models.Model], pks: list) -> None:
     """Admin history about an erased object keeps who on staff did what and when, and
     loses the object's name: for a user or an email address that name is the address."""
@@ -899,8 +973,18 @@ def _forget_admin_history(model: type[models.Model], pks: list) -> None:
 def _complete(request: DeletionRequest, now: dt.datetime) -> None:
     """RUNNING -> COMPLETED, with the receipt (called inside the last chunk)."""
     progress = request.progress
-    anonymised = progress.get("anonymised", {})
-    reasons = {entry.kind: entry.reason for entry in registry.entries()}
+    by_kind = {entry.kind: entry for entry in registry.entries()}
+
+    def kept(how: str, counts: dict[str, int]) -> list[dict]:
+        items = []
+        for kind, count in counts.items():
+            entry = by_kind.get(kind)
+            item = {"kind": kind, "count": count, "how": how}
+            if how == "archived" and entry is not None:
+                item["into"] = entry.archive_into._meta.label_lower
+            items.append({**item, "reason": entry.reason if entry is not None else ""})
+        return items
+
     request.status = Status.COMPLETED
     request.completed_at = now
     request.receipt = {
@@ -910,10 +994,10 @@ def _complete(request: DeletionRequest, now: dt.datetime) -> None:
             "deleted": progress.get("deleted", {}),
             "text_erased": progress.get("text_erased", {}),
         },
-        "kept": [
-            {"kind": kind, "count": count, "how": "anonymised", "reason": reasons.get(kind, "")}
-            for kind, count in anonymised.items()
-        ],
+        # Archived: the rows are gone, their billing fields kept in an anonymous
+        # ledger; anonymised: the rows are kept, cut from the person.
+        "kept": kept("archived", progress.get("archived", {}))
+        + kept("anonymised", progress.get("anonymised", {})),
         "completed_at": _iso(now),
     }
     _audit(
@@ -966,7 +1050,8 @@ def _notice(request: DeletionRequest) -> tuple[str, str]:
             "",
             f"Records deleted: {deleted}",
             f"Stored prompts and completions erased: {texts}",
-            f"Billing records kept, anonymised (no account, key, app or text): {kept}",
+            "Billing records kept (model, provider, tokens, cost and time, in the "
+            f"anonymous billing ledger; no account, key, app or text): {kept}",
         ]
         if records:
             lines.append(

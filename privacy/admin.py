@@ -328,10 +328,7 @@ class DeletionRequestAdmin(admin.ModelAdmin):
             (label, kind, count)
             for key, label in (("deleted", "deleted"), ("text_erased", "text erased"))
             for kind, count in sorted(erased.get(key, {}).items())
-        ] + [
-            (f"kept, anonymised: {item['reason']}", item["kind"], item["count"])
-            for item in receipt.get("kept", [])
-        ]
+        ] + [(_kept_label(item), item["kind"], item["count"]) for item in receipt.get("kept", [])]
         return format_html(
             '<table class="receipt"><thead><tr><th>what</th><th>kind</th><th>rows</th>'
             "</tr></thead><tbody>{}</tbody></table>",
@@ -535,7 +532,20 @@ class DeletionRequestAdmin(admin.ModelAdmin):
         )
 
 
-_PROGRESS_LABELS = {"deleted": "deleted", "anonymised": "anonymised", "text_erased": "text erased"}
+_PROGRESS_LABELS = {
+    "deleted": "deleted",
+    "anonymised": "anonymised",
+    "archived": "archived (billing ledger)",
+    "text_erased": "text erased",
+}
+
+
+def _kept_label(item: dict) -> str:
+    # Archived: the rows were deleted and their billing fields copied into `into`.
+    where = f", in {item['into']}" if item.get("how") == "archived" and item.get("into") else ""
+    return f"kept, anonymised{where}: {item['reason']}"
+
+
 # (step, button label, statuses it is offered in); the action is the real check.
 _STEPS = [
     ("verify", "Verify", (Status.RECEIVED,)),

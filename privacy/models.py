@@ -91,8 +91,10 @@ class DeletionRequest(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     chunks_done = models.PositiveIntegerField(default=0)
-    # {"deleted": {kind: n}, "anonymised": {kind: n}, "text_erased": {kind: n}}, written
-    # in the same transaction as each chunk, so it is exact after a crash.
+    # {"deleted": {kind: n}, "anonymised": {kind: n}, "archived": {kind: n},
+    # "text_erased": {kind: n}}, written in the same transaction as each chunk, so it is
+    # exact after a crash. Archived rows are deleted with their billing fields copied
+    # into the anonymous ledger (privacy/registry.py).
     progress = models.JSONField(default=dict, blank=True)
     # What was erased and what was kept and why; counts only, never content.
     receipt = models.JSONField(default=dict, blank=True)

@@ -86,7 +86,8 @@ class RequestSummary:
     texts_erased: list[Count]
     # Rows deleted outright (account deletions).
     deleted: list[Count]
-    # Rows kept, anonymised, and why (the receipt; the progress says how many so far).
+    # What was kept without the person (rows anonymised, or billing fields archived in
+    # the anonymous ledger) and why (the receipt; the progress says how many so far).
     kept: list[Kept]
     can_cancel: bool
 
@@ -116,7 +117,8 @@ def summarise(deletion_request: DeletionRequest) -> RequestSummary:
         texts, deleted = progress.get("text_erased"), progress.get("deleted")
         kept = [
             Kept(what=kind_name(kind), count=n, why="")
-            for kind, n in sorted(progress.get("anonymised", {}).items())
+            for key in ("archived", "anonymised")
+            for kind, n in sorted(progress.get(key, {}).items())
             if n
         ]
     finished_at = request.completed_at or request.cancelled_at or request.rejected_at

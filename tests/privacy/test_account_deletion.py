@@ -17,7 +17,7 @@ from django.test import Client
 from accounts.actions import do_create_api_key, do_revoke_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
-from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
+from logging_prefs.models import BillingRecord, Generation, LoggingPreference, PreferenceChange
 from privacy import actions
 from privacy.actions import do_delete_account
 from privacy.models import AuditEvent, DeletionRequest
@@ -113,14 +113,31 @@ def test_after_account_deletion_no_table_holds_the_users_email_name_or_prompt_te
             action_flag=CHANGE,
             change_message=f'[{{"changed": {{"fields": ["{obj}"]}}}}]',
         )
-    markers = [email, name, prompt, app_host, key_name]
+    # Admin history about a generation (archived in bulk by one SQL statement) loses
+    # the object's name too.
+    generation_marker = unique_marker("generation named")
+    LogEntry.objects.create(
+        user=staff,
+        content_type=ContentType.objects.get_for_model(Generation),
+        object_id=str(Generation.objects.filter(user=user).first().pk),
+        object_repr=generation_marker,
+        action_flag=CHANGE,
+        change_message=f'[{{"changed": {{"fields": ["{generation_marker}"]}}}}]',
+    )
+    markers = [email, name, prompt, app_host, key_name, generation_marker]
     before = every_table_as_text()
     assert all(marker in before for marker in markers)  # the dump does see them
-    billing_before = list(
-        Generation.objects.filter(user=user)
-        .order_by("gateway_id")
-        .values_list("gateway_id", "model", "provider", "prompt_tokens", "cost_usd")
+    billing_fields = (
+        "gateway_id",
+        "model",
+        "provider",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "created_at",
     )
+    billing_before = sorted(Generation.objects.filter(user=user).values_list(*billing_fields))
+    ledger_before = BillingRecord.objects.count()
 
     request = delete_account(user, django_capture_on_commit_callbacks)
     run_purge()
@@ -139,30 +156,29 @@ def test_after_account_deletion_no_table_holds_the_users_email_name_or_prompt_te
     assert not User.objects.filter(pk=user.pk).exists()
     for model in (ApiKey, EmailAddress, UserSession, LoggingPreference, PreferenceChange):
         assert not model.objects.filter(user_id=user.pk).exists(), model
-    # Billing rows remain, every one of them, cut from the person.
-    billing = Generation.objects.filter(gateway_id__in=[row[0] for row in billing_before])
-    assert sorted(
-        billing.values_list("gateway_id", "model", "provider", "prompt_tokens", "cost_usd")
-    ) == sorted(billing_before)
+    # The generations are gone, not merely cut from the person: no row is left linked
+    # to the account or its keys, and none of them is left at all.
+    assert not Generation.objects.filter(user_id=user.pk).exists()
+    assert not Generation.objects.filter(api_key_id__in=[main_key.pk, other_key.pk]).exists()
+    assert not Generation.objects.filter(gateway_id__in=[row[0] for row in billing_before]).exists()
+    # Their billing fields remain in the anonymous ledger, every one of them, exactly.
     assert len(billing_before) == 11
-    assert not billing.exclude(user=None).exists()
-    assert not billing.exclude(api_key=None).exists()
-    assert not billing.exclude(prompt=None).exists()
-    assert not billing.exclude(completion=None).exists()
-    assert set(billing.values_list("app_url", "app_title")) == {("", "")}
-    assert billing.filter(text_state=Generation.TextState.DELETED).count() == 9
-    assert billing.filter(text_state=Generation.TextState.NOT_LOGGED).count() == 2
-    assert sum(billing.values_list("cost_usd", flat=True)) == Decimal("0.00012") * 11
+    assert BillingRecord.objects.count() == ledger_before + 11
+    ledger = BillingRecord.objects.filter(gateway_id__in=[row[0] for row in billing_before])
+    assert sorted(ledger.values_list(*billing_fields)) == billing_before
+    assert sum(ledger.values_list("cost_usd", flat=True)) == Decimal("0.00012") * 11
+    assert not ledger.filter(archived_at__isnull=True).exists()
 
     assert request.receipt["kept"] == [
         {
             "kind": "logging_prefs.generation",
             "count": 11,
-            "how": "anonymised",
+            "how": "archived",
+            "into": "logging_prefs.billingrecord",
             "reason": request.receipt["kept"][0]["reason"],
         }
     ]
-    assert "billing" in request.receipt["kept"][0]["reason"].lower()
+    assert "billing ledger" in request.receipt["kept"][0]["reason"]
     assert request.receipt["erased"]["text_erased"] == {"logging_prefs.generation": 9}
     deleted = request.receipt["erased"]["deleted"]
     assert deleted["accounts.apikey"] == 2
@@ -172,7 +188,7 @@ def test_after_account_deletion_no_table_holds_the_users_email_name_or_prompt_te
     assert request.notice_email == ""
     assert [m.to for m in mail.outbox] == [[email]]
     # Staff history stays (who changed what, when) without the object's name.
-    assert LogEntry.objects.filter(user=staff).count() == 3
+    assert LogEntry.objects.filter(user=staff).count() == 4
     assert set(LogEntry.objects.values_list("object_repr", "change_message")) == {("", "")}
 
 

@@ -29,7 +29,7 @@ from kombu.exceptions import OperationalError
 from kombu.utils.collections import eqhash
 
 from accounts.models import ApiKey, User
-from logging_prefs.models import Generation
+from logging_prefs.models import BillingRecord, Generation
 from portal.celery import app
 from privacy import actions, tasks
 from privacy.models import AuditEvent, DeletionRequest
@@ -313,9 +313,12 @@ def test_account_deleted_while_the_broker_is_down_is_recorded_and_purged_once_it
     assert not User.objects.filter(pk=user_id).exists()
     assert not ApiKey.objects.filter(pk=api_key.pk).exists()
     assert Generation.objects.filter(user_id=user_id).count() == 0
-    billing = Generation.objects.filter(gateway_id__startswith="bulk-")
-    assert billing.count() == GENERATIONS
-    assert billing.filter(prompt__isnull=False).count() == 0
+    assert Generation.objects.filter(gateway_id__startswith="bulk-").count() == 0
+    # The billing fields of every generation are in the anonymous ledger, once each.
+    ledger = BillingRecord.objects.filter(gateway_id__startswith="bulk-")
+    assert ledger.count() == GENERATIONS
+    assert ledger.values("gateway_id").distinct().count() == GENERATIONS
+    assert done.receipt["kept"][0]["count"] == GENERATIONS
     events = AuditEvent.objects.filter(deletion_request=request)
     swept = events.filter(action=AuditEvent.Action.SWEPT)
     assert [event.detail for event in swept] == [{"reason": "scheduled"}]

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
-from logging_prefs.models import Generation
+from logging_prefs.actions import do_ingest_generations, do_set_api_key_logging
+from logging_prefs.models import BillingRecord, Generation
 from privacy import actions
 from privacy.actions import (
     HEARTBEAT_STALE_AFTER,
@@ -100,6 +103,94 @@ def test_purge_is_idempotent_and_sends_exactly_one_notice(
     assert len(mail.outbox) == 1
     assert AuditEvent.objects.filter(deletion_request=request, action="notice_sent").count() == 1
     assert Generation.objects.filter(api_key_id=key.pk).count() == 0
+    # Every row archived once, though a chunk was rolled back and messages redelivered.
+    assert BillingRecord.objects.count() == 10
+    assert len(set(BillingRecord.objects.values_list("gateway_id", flat=True))) == 10
+
+
+BILLING_FIELDS = (
+    "gateway_id",
+    "model",
+    "provider",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "created_at",
+)
+BILLING_SUMS = {
+    "prompt_tokens": Sum("prompt_tokens"),
+    "completion_tokens": Sum("completion_tokens"),
+    "cost_usd": Sum("cost_usd"),
+}
+
+
+def varied_generations(key: ApiKey, count: int, *, logged: str | None) -> list[str]:
+    """Generations of different models, token counts and costs (each its own value)."""
+    started = timezone.now() - dt.timedelta(days=3)
+    records = [
+        {
+            "id": unique_marker("gen"),
+            "key_id": key.pk,
+            "model": ("openai/gpt-4o", "anthropic/claude-3.5-sonnet", "mistral/small")[i % 3],
+            "provider": ("OpenAI", "Anthropic", "Mistral")[i % 3],
+            "app_url": "https://app.example.com/",
+            "app_title": "An app",
+            "prompt": f"{logged} #{i}" if logged else None,
+            "completion": f"answer #{i}" if logged else None,
+            "prompt_tokens": 100 + 7 * i,
+            "completion_tokens": 3 * i,
+            "cost_usd": str(Decimal("0.00000123") * (i + 1) + Decimal("0.5") * (i % 2)),
+            "created_at": (started + dt.timedelta(minutes=i)).isoformat(),
+        }
+        for i in range(count)
+    ]
+    assert do_ingest_generations(records=records).stored == count
+    return [record["id"] for record in records]
+
+
+def test_account_purge_keeps_exactly_the_billing_fields_in_the_ledger(
+    run_purge, small_chunks, django_capture_on_commit_callbacks
+):
+    user, other = make_user(), make_user()
+    key = new_key(user)
+    ids = varied_generations(key, 8, logged=unique_marker("text"))
+    do_set_api_key_logging(api_key=key, acting_user=user, logging=ApiKey.Logging.NEVER)
+    ids += varied_generations(key, 3, logged=None)
+    other_ids = varied_generations(new_key(other), 4, logged=unique_marker("other"))
+    mine = Generation.objects.filter(user=user)
+    billing_before = sorted(mine.values_list(*BILLING_FIELDS))
+    sums_before = mine.aggregate(**BILLING_SUMS)
+    all_sums_before = Generation.objects.aggregate(**BILLING_SUMS)
+    others_before = sorted(Generation.objects.filter(user=other).values_list())
+    assert len(billing_before) == 11 and BillingRecord.objects.count() == 0
+
+    request = scheduled_account_deletion(user, django_capture_on_commit_callbacks)
+    run_purge()
+
+    request.refresh_from_db()
+    assert request.status == Status.COMPLETED
+    # Nothing of the account is left among the generations...
+    assert not Generation.objects.filter(gateway_id__in=ids).exists()
+    assert not Generation.objects.filter(api_key_id=key.pk).exists()
+    # ...and the ledger holds each of its requests once, field for field.
+    ledger = BillingRecord.objects.all()
+    assert sorted(ledger.values_list(*BILLING_FIELDS)) == billing_before
+    assert sorted(ledger.values_list("gateway_id", flat=True)) == sorted(ids)
+    assert ledger.aggregate(**BILLING_SUMS) == sums_before
+    assert sums_before["cost_usd"] > Decimal("2")  # the costs differ, the sum is not trivial
+    # Billing overall (live generations plus the ledger) is what it was.
+    live = Generation.objects.aggregate(**BILLING_SUMS)
+    assert {name: live[name] + sums_before[name] for name in BILLING_SUMS} == all_sums_before
+    # The other account's generations are untouched, text and all.
+    assert sorted(Generation.objects.filter(user=other).values_list()) == others_before
+    assert Generation.objects.filter(gateway_id__in=other_ids).count() == 4
+    # The receipt: 11 kept in the ledger, 8 of which had stored text.
+    assert request.receipt["kept"][0]["count"] == 11
+    assert request.receipt["kept"][0]["how"] == "archived"
+    assert request.receipt["erased"]["text_erased"] == {"logging_prefs.generation": 8}
+    (notice,) = mail.outbox
+    assert "Billing records kept (model, provider, tokens, cost and time, in the " in notice.body
+    assert "anonymous billing ledger; no account, key, app or text): 11" in notice.body
 
 
 def test_prompts_only_deletion_keeps_metadata_and_respects_older_than(
@@ -164,6 +255,7 @@ def test_prompts_only_deletion_keeps_metadata_and_respects_older_than(
         "text_erased": {"logging_prefs.generation": 7},
     }
     assert request.receipt["kept"] == []
+    assert not BillingRecord.objects.exists()  # the rows stay, so nothing is archived
     assert [m.subject for m in mail.outbox] == [
         "[Portal] Your stored prompts and completions have been deleted"
     ]
@@ -285,6 +377,7 @@ def test_sweeper_reclaims_a_request_whose_worker_died(
     request.refresh_from_db()
     assert request.status == Status.COMPLETED
     assert request.receipt["kept"][0]["count"] == 8
+    assert BillingRecord.objects.count() == 8
     assert len(mail.outbox) == 1
     actions_seen = list(
         AuditEvent.objects.filter(deletion_request=request).values_list("action", flat=True)

@@ -1,5 +1,6 @@
 """The purge on a real Celery worker, killed mid-purge (SIGKILL of the whole worker):
-the next worker finishes it, nothing is left linked to the person, one notice is sent."""
+the next worker finishes it, nothing is left linked to the person, every generation's
+billing fields are in the ledger exactly once, one notice is sent."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 from django.db import connection
+from django.db.models import Count, Sum
 
 from accounts.models import ApiKey, User
-from logging_prefs.models import Generation
+from logging_prefs.models import BillingRecord, Generation
 from portal.celery import app
 from privacy import tasks
 from privacy.actions import do_delete_account
@@ -128,20 +130,46 @@ def test_purge_survives_a_killed_worker_and_sends_one_notice(purge_run):
     api_key = new_key(user)
     prompt = unique_marker("prompt")
     insert_generations(user, api_key, prompt, GENERATIONS)
+    billing_sums = {
+        "n": Count("id"),
+        "prompt_tokens": Sum("prompt_tokens"),
+        "completion_tokens": Sum("completion_tokens"),
+        "cost_usd": Sum("cost_usd"),
+    }
+    billing_before = Generation.objects.filter(user_id=user_id).aggregate(**billing_sums)
+    assert billing_before["n"] == GENERATIONS
     first = run.start_worker()
 
     request = do_delete_account(user=user, acting_user=user)
 
-    def anonymised() -> int:
+    def archived() -> int:
         progress = DeletionRequest.objects.get(pk=request.pk).progress
-        return progress.get("anonymised", {}).get("logging_prefs.generation", 0)
+        return progress.get("archived", {}).get("logging_prefs.generation", 0)
 
-    wait_for(lambda: anonymised() >= KILL_AFTER_ROWS, PURGE_TIMEOUT, "the purge to start", run.logs)
+    wait_for(lambda: archived() >= KILL_AFTER_ROWS, PURGE_TIMEOUT, "the purge to start", run.logs)
     first.sigkill_group()
     killed_at = DeletionRequest.objects.get(pk=request.pk)
     assert killed_at.status == DeletionRequest.Status.RUNNING, "killed too late: purge done"
-    assert anonymised() < GENERATIONS
+    assert archived() < GENERATIONS
     assert run.notices() == []
+    # What the killed worker committed, read in one snapshot: the rows its chunks
+    # counted were moved, no more and no less (the chunk cut off by the kill rolled
+    # back its copy and its delete together).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT (r.progress -> 'archived' ->> 'logging_prefs.generation')::int,
+                   (SELECT count(*) FROM {BillingRecord._meta.db_table}
+                    WHERE gateway_id LIKE 'bulk-%%'),
+                   (SELECT count(*) FROM {Generation._meta.db_table} WHERE user_id = %s)
+            FROM {DeletionRequest._meta.db_table} r WHERE r.id = %s
+            """,  # noqa: S608
+            [user_id, request.pk],
+        )
+        counted, in_ledger, still_linked = cursor.fetchone()
+    assert 0 < counted < GENERATIONS
+    assert in_ledger == counted
+    assert still_linked == GENERATIONS - counted
 
     run.start_worker()
     done = wait_for(
@@ -155,11 +183,14 @@ def test_purge_survives_a_killed_worker_and_sends_one_notice(purge_run):
     assert done.chunks_done > killed_at.chunks_done
     assert not User.objects.filter(pk=user_id).exists()
     assert not ApiKey.objects.filter(pk=api_key.pk).exists()
+    # Zero rows linked to the person; none of the generations is left at all.
     assert Generation.objects.filter(user_id=user_id).count() == 0
     assert Generation.objects.filter(api_key_id=api_key.pk).count() == 0
-    billing = Generation.objects.filter(gateway_id__startswith="bulk-")
-    assert billing.count() == GENERATIONS
-    assert billing.filter(prompt__isnull=False).count() == 0
+    assert Generation.objects.filter(gateway_id__startswith="bulk-").count() == 0
+    # Their billing fields are in the ledger, each generation once, sums unchanged.
+    ledger = BillingRecord.objects.filter(gateway_id__startswith="bulk-")
+    assert ledger.aggregate(**billing_sums) == billing_before
+    assert ledger.values("gateway_id").distinct().count() == GENERATIONS
     # Every row counted once, though a chunk was cut off by the kill.
     assert done.receipt["kept"][0]["count"] == GENERATIONS
     assert done.receipt["erased"]["text_erased"] == {"logging_prefs.generation": GENERATIONS}

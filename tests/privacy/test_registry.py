@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
 
@@ -69,3 +70,93 @@ def test_anonymised_models_say_why_they_are_kept_and_cut_the_link_to_the_person(
     for entry in anonymised:
         assert entry.reason
         assert entry.anonymise[entry.user_field.split("__")[0]] is None
+
+
+def test_archived_models_say_why_and_copy_only_into_a_model_that_holds_no_person():
+    archived = [entry for entry in registry.entries() if entry.how == "archive"]
+    assert archived
+    for entry in archived:
+        assert entry.reason
+        assert entry.archive_into not in registry.registered_models()
+        fields = entry.archive_into._meta.get_fields(include_hidden=True)
+        assert not [f.name for f in fields if f.is_relation]
+        for source in entry.archive_fields.values():
+            assert not entry.model._meta.get_field(source).is_relation
+
+
+def test_billing_ledger_has_no_field_that_could_identify_a_person():
+    from logging_prefs.models import BillingRecord, Generation
+
+    fields = BillingRecord._meta.get_fields(include_hidden=True)
+    # Nothing links a ledger row to any other row: no account, key, or anything else.
+    assert [f.name for f in fields if f.is_relation] == []
+    # Exactly what billing needs, and nothing else.
+    assert {f.name for f in fields} == {
+        "id",
+        "gateway_id",
+        "model",
+        "provider",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "created_at",
+        "archived_at",
+    }
+    # None of the generation's fields about the person (or what they wrote) is there,
+    # under any column name.
+    personal = {"user", "api_key", "app_url", "app_title", "prompt", "completion"}
+    columns = {f.column for f in BillingRecord._meta.concrete_fields}
+    for name in personal:
+        field = Generation._meta.get_field(name)
+        assert name not in columns and field.column not in columns, name
+    # Free text could hold anything: the only character fields are the gateway's id
+    # and the model and provider names, none of them long enough to carry a text.
+    text = {
+        f.name: f.max_length for f in fields if f.get_internal_type() in ("CharField", "TextField")
+    }
+    assert text == {"gateway_id": 64, "model": 200, "provider": 100}
+    # Written in bulk and read rarely: the primary key is its only index.
+    assert BillingRecord._meta.indexes == [] and BillingRecord._meta.constraints == []
+    assert not [
+        f.name
+        for f in fields
+        if getattr(f, "db_index", False) or getattr(f, "unique", False) and not f.primary_key
+    ]
+
+
+def test_register_refuses_an_archive_that_could_keep_the_person_or_lose_a_column():
+    from django.contrib.auth.models import Group
+
+    from logging_prefs.models import BillingRecord, Generation
+
+    before = list(registry.entries())
+    fields = {"model": "model", "provider": "provider"}
+
+    def archive(**kwargs):
+        options = {
+            "how": "archive",
+            "reason": "billing",
+            "archive_into": BillingRecord,
+            "archive_fields": fields,
+        }
+        registry.register(Generation, **{**options, **kwargs})
+
+    with pytest.raises(ValueError, match="say why"):
+        archive(reason="")
+    with pytest.raises(ValueError, match="needs `archive_into`"):
+        archive(archive_into=None)
+    # An archive with a relation (here: a user's group memberships) could lead back.
+    with pytest.raises(ValueError, match="must not relate"):
+        archive(archive_into=Group, archive_fields={"name": "model"})
+    with pytest.raises(ValueError, match="not a plain field"):
+        archive(archive_fields={**fields, "gateway_id": "user"})
+    with pytest.raises(ValueError, match="has no field"):
+        archive(archive_fields={**fields, "prompt": "prompt"})
+    # A ledger column neither copied nor filled by the database would fail the insert.
+    with pytest.raises(ValueError, match=r"must fill BillingRecord\.gateway_id"):
+        archive()
+    with pytest.raises(ValueError, match="only for how='archive'"):
+        registry.register(Generation, how="delete", archive_into=BillingRecord)
+    with pytest.raises(ValueError, match="cannot order chunks by '-made_up'"):
+        archive(chunk_order=("-made_up",))
+    assert list(registry.entries()) == before
