@@ -8,13 +8,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
 from accounts.models import User
 from privacy.actions import do_report_under_13, do_terminate_account, termination_notice_template
-from privacy.admin import change_url, support_step
+from privacy.admin import change_url, step_target, support_step
 from privacy.models import Termination
 
 
@@ -47,6 +46,11 @@ class Under13Form(forms.Form):
         label="I understand that this deletes the account and all its data now, and that "
         "it cannot be undone."
     )
+
+
+def account_facts(user: User) -> list[tuple[str, str]]:
+    """What both steps' confirmation pages show of the account."""
+    return [("Account", f"#{user.pk}"), ("Active", "yes" if user.is_active else "no")]
 
 
 @admin.register(User)
@@ -125,17 +129,9 @@ class UserAdmin(DjangoUserAdmin):
             extra_context["support_steps"] = steps
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def _account(self, request, object_id, allowed: bool):
-        if not allowed:
-            raise PermissionDenied
-        user = self.get_object(request, unquote(object_id))
-        if user is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        return user
-
     def terminate_view(self, request, object_id):
-        user = self._account(request, object_id, self.has_terminate_permission(request))
-        if not isinstance(user, User):
+        user = step_target(self, request, object_id, allowed=self.has_terminate_permission(request))
+        if isinstance(user, HttpResponse):
             return user
 
         def perform(data):
@@ -160,7 +156,6 @@ class UserAdmin(DjangoUserAdmin):
             title="Terminate account",
             submit_label="Terminate the account",
             perform=perform,
-            done_url=change_url(user),
             initial={"notice_text": termination_notice_template(user)},
             intro=[
                 "The account is closed at once: signed out everywhere, API keys revoked, "
@@ -168,12 +163,14 @@ class UserAdmin(DjangoUserAdmin):
                 "The account's data is purged after the grace period, unless a legal hold "
                 "is set on the termination.",
             ],
-            facts=[("Account", f"#{user.pk}"), ("Active", "yes" if user.is_active else "no")],
+            facts=account_facts(user),
         )
 
     def under_13_view(self, request, object_id):
-        user = self._account(request, object_id, self.has_report_under_13_permission(request))
-        if not isinstance(user, User):
+        user = step_target(
+            self, request, object_id, allowed=self.has_report_under_13_permission(request)
+        )
+        if isinstance(user, HttpResponse):
             return user
 
         def perform(data):
@@ -191,12 +188,11 @@ class UserAdmin(DjangoUserAdmin):
             title="Reported as under 13",
             submit_label="Delete the account and all its data now",
             perform=perform,
-            done_url=change_url(user),
             intro=[
                 "Our services are not directed to children under 13. On a report that this "
                 "account belongs to one, the account is closed and all its data is erased "
                 "at once, with no grace period.",
             ],
             warning="This cannot be undone.",
-            facts=[("Account", f"#{user.pk}"), ("Active", "yes" if user.is_active else "no")],
+            facts=account_facts(user),
         )

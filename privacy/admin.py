@@ -64,7 +64,7 @@ def support_step(
     title: str,
     submit_label: str,
     perform: Callable[[dict[str, Any]], tuple[str, str]],
-    done_url: str,
+    done_url: str | None = None,
     cancel_url: str | None = None,
     intro: Iterable[str] = (),
     warning: str = "",
@@ -72,13 +72,15 @@ def support_step(
     initial: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """GET: the confirmation page. POST: validate, call `perform` (which returns the
-    success message and where to go), or show why nothing changed.
+    success message and where to go), or show why nothing changed. A refused step goes
+    back to `done_url`, by default the object's change page.
 
     The action raises for a transition the current state refuses (checked under the row
     lock, so a request that moved on since the page was shown is refused too); that is
     an error message and a redirect, never a 500, and the action's transaction has
     rolled back.
     """
+    done_url = done_url or change_url(obj)
     if request.method == "POST":
         form = form_class(request.POST)
         if form.is_valid():
@@ -117,6 +119,33 @@ def support_step(
 
 def change_url(obj: Model) -> str:
     return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def step_target(
+    model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str, *, allowed: bool
+) -> Model | HttpResponse:
+    """The object a support step's page acts on: PermissionDenied without the step's
+    permission, the admin's own "does not exist" redirect for an unknown id."""
+    if not allowed:
+        raise PermissionDenied
+    obj = model_admin.get_object(request, unquote(object_id))
+    if obj is None:
+        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
+    return obj
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the lifecycle owns: nobody adds, changes or deletes them in the admin (the
+    change page is a read-only view; support's steps are pages of their own)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 # --- Deletion requests ------------------------------------------------------------
@@ -196,7 +225,7 @@ class OpenRequestForm(forms.Form):
 
 
 @admin.register(DeletionRequest)
-class DeletionRequestAdmin(admin.ModelAdmin):
+class DeletionRequestAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "user_id",
@@ -274,16 +303,6 @@ class DeletionRequestAdmin(admin.ModelAdmin):
     # Everything: the lifecycle owns every field (privacy.actions writes them).
     def get_readonly_fields(self, request, obj=None):
         return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    # The change page is the read-only view; steps go through the views below.
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_process_permission(self, request) -> bool:
         return request.user.has_perm("privacy.change_deletionrequest")
@@ -385,16 +404,12 @@ class DeletionRequestAdmin(admin.ModelAdmin):
             ]
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def _step_target(self, request, object_id) -> DeletionRequest | HttpResponse:
-        if not self.has_process_permission(request):
-            raise PermissionDenied
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        return obj
-
-    def _refuse_on_sight(self, request, obj: DeletionRequest, step: str) -> HttpResponse | None:
-        """Do not offer a step the request's state refuses (the action checks again)."""
+    def _step_target(self, request, object_id, step: str) -> DeletionRequest | HttpResponse:
+        """The request `step` acts on. A step its state refuses is not offered (a GET
+        goes back to the request with why); the action checks again on POST."""
+        obj = step_target(self, request, object_id, allowed=self.has_process_permission(request))
+        if isinstance(obj, HttpResponse):
+            return obj
         allowed = next(allowed for name, _, allowed in _STEPS if name == step)
         if request.method == "GET" and obj.status not in allowed:
             self.message_user(
@@ -403,7 +418,7 @@ class DeletionRequestAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return HttpResponseRedirect(change_url(obj))
-        return None
+        return obj
 
     def _facts(self, obj: DeletionRequest) -> list[tuple[str, Any]]:
         return [
@@ -416,11 +431,9 @@ class DeletionRequestAdmin(admin.ModelAdmin):
         ]
 
     def verify_view(self, request, object_id):
-        obj = self._step_target(request, object_id)
+        obj = self._step_target(request, object_id, "verify")
         if isinstance(obj, HttpResponse):
             return obj
-        if refused := self._refuse_on_sight(request, obj, "verify"):
-            return refused
 
         def perform(data):
             do_verify_deletion_request(
@@ -439,17 +452,14 @@ class DeletionRequestAdmin(admin.ModelAdmin):
             title=f"Verify {obj}",
             submit_label="Verify",
             perform=perform,
-            done_url=change_url(obj),
             intro=["Record how you made sure the requester is the account holder."],
             facts=self._facts(obj),
         )
 
     def schedule_view(self, request, object_id):
-        obj = self._step_target(request, object_id)
+        obj = self._step_target(request, object_id, "schedule")
         if isinstance(obj, HttpResponse):
             return obj
-        if refused := self._refuse_on_sight(request, obj, "schedule"):
-            return refused
 
         def perform(data):
             do_schedule_deletion_request(deletion_request=obj, acting_user=request.user)
@@ -469,17 +479,14 @@ class DeletionRequestAdmin(admin.ModelAdmin):
             title=f"Schedule {obj}",
             submit_label="Schedule the purge",
             perform=perform,
-            done_url=change_url(obj),
             warning=warning,
             facts=self._facts(obj),
         )
 
     def reject_view(self, request, object_id):
-        obj = self._step_target(request, object_id)
+        obj = self._step_target(request, object_id, "reject")
         if isinstance(obj, HttpResponse):
             return obj
-        if refused := self._refuse_on_sight(request, obj, "reject"):
-            return refused
 
         def perform(data):
             do_reject_deletion_request(
@@ -495,7 +502,6 @@ class DeletionRequestAdmin(admin.ModelAdmin):
             title=f"Reject {obj}",
             submit_label="Reject and tell the requester",
             perform=perform,
-            done_url=change_url(obj),
             intro=["Nothing is erased. The requester gets an email with your reason."],
             facts=self._facts(obj),
         )
@@ -565,7 +571,7 @@ class LegalHoldForm(forms.Form):
 
 
 @admin.register(Termination)
-class TerminationAdmin(admin.ModelAdmin):
+class TerminationAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "user_id",
@@ -595,15 +601,6 @@ class TerminationAdmin(admin.ModelAdmin):
         "legal_hold_changed_by_id",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_legal_hold_permission(self, request) -> bool:
         return request.user.has_perm("privacy.set_legal_hold")
@@ -647,11 +644,9 @@ class TerminationAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def legal_hold_view(self, request, object_id):
-        if not self.has_legal_hold_permission(request):
-            raise PermissionDenied
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        obj = step_target(self, request, object_id, allowed=self.has_legal_hold_permission(request))
+        if isinstance(obj, HttpResponse):
+            return obj
         hold = not obj.legal_hold
 
         def perform(data):
@@ -669,7 +664,6 @@ class TerminationAdmin(admin.ModelAdmin):
             title=f"{'Set' if hold else 'Lift'} the legal hold on {obj}",
             submit_label="Set legal hold" if hold else "Lift legal hold",
             perform=perform,
-            done_url=change_url(obj),
             intro=[
                 "While a legal hold is set, the terminated account's data is not purged, "
                 "even after the grace period."
@@ -685,7 +679,7 @@ class TerminationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only for everyone, superusers included: the trail is append-only."""
 
     list_display = ["at", "action", "target", "actor_id", "detail"]
@@ -693,12 +687,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["=target", "=actor_id"]
     date_hierarchy = "at"
     readonly_fields = ["at", "actor_id", "action", "target", "deletion_request", "detail"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

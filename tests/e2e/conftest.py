@@ -3,17 +3,22 @@
 One browser per test session; every test gets a fresh context and page, and a
 `BrowserGuard` that records what a user would never see but we must: console errors,
 uncaught exceptions, Content-Security-Policy violations, failed or error responses,
-and requests that leave the live server (the CSP allows no CDN).
+and requests that leave the live server (the CSP allows no CDN). `sign_in` signs in on
+the sign-in page; `gateway_post` calls the gateway API over HTTP, as the gateway does.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -25,6 +30,7 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import require
+from tests.factories import DEFAULT_PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -215,3 +221,31 @@ def page(browser_context: BrowserContext, browser_guard: BrowserGuard) -> Iterat
     # A problem on the last page of a test is a failure too, even if the test forgot
     # to look.
     browser_guard.assert_clean()
+
+
+def gateway_post(live_server, path: str, body: dict) -> tuple[int, dict]:
+    """A call to the gateway API over HTTP, as the gateway makes it: the status and the
+    JSON answer."""
+    # The live server's own http:// address, never a user-supplied scheme.
+    request = urllib.request.Request(  # noqa: S310
+        f"{live_server.url}/internal/v1/{path}",
+        data=json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {settings.PORTAL_GATEWAY_TOKEN}",
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def sign_in(page: Page, email: str, password: str = DEFAULT_PASSWORD) -> None:
+    """Sign in through the sign-in page, as a person types it."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign In").click()

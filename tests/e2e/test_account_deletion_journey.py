@@ -4,19 +4,16 @@ refused at sign-in, and the gateway's next decision for the account's key is 403
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
 from privacy import tasks
 from privacy.models import DeletionRequest
+from tests.e2e.conftest import gateway_post, sign_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -25,22 +22,9 @@ EMAIL = "grace@example.com"
 
 
 def gateway_decision(live_server, raw_key: str) -> int:
-    """The gateway's question, asked over HTTP as the gateway asks it."""
-    # The live server's own http:// address, never a user-supplied scheme.
-    request = urllib.request.Request(  # noqa: S310
-        f"{live_server.url}/internal/v1/decisions",
-        data=json.dumps({"api_key": raw_key}).encode(),
-        headers={
-            "Authorization": f"Bearer {settings.PORTAL_GATEWAY_TOKEN}",
-            "Content-Type": "application/json",
-        },
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    """The status of the gateway's question for `raw_key`."""
+    status, _ = gateway_post(live_server, "decisions", {"api_key": raw_key})
+    return status
 
 
 @pytest.fixture
@@ -55,13 +39,6 @@ def published_purges(monkeypatch) -> list[int]:
     return published
 
 
-def sign_in(page: Page, password: str = DEFAULT_PASSWORD) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
-
-
 def test_a_user_deletes_their_account_and_is_signed_out_for_good(
     page: Page, browser_guard, live_server, published_purges
 ):
@@ -70,7 +47,7 @@ def test_a_user_deletes_their_account_and_is_signed_out_for_good(
     assert gateway_decision(live_server, raw_key) == 200
 
     # --- Sign in; the account menu leads to "Manage account".
-    sign_in(page)
+    sign_in(page, EMAIL)
     expect(page).to_have_url(re.compile(r"/account/$"))
     browser_guard.assert_clean()
     page.get_by_role("navigation", name="Account").get_by_role(

@@ -6,20 +6,17 @@ again and the next generation's text is shown."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import urllib.error
-import urllib.request
 
 import pytest
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.actions import do_create_api_key
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.e2e.conftest import gateway_post, sign_in
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -48,25 +45,6 @@ ON = {
     "prompt": "Summarise the heron survey of lake Vättern, batch HERON-5512-LAKE",
     "completion": "Forty-two grey herons were counted, batch LAKE-5512-HERON.",
 }
-
-
-def gateway_post(live_server, path: str, body: dict) -> tuple[int, dict]:
-    """A call to the gateway API over HTTP, as the gateway makes it."""
-    # The live server's own http:// address, never a user-supplied scheme.
-    request = urllib.request.Request(  # noqa: S310
-        f"{live_server.url}/internal/v1/{path}",
-        data=json.dumps(body).encode(),
-        headers={
-            "Authorization": f"Bearer {settings.PORTAL_GATEWAY_TOKEN}",
-            "Content-Type": "application/json",
-        },
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def gateway_decision(live_server, raw_key: str) -> dict:
@@ -169,10 +147,7 @@ def test_a_user_turns_logging_off_and_the_next_generation_is_listed_as_not_store
     assert decision["log_prompts"] is True
 
     # --- Sign in.
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    sign_in(page, EMAIL)
     expect(page).to_have_url(re.compile(r"/account/$"))
     browser_guard.assert_clean()
 

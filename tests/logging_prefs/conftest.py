@@ -1,6 +1,6 @@
 """Fixtures for the gateway API tests: a client that speaks for the gateway, an account
 with a key created through the real action, and generation records as the gateway
-posts them."""
+posts them. For the account pages: a user, and a client signed in as them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
 from tests.factories import UserFactory
+from tests.logging_prefs.factories import make_user, signed_in
 
 DECISIONS_URL = "/internal/v1/decisions"
 GENERATIONS_URL = "/internal/v1/generations"
@@ -93,3 +94,13 @@ def record(key_id: int, **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+@pytest.fixture
+def user() -> User:
+    return make_user()
+
+
+@pytest.fixture
+def user_client(client, user) -> Client:
+    return signed_in(client, user)

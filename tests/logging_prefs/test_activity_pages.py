@@ -17,7 +17,6 @@ from tests.logging_prefs.factories import (
     make_key,
     make_user,
     set_text_state,
-    signed_in,
 )
 
 pytestmark = pytest.mark.django_db
@@ -51,18 +50,8 @@ def older_url(response) -> str | None:
 
 
 @pytest.fixture
-def user():
-    return make_user()
-
-
-@pytest.fixture
 def api_key(user):
     return make_key(user, name="Chat app key")
-
-
-@pytest.fixture
-def user_client(client, user):
-    return signed_in(client, user)
 
 
 def test_activity_pages_require_sign_in(client, api_key):

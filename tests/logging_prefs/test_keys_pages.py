@@ -36,16 +36,6 @@ def errors_of(response) -> list[str]:
     ]
 
 
-@pytest.fixture
-def user():
-    return make_user()
-
-
-@pytest.fixture
-def user_client(client, user):
-    return signed_in(client, user)
-
-
 def test_keys_pages_require_sign_in(client, user):
     api_key = make_key(user)
     for url in (KEYS_URL, key_url(api_key), key_url(api_key, "revoke")):

@@ -33,16 +33,6 @@ def form_errors(response) -> list[str]:
     return [str(e) for errors in response.context["form"].errors.values() for e in errors]
 
 
-@pytest.fixture
-def user():
-    return make_user()
-
-
-@pytest.fixture
-def user_client(client, user):
-    return signed_in(client, user)
-
-
 def test_privacy_page_requires_sign_in(client, user):
     response = client.get(PRIVACY_URL)
     assert response.status_code == 302

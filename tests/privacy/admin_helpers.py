@@ -54,5 +54,14 @@ def admin_client(user: User) -> Client:
     return client
 
 
+def user_list_action(client: Client, action: str, *users: User, **kwargs):
+    """The admin's user list with `users` ticked and `action` chosen, as its form posts it."""
+    return client.post(
+        "/admin/accounts/user/",
+        {"action": action, "_selected_action": [user.pk for user in users]},
+        **kwargs,
+    )
+
+
 def messages_of(response) -> list[str]:
     return [str(message) for message in response.context["messages"]] if response.context else []

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.actions import do_create_api_key, do_update_profile
@@ -16,6 +17,22 @@ from accounts.models import ApiKey, User
 from logging_prefs.actions import do_ingest_generations
 from privacy import tasks
 from tests.factories import UserFactory
+
+# What billing needs of a generation: its purge keeps exactly these, in the ledger.
+BILLING_FIELDS = (
+    "gateway_id",
+    "model",
+    "provider",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "created_at",
+)
+BILLING_SUMS = {
+    "prompt_tokens": Sum("prompt_tokens"),
+    "completion_tokens": Sum("completion_tokens"),
+    "cost_usd": Sum("cost_usd"),
+}
 
 
 def unique_marker(what: str) -> str:

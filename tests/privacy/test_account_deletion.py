@@ -22,7 +22,7 @@ from privacy import actions
 from privacy.actions import do_delete_account
 from privacy.models import AuditEvent, DeletionRequest
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
+from tests.privacy.conftest import BILLING_FIELDS, ingest, make_user, new_key, unique_marker
 
 pytestmark = pytest.mark.django_db
 
@@ -127,16 +127,7 @@ def test_after_account_deletion_no_table_holds_the_users_email_name_or_prompt_te
     markers = [email, name, prompt, app_host, key_name, generation_marker]
     before = every_table_as_text()
     assert all(marker in before for marker in markers)  # the dump does see them
-    billing_fields = (
-        "gateway_id",
-        "model",
-        "provider",
-        "prompt_tokens",
-        "completion_tokens",
-        "cost_usd",
-        "created_at",
-    )
-    billing_before = sorted(Generation.objects.filter(user=user).values_list(*billing_fields))
+    billing_before = sorted(Generation.objects.filter(user=user).values_list(*BILLING_FIELDS))
     ledger_before = BillingRecord.objects.count()
 
     request = delete_account(user, django_capture_on_commit_callbacks)
@@ -165,7 +156,7 @@ def test_after_account_deletion_no_table_holds_the_users_email_name_or_prompt_te
     assert len(billing_before) == 11
     assert BillingRecord.objects.count() == ledger_before + 11
     ledger = BillingRecord.objects.filter(gateway_id__in=[row[0] for row in billing_before])
-    assert sorted(ledger.values_list(*billing_fields)) == billing_before
+    assert sorted(ledger.values_list(*BILLING_FIELDS)) == billing_before
     assert sum(ledger.values_list("cost_usd", flat=True)) == Decimal("0.00012") * 11
     assert not ledger.filter(archived_at__isnull=True).exists()
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 from django.db.models import F
 from kombu import pools
 from kombu.exceptions import OperationalError
@@ -33,21 +32,14 @@ from logging_prefs.models import BillingRecord, Generation
 from portal.celery import app
 from privacy import actions, tasks
 from privacy.models import AuditEvent, DeletionRequest
-from tests.conftest import require
 from tests.privacy.conftest import make_user, new_key, unique_marker
-from tests.privacy.purge_worker_process import (
-    Worker,
-    die_with_parent,
-    insert_generations,
-    mailed_subjects,
-    wait_for,
-    worker_env,
-)
+from tests.privacy.purge_worker_process import insert_generations, mailed_subjects
 from tests.privacy.test_account_pages import (
     DELETED_URL,
     MANAGE_URL,
     signed_in_and_reauthenticated,
 )
+from tests.worker_process import Worker, die_with_parent, require_postgres, wait_for, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -186,10 +178,7 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
 
 @pytest.fixture
 def workers(private_redis, tmp_path) -> Iterator[list[Worker]]:
-    require(
-        connection.vendor == "postgresql",
-        "the worker process needs the PostgreSQL test database (DATABASE_URL=postgres://...)",
-    )
+    require_postgres()
     started: list[Worker] = []
     try:
         yield started

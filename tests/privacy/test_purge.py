@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
@@ -26,7 +25,14 @@ from privacy.actions import (
     do_verify_deletion_request,
 )
 from privacy.models import AuditEvent, DeletionRequest
-from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
+from tests.privacy.conftest import (
+    BILLING_FIELDS,
+    BILLING_SUMS,
+    ingest,
+    make_user,
+    new_key,
+    unique_marker,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -106,22 +112,6 @@ def test_purge_is_idempotent_and_sends_exactly_one_notice(
     # Every row archived once, though a chunk was rolled back and messages redelivered.
     assert BillingRecord.objects.count() == 10
     assert len(set(BillingRecord.objects.values_list("gateway_id", flat=True))) == 10
-
-
-BILLING_FIELDS = (
-    "gateway_id",
-    "model",
-    "provider",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-    "created_at",
-)
-BILLING_SUMS = {
-    "prompt_tokens": Sum("prompt_tokens"),
-    "completion_tokens": Sum("completion_tokens"),
-    "cost_usd": Sum("cost_usd"),
-}
 
 
 def varied_generations(key: ApiKey, count: int, *, logged: str | None) -> list[str]:

@@ -5,31 +5,21 @@ billing fields are in the ledger exactly once, one notice is sent."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count
 
 from accounts.models import ApiKey, User
 from logging_prefs.models import BillingRecord, Generation
-from portal.celery import app
 from privacy import tasks
 from privacy.actions import do_delete_account
 from privacy.models import AuditEvent, DeletionRequest
-from tests.conftest import require
-from tests.privacy.conftest import make_user, new_key, unique_marker
-from tests.privacy.purge_worker_process import (
-    Worker,
-    insert_generations,
-    mailed_subjects,
-    wait_for,
-    worker_env,
-)
-from tests.privacy.purge_worker_settings import KEY_PREFIX_ENV, isolated_transport_options
+from tests.privacy.conftest import BILLING_SUMS, make_user, new_key, unique_marker
+from tests.privacy.purge_worker_process import insert_generations, mailed_subjects
+from tests.worker_process import WorkerRun, require_postgres, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -45,75 +35,34 @@ VISIBILITY_TIMEOUT_SECONDS = 3
 PURGE_TIMEOUT = 120
 
 
-class PurgeRun:
-    """A private queue, Redis key space and mail folder for one test, and its workers."""
+class PurgeRun(WorkerRun):
+    """A run (private queue and Redis key space) whose workers purge in small, slow
+    chunks (purge_worker_settings.py) and mail to a folder of the test's."""
 
     def __init__(self, redis_url: str, tmp_path: Path) -> None:
-        self.id = uuid.uuid4().hex[:12]
-        self.queue = f"portal-test-purge-{self.id}"
-        self.key_prefix = f"portal-test-purge-{self.id}:"
-        self.redis = redis.Redis.from_url(redis_url)
-        self.tmp_path = tmp_path
         self.mail_dir = tmp_path / "mail"
         self.mail_dir.mkdir()
-        self.workers: list[Worker] = []
-        self.env = worker_env(
+        super().__init__(
+            name="purge",
             redis_url=redis_url,
-            mail_dir=self.mail_dir,
+            log_dir=tmp_path,
+            visibility_timeout=VISIBILITY_TIMEOUT_SECONDS,
             settings_module="tests.privacy.purge_worker_settings",
-            CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT_SECONDS),
+            mail_dir=self.mail_dir,
             PORTAL_TEST_PURGE_CHUNK_SIZE=str(CHUNK_SIZE),
             PORTAL_TEST_PURGE_CHUNK_PAUSE=str(CHUNK_PAUSE_SECONDS),
-            **{KEY_PREFIX_ENV: self.key_prefix},
         )
-        # The test process publishes with the workers' transport options (its own
-        # settings have no key prefix and a 2 h visibility timeout).
-        self.connection = app.connection_for_write(
-            transport_options=isolated_transport_options(
-                {
-                    **app.conf.broker_transport_options,
-                    "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
-                },
-                self.key_prefix,
-            )
-        )
-
-    def start_worker(self) -> Worker:
-        log_path = self.tmp_path / f"worker-{len(self.workers)}.log"
-        worker = Worker(self.env, log_path, queue=self.queue)
-        self.workers.append(worker)
-        worker.wait_ready(self.logs)
-        return worker
 
     def enqueue_purge(self, request_id: int, **kwargs) -> None:
-        tasks.purge_deletion_request.apply_async(
-            (request_id,), queue=self.queue, connection=self.connection
-        )
+        self.enqueue(tasks.purge_deletion_request, request_id)
 
     def notices(self) -> list[str]:
         return mailed_subjects(self.mail_dir)
 
-    def logs(self) -> str:
-        return "\n".join(f"--- {w.log_path.name}\n{w.log()}" for w in self.workers)
-
-    def close(self) -> None:
-        try:
-            for worker in self.workers:
-                worker.stop()
-        finally:
-            self.connection.release()
-            keys = list(self.redis.scan_iter(match=f"{self.key_prefix}*", count=1000))
-            if keys:
-                self.redis.delete(*keys)
-            self.redis.close()
-
 
 @pytest.fixture
 def purge_run(redis_url, tmp_path, monkeypatch) -> Iterator[PurgeRun]:
-    require(
-        connection.vendor == "postgresql",
-        "the worker process needs the PostgreSQL test database (DATABASE_URL=postgres://...)",
-    )
+    require_postgres()
     run = PurgeRun(redis_url, tmp_path)
     # What the test process enqueues goes to the run's private queue and key space.
     monkeypatch.setattr(tasks, "enqueue_purge", run.enqueue_purge)
@@ -130,12 +79,7 @@ def test_purge_survives_a_killed_worker_and_sends_one_notice(purge_run):
     api_key = new_key(user)
     prompt = unique_marker("prompt")
     insert_generations(user, api_key, prompt, GENERATIONS)
-    billing_sums = {
-        "n": Count("id"),
-        "prompt_tokens": Sum("prompt_tokens"),
-        "completion_tokens": Sum("completion_tokens"),
-        "cost_usd": Sum("cost_usd"),
-    }
+    billing_sums = {"n": Count("id"), **BILLING_SUMS}
     billing_before = Generation.objects.filter(user_id=user_id).aggregate(**billing_sums)
     assert billing_before["n"] == GENERATIONS
     first = run.start_worker()

@@ -24,6 +24,7 @@ from tests.privacy.admin_helpers import (
     make_superuser,
     make_support_member,
     messages_of,
+    user_list_action,
 )
 from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
 from tests.privacy.test_account_deletion import decision_status, sign_in
@@ -36,9 +37,7 @@ NOTICE = "We terminated your account for sending abusive traffic. Reply to dispu
 
 def terminate_in_admin(client: Client, user: User, capture, **data) -> object:
     """The support path: the list action, then its confirmation form."""
-    response = client.post(
-        "/admin/accounts/user/", {"action": "terminate_account", "_selected_action": [user.pk]}
-    )
+    response = user_list_action(client, "terminate_account", user)
     assert response.status_code == 302, response.content[:300]
     form_url = response["Location"]
     assert form_url == f"/admin/accounts/user/{user.pk}/terminate/"
@@ -253,11 +252,7 @@ def test_termination_bad_inputs_change_nothing(
         assert response.status_code == 200
         assert "errorlist" in response.text, data
     # Two accounts at once: refused, one at a time.
-    response = client.post(
-        "/admin/accounts/user/",
-        {"action": "terminate_account", "_selected_action": [user.pk, other.pk]},
-        follow=True,
-    )
+    response = user_list_action(client, "terminate_account", user, other, follow=True)
     assert "Select exactly one account" in " ".join(messages_of(response))
     # One's own account.
     response = client.post(

@@ -17,6 +17,7 @@ from tests.privacy.admin_helpers import (
     make_superuser,
     make_support_member,
     messages_of,
+    user_list_action,
 )
 from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
 from tests.privacy.test_account_deletion import decision_status, sign_in
@@ -42,9 +43,7 @@ def test_under_13_report_deletes_the_account_at_once(
     member = make_support_member()
     client = admin_client(member)
 
-    response = client.post(
-        "/admin/accounts/user/", {"action": "report_under_13", "_selected_action": [child.pk]}
-    )
+    response = user_list_action(client, "report_under_13", child)
     assert response["Location"] == form_url(child)
     page = client.get(form_url(child))
     assert "This cannot be undone." in page.text

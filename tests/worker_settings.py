@@ -1,8 +1,9 @@
-"""Settings of the Celery worker processes started by tests/integration/test_celery_worker.py.
+"""Settings of the Celery worker processes the tests start (tests/worker_process.py).
 
 The real settings (acks_late, reject_on_worker_lost, prefetch 1, the visibility timeout
 from CELERY_VISIBILITY_TIMEOUT) with two test-only additions to the broker's transport
-options, see `isolated_transport_options`.
+options, see `isolated_transport_options`. A test that needs more (the purge's slow
+chunks) has a settings module of its own that starts from this one.
 """
 
 import os
@@ -24,8 +25,9 @@ def isolated_transport_options(base: dict, key_prefix: str) -> dict:
     - unacked_restore_interval/throttle: kombu's Redis transport sweeps for messages past
       the visibility timeout once when the worker starts and then every interval x
       throttle seconds (10 x 10 by default, kombu/transport/redis.py). A sweep every
-      second keeps the test short; what is restored is still decided by the visibility
-      timeout.
+      second keeps the test short (a message whose worker was killed comes back as soon
+      as its visibility timeout has passed); what is restored is still decided by the
+      visibility timeout.
     """
     return {
         **base,
