@@ -29,6 +29,9 @@ How it is fair and what it leaves behind:
   sequential chain (each chunk's message is published when the previous one commits),
   so a second pool process would only sit idle; one leaves the other core to
   PostgreSQL and the web server.
+- Diagnostics: the WAL written by each side is printed; BENCH_PURGE_WAITS=1 also
+  samples pg_stat_activity during the purge (what each active backend waits on) and
+  prints the slowest probe requests with their time into the purge.
 - The probe: a session for another account (created with the test client's
   force_login), GET /account/privacy/ every PROBE_INTERVAL seconds on one keep-alive
   connection to gunicorn (2 workers), for the whole purge.
@@ -48,6 +51,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections import Counter
 from pathlib import Path
 
 from bench.harness import BIN, ROOT, gunicorn, report, setup_django
@@ -277,6 +281,36 @@ class Worker:
             self._log.close()
 
 
+class WaitSampler(threading.Thread):
+    """Diagnostics (BENCH_PURGE_WAITS=1): sample pg_stat_activity every few ms during
+    the purge and count what each active backend of the run's database was doing."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.counts: Counter = Counter()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+            while not self.done.is_set():
+                rows = conn.execute(
+                    "SELECT coalesce(wait_event_type, 'CPU'), coalesce(wait_event, ''), "
+                    "left(regexp_replace(query, '\\s+', ' ', 'g'), 60) "
+                    "FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'active' AND pid <> pg_backend_pid()"
+                ).fetchall()
+                for row in rows:
+                    self.counts[row] += 1
+                self.done.wait(0.005)
+
+    def report(self) -> None:
+        print("pg_stat_activity samples (wait type, event, query):", flush=True)
+        for (kind, event, query), n in self.counts.most_common(25):
+            print(f"  {n:6d}  {kind:10s} {event:22s} {query}", flush=True)
+
+
 class Probe(threading.Thread):
     """GET /account/privacy/ as a signed-in user every PROBE_INTERVAL s, timing each."""
 
@@ -286,6 +320,7 @@ class Probe(threading.Thread):
         self.host, self.port = url.hostname, url.port
         self.headers = {"Cookie": session_cookie, "Host": "127.0.0.1"}
         self.latencies_ms: list[float] = []
+        self.started: list[float] = []
         self.failures: list[str] = []
         self.done = threading.Event()
 
@@ -305,6 +340,7 @@ class Probe(threading.Thread):
             while not self.done.is_set():
                 started = time.perf_counter()
                 self.latencies_ms.append(self.get(conn))
+                self.started.append(started)
                 self.done.wait(max(0.0, PROBE_INTERVAL - (time.perf_counter() - started)))
         finally:
             conn.close()
@@ -315,10 +351,23 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else float("nan")
 
 
+def wal_lsn() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        return int(cursor.fetchone()[0])
+
+
 def run_baseline(target_id: int) -> float:
     _sql("CHECKPOINT")
+    wal = wal_lsn()
     seconds = _sql(f"DELETE FROM {COPY} WHERE user_id = %s", [target_id])  # noqa: S608
-    print(f"baseline: DELETE of {ROWS:,} rows in {seconds:.2f} s", flush=True)
+    print(
+        f"baseline: DELETE of {ROWS:,} rows in {seconds:.2f} s, "
+        f"{(wal_lsn() - wal) / 2**20:,.0f} MB of WAL",
+        flush=True,
+    )
     _sql(f"DROP TABLE {COPY}")
     return seconds
 
@@ -381,8 +430,12 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
     tasks.enqueue_purge = lambda request_id, **kw: publish(request_id, **{**kw, "queue": QUEUE})
 
     _sql("CHECKPOINT")
+    sampler = WaitSampler() if os.environ.get("BENCH_PURGE_WAITS") else None
+    if sampler is not None:
+        sampler.start()
     probe = Probe(base, cookie)
     probe.start()
+    wal = wal_lsn()
     request = actions.do_delete_account(user=target, acting_user=target)
     committed = timezone.now()
     started = time.perf_counter()
@@ -410,7 +463,12 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
             )
     probe.done.set()
     probe.join()
+    if sampler is not None:
+        sampler.done.set()
+        sampler.join()
+        sampler.report()
     seconds = (state["completed_at"] - committed).total_seconds()
+    print(f"purge WAL: {(wal_lsn() - wal) / 2**20:,.0f} MB", flush=True)
     done = state["progress"]["archived"]["logging_prefs.generation"]
     chunks = state["chunks_done"]
     runs = worker.task_seconds()
@@ -434,6 +492,13 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
             f"  task time, first {tenth} chunks: median "
             f"{statistics.median(runs[:tenth]) * 1000:.0f} ms; last {tenth}: "
             f"{statistics.median(runs[-tenth:]) * 1000:.0f} ms",
+            flush=True,
+        )
+    if sampler is not None:
+        slow = sorted(zip(probe.latencies_ms, probe.started, strict=False), reverse=True)[:10]
+        print(
+            "  slowest probe requests (ms @ s after start): "
+            + ", ".join(f"{ms:.0f} @ {at - started:.1f}" for ms, at in slow),
             flush=True,
         )
     if probe.failures:
