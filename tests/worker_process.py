@@ -71,7 +71,8 @@ def alive(pid: int) -> bool:
     """Whether `pid` is running: not gone, and not a zombie waiting to be reaped."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # Gone before the open (ENOENT) or between the open and the read (ESRCH).
         return False
     return state != "Z"
 
