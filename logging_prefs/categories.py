@@ -290,9 +290,8 @@ def classify_prompt(text: str) -> str:
 # actions.do_set_logging_preferences) that commits before this read is honoured; one
 # that comes later waits until the chunk is counted, exactly as for ingestion.
 # The generation conditions are literals, not parameters, so the planner can match them
-# to a partial index: gen_stored_created today. Categorised rows stay in that index until
-# expiry, so a narrower one, (created_at) WHERE text_state = 'stored' AND NOT categorised,
-# would let this scan start at the first uncategorised row.
+# to the partial index gen_uncategorised_created ((created_at) WHERE text_state =
+# 'stored' AND NOT categorised), which holds only rows not counted yet.
 _ELIGIBLE_FROM = f"""
  FROM logging_prefs_generation g
  JOIN accounts_apikey k ON k.id = g.api_key_id

@@ -82,15 +82,16 @@ ACTIVITY_PAGE_SIZE = 50
 RECENT_MODELS_WINDOW = 500
 
 
-def api_keys_for_user(*, user) -> list[ApiKey]:
-    """All of the user's keys, revoked ones included, newest first (apikey_user_created)."""
-    return list(ApiKey.objects.filter(user=user).order_by("-created_at", "-id"))
-
-
 def api_key_queryset_for_user(*, user):
-    """The user's keys as a queryset, for a form's choice field (validation is scoped
-    to the user, so another user's key id is simply not a valid choice)."""
+    """The user's keys, revoked ones included, newest first (apikey_user_created), as a
+    queryset: a form's choice field scoped to the user, so another user's key id is
+    simply not a valid choice."""
     return ApiKey.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def api_keys_for_user(*, user) -> list[ApiKey]:
+    """All of the user's keys, evaluated."""
+    return list(api_key_queryset_for_user(user=user))
 
 
 def api_key_for_user(*, user, key_id: int) -> ApiKey | None:

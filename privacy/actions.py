@@ -393,6 +393,45 @@ def do_cancel_deletion_request(
 
 
 @transaction.atomic
+def do_delete_stored_prompts(
+    *, user: User, acting_user: User, older_than: dt.datetime | None = None
+) -> tuple[DeletionRequest, bool]:
+    """The signed-in, re-authenticated user asks to delete their stored prompts (all,
+    or those older than `older_than`): the request is verified by that session and
+    scheduled at once.
+
+    One open prompts request per account: the account row is locked first (as in
+    do_request_deletion and do_delete_account), so a double submission waits for the
+    first and then finds its request. Returns (the request, whether it is new).
+    Side effects: a new request goes through do_request_deletion,
+    do_verify_deletion_request and do_schedule_deletion_request (their rows, audit
+    events and the purge's enqueueing on commit).
+    """
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    existing = (
+        DeletionRequest.objects.filter(
+            user_id=user.pk, scope=Scope.PROMPTS, status__in=DeletionRequest.OPEN_STATUSES
+        )
+        .order_by("-received_at", "-id")
+        .first()
+    )
+    if existing is not None:
+        return existing, False
+    request = do_request_deletion(
+        user=user,
+        acting_user=acting_user,
+        scope=Scope.PROMPTS,
+        origin=DeletionRequest.Origin.USER,
+        older_than=older_than,
+    )
+    request = do_verify_deletion_request(
+        deletion_request=request, acting_user=acting_user, verification_method=Method.SIGNED_IN
+    )
+    request = do_schedule_deletion_request(deletion_request=request, acting_user=acting_user)
+    return request, True
+
+
+@transaction.atomic
 def do_delete_account(
     *, user: User, acting_user: User | None, origin: str = DeletionRequest.Origin.USER
 ) -> DeletionRequest:

@@ -144,24 +144,6 @@ def deletion_request_for_user(*, user: User, request_id: int) -> DeletionRequest
     return DeletionRequest.objects.filter(user_id=user.pk, pk=request_id).first()
 
 
-def open_prompts_deletion_for_user(*, user: User, lock: bool = False) -> DeletionRequest | None:
-    """The user's open request to delete stored prompts, if any.
-
-    With `lock` (inside a transaction) the account row is locked first, the same lock
-    do_request_deletion and do_delete_account take: two submissions of the same form
-    then run one after the other, and the second sees the first's request.
-    """
-    if lock:
-        User.objects.select_for_update().filter(pk=user.pk).first()
-    return (
-        DeletionRequest.objects.filter(
-            user_id=user.pk, scope=Scope.PROMPTS, status__in=DeletionRequest.OPEN_STATUSES
-        )
-        .order_by("-received_at", "-id")
-        .first()
-    )
-
-
 @dataclass(frozen=True)
 class DataPage:
     current: list[RequestSummary]

@@ -5,7 +5,6 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -15,16 +14,13 @@ from privacy.actions import (
     DeletionRequestError,
     do_cancel_deletion_request,
     do_delete_account,
-    do_request_deletion,
-    do_schedule_deletion_request,
-    do_verify_deletion_request,
+    do_delete_stored_prompts,
 )
 from privacy.forms import DeleteAccountForm, DeleteStoredPromptsForm
 from privacy.models import DeletionRequest
 from privacy.selectors import (
     data_page_for_user,
     deletion_request_for_user,
-    open_prompts_deletion_for_user,
 )
 
 
@@ -69,29 +65,11 @@ def account_data(request: HttpRequest) -> HttpResponse:
     form = DeleteStoredPromptsForm(request.POST)
     if not form.is_valid():
         return _render_data_page(request, form)
-    user = request.user
-    with transaction.atomic():
-        # The account row is locked here, so a double submission waits for the first
-        # and then finds its request: one open request, never two.
-        existing = open_prompts_deletion_for_user(user=user, lock=True)
-        if existing is None:
-            # The person asking is signed in and has just re-entered their password:
-            # that is the verification, so the request is scheduled at once.
-            deletion = do_request_deletion(
-                user=user,
-                acting_user=user,
-                scope=DeletionRequest.Scope.PROMPTS,
-                origin=DeletionRequest.Origin.USER,
-                older_than=form.older_than_moment(),
-            )
-            deletion = do_verify_deletion_request(
-                deletion_request=deletion,
-                acting_user=user,
-                verification_method=DeletionRequest.VerificationMethod.SIGNED_IN,
-            )
-            do_schedule_deletion_request(deletion_request=deletion, acting_user=user)
-    if existing is not None:
-        messages.warning(request, _ALREADY_OPEN.format(received=existing.received_at))
+    deletion, created = do_delete_stored_prompts(
+        user=request.user, acting_user=request.user, older_than=form.older_than_moment()
+    )
+    if not created:
+        messages.warning(request, _ALREADY_OPEN.format(received=deletion.received_at))
     else:
         messages.success(
             request,

@@ -375,3 +375,17 @@ def test_sweeper_reclaims_a_request_whose_worker_died(
     assert actions_seen.count("started") == 1
     assert actions_seen.count("reclaimed") == 1
     assert actions_seen.count("swept") == 1
+
+
+def test_a_users_own_prompt_deletion_is_scheduled_at_once_and_never_opened_twice(task_queue):
+    user = make_user()
+    request, created = actions.do_delete_stored_prompts(user=user, acting_user=user)
+    assert created
+    assert request.status == DeletionRequest.Status.SCHEDULED
+    assert request.verification_method == DeletionRequest.VerificationMethod.SIGNED_IN
+
+    again, created_again = actions.do_delete_stored_prompts(
+        user=user, acting_user=user, older_than=timezone.now() - dt.timedelta(days=1)
+    )
+    assert not created_again and again.pk == request.pk
+    assert DeletionRequest.objects.filter(user_id=user.pk).count() == 1
