@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import uuid
+import weakref
 from dataclasses import dataclass
 
-from django.db import connection
+import psycopg
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
+from psycopg import pq
 
 from accounts.models import ApiKey, hash_api_key
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
@@ -48,9 +53,7 @@ def decision_for_key(raw_key: str) -> Decision:
     path: building the same join through the ORM cost three times the query itself
     (bench/decisions.py).
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_DECISION_SQL, [hash_api_key(raw_key)])
-        row = cursor.fetchone()
+    row = _fetch_one(_DECISION_SQL, [hash_api_key(raw_key)])
     if row is None:
         raise UnknownKey
     key_id, logging, key_active, public_id, account_active, log_prompts, *policy = row
@@ -70,6 +73,138 @@ def decision_for_key(raw_key: str) -> Decision:
             for name, value in zip(LoggingPreference.PROVIDER_POLICY_FIELDS, policy, strict=True)
         },
     )
+
+
+def _fetch_one(sql: str, params: list[str]) -> tuple | None:
+    """Run one read-only query on the default connection and return its first row.
+
+    On PostgreSQL this is the gateway's hot path: one round trip, and as little Python
+    around it as the driver allows (bench/decisions.py). The statement is prepared once
+    per connection, then only executed (Django binds parameters client-side and sends
+    and plans the whole text every time), through libpq itself (_PreparedCursor), and
+    the connection health check (a `SELECT 1` before the first query of each request,
+    CONN_HEALTH_CHECKS) is replaced by one retry on a fresh connection when the kept
+    one turns out to be broken (a database restart). The retry is safe because the
+    query only reads, and is skipped inside a transaction, which a new connection
+    could not continue.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    for attempt in (1, 2):
+        try:
+            # Opens a connection if there is none; unlike connection.cursor(), it does
+            # not run the health check first.
+            connection.ensure_connection()
+            raw = _PreparedCursor(connection.connection.pgconn)
+            # Django's own wrappers: errors become django.db errors (and mark the
+            # connection for the end-of-request usability check), and the query is
+            # logged, and counted by tests, like any other.
+            if connection.queries_logged:
+                cursor = connection.make_debug_cursor(raw)
+            else:
+                cursor = connection.make_cursor(raw)
+            with cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone()
+        except (OperationalError, InterfaceError):
+            if attempt == 2 or connection.in_atomic_block:
+                raise
+            connection.close()
+    raise AssertionError("unreachable")
+
+
+@functools.cache
+def _statement(sql: str, n_params: int) -> tuple[bytes, bytes]:
+    """The prepared statement's name and text for `sql` (%s placeholders -> $1, $2...)."""
+    pieces = sql.split("%s")
+    if "%" in "".join(pieces) or len(pieces) != n_params + 1:
+        raise ValueError("one %s per parameter, and no other %")
+    numbered = "".join(
+        piece + (f"${index}" if index < len(pieces) else "")
+        for index, piece in enumerate(pieces, start=1)
+    )
+    digest = hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()
+    return f"portal_{digest}".encode(), numbered.encode()
+
+
+class _PreparedCursor:
+    """The part of a DB-API cursor Django's CursorWrapper uses (execute, fetchone,
+    close) for one read-only statement: prepared on a connection the first time it runs
+    there (PQprepare), then executed with text parameters and text results
+    (PQexecPrepared), the values converted by their column type.
+
+    psycopg's own cursor does the same with prepare=True, and costs three times the
+    Python time doing it (type adaptation, its prepared-statement bookkeeping and
+    generators). Errors are psycopg's exception classes, as its cursors raise them.
+    """
+
+    # Which statements each connection (libpq's, which is what holds them) has
+    # prepared; a new connection starts empty.
+    _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    _CONVERT = {
+        16: lambda value: value == b"t",  # bool
+        20: int,  # int8
+        23: int,  # int4
+        21: int,  # int2
+        25: bytes.decode,  # text
+        1043: bytes.decode,  # varchar
+        2950: bytes.decode,  # uuid, as its canonical text
+    }
+
+    # Read by Django's last_executed_query (query logging): None makes it show the SQL
+    # with its parameters.
+    _query = None
+
+    def __init__(self, pgconn) -> None:
+        self.pgconn = pgconn
+        self._row: tuple | None = None
+
+    def execute(self, sql: str, params: list[str]) -> None:
+        name, numbered = _statement(sql, len(params))
+        prepared = self._prepared.setdefault(self.pgconn, set())
+        values = [param.encode() for param in params]
+        if name in prepared:
+            result = self.pgconn.exec_prepared(name, values)
+            if (
+                result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
+                and self.pgconn.transaction_status == pq.TransactionStatus.IDLE
+            ):
+                # The server forgot it (DISCARD ALL, a pooler's new session): again.
+                prepared.discard(name)
+        if name not in prepared:
+            self._check(self.pgconn.prepare(name, numbered), pq.ExecStatus.COMMAND_OK)
+            prepared.add(name)
+            result = self.pgconn.exec_prepared(name, values)
+        self._check(result, pq.ExecStatus.TUPLES_OK)
+        if not result.ntuples:
+            self._row = None
+            return
+        self._row = tuple(
+            None if value is None else self._CONVERT[result.ftype(column)](value)
+            for column in range(result.nfields)
+            for value in (result.get_value(0, column),)
+        )
+
+    def _check(self, result, expected):
+        if result.status == expected:
+            return result
+        if self.pgconn.status != pq.ConnStatus.OK:
+            # The connection is gone (a restart, a terminated backend): no SQLSTATE.
+            message = self.pgconn.error_message.decode("utf-8", "replace").strip()
+            raise psycopg.OperationalError(message or "the connection is lost")
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            raise psycopg.errors.error_from_result(result, encoding="utf-8")
+        raise psycopg.OperationalError(f"unexpected result status {result.status}")
+
+    def fetchone(self) -> tuple | None:
+        row, self._row = self._row, None
+        return row
+
+    def close(self) -> None:
+        self._row = None
 
 
 # --- Account pages: /account/keys/, /account/privacy/, /account/activity/ -----------

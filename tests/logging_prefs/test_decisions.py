@@ -3,13 +3,18 @@ database on every call."""
 
 from __future__ import annotations
 
+import socket
+
+import psycopg
 import pytest
+from django.db import connection, connections
 
 from accounts.actions import do_revoke_api_key
 from accounts.models import ApiKey
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
 from tests.factories import UserFactory
 from tests.logging_prefs.conftest import DECISIONS_URL, create_key
+from tests.worker_process import database_url, require_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +131,64 @@ def test_a_key_that_is_not_unicode_text_is_a_422_not_a_crash(gateway):
     response = gateway.post(DECISIONS_URL, '{"api_key": "sk-pt-\\ud800"}')
     assert response.status_code == 422
     assert response.json()["detail"].startswith("api_key:")
+
+
+# --- The hot path on PostgreSQL: a prepared statement, no health-check round trip ------
+
+
+def test_a_decision_is_one_prepared_statement_run_again_not_sent_again(gateway, key):
+    require_postgres()
+    assert gateway.decide(key.raw).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement LIKE '%%$1%%'")
+        names = [name for (name,) in cursor.fetchall()]
+    assert len(names) == 1 and names[0].startswith("portal_")
+    # Another key, another account: the same statement, nothing new prepared.
+    other = create_key(UserFactory())
+    assert gateway.decide(other.raw).json()["key_id"] == other.api_key.pk
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone() == (1,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_prepares_again_when_the_server_forgot_the_statement(gateway, key):
+    require_postgres()
+    assert gateway.decide(key.raw).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # what a pooler's new session looks like
+    response = gateway.decide(key.raw)
+    assert response.status_code == 200
+    assert response.json()["key_id"] == key.api_key.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_survives_a_connection_the_database_closed(gateway, key):
+    # No health check before the query: a broken connection is replaced and the read
+    # tried once more, so a database restart costs the gateway no failed decision.
+    require_postgres()
+    assert gateway.decide(key.raw).status_code == 200
+    backend = connection.connection.info.backend_pid
+    with psycopg.connect(database_url(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+    response = gateway.decide(key.raw)
+    assert response.status_code == 200
+    assert response.json()["key_id"] == key.api_key.pk
+    assert connection.connection.info.backend_pid != backend
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_is_down_is_a_json_503_not_a_crash(gateway, key, monkeypatch):
+    require_postgres()
+    assert gateway.decide(key.raw).status_code == 200
+    connection.close()
+    # Every new connection goes to a port where nothing listens.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free_port = sock.getsockname()[1]
+    default = connections["default"]
+    params = default.get_connection_params()
+    monkeypatch.setattr(default, "get_connection_params", lambda: {**params, "port": free_port})
+    response = gateway.decide(key.raw)
+    assert response.status_code == 503
+    assert "database" in response.json()["detail"].lower()
