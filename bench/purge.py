@@ -379,6 +379,7 @@ def explain_chunk_select(target_id: int) -> None:
     from django.db.models import BooleanField, Case, Q, Value, When
 
     from logging_prefs.models import Generation
+    from privacy import registry
     from privacy.actions import PURGE_CHUNK_SIZE
 
     # As privacy.actions._erase selects a chunk: ids, and whether each still holds text.
@@ -389,7 +390,7 @@ def explain_chunk_select(target_id: int) -> None:
     )
     pks = (
         Generation.objects.filter(user=target_id)
-        .order_by("-created_at", "-id")  # the registry's chunk_order
+        .order_by(*next(e for e in registry.entries() if e.model is Generation).chunk_order)
         .annotate(_has_text=has_text)
         .values_list("pk", "_has_text")
     )
@@ -514,18 +515,24 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
 
 def check_result(target_id: int) -> None:
     """The purge completed: no generation left linked to the account, the others' rows
-    all there, and the billing ledger holding one record per deleted generation."""
-    from logging_prefs.models import BillingRecord, Generation
+    all there, and the billing ledger's totals counting each deleted generation once."""
+    from django.db.models import Count, Sum
+
+    from logging_prefs.models import BillingDailyTotal, Generation
 
     left = Generation.objects.filter(user_id=target_id).count()
     others = Generation.objects.count()
-    ledger = BillingRecord.objects.count()
-    if left or others != TOTAL - ROWS or ledger != ROWS:
+    ledger = BillingDailyTotal.objects.aggregate(rows=Count("id"), generations=Sum("generations"))
+    if left or others != TOTAL - ROWS or ledger["generations"] != ROWS:
         raise SystemExit(
             f"purge incomplete: {left} rows still linked, {others} other rows "
-            f"(expected {TOTAL - ROWS:,}), {ledger} billing records (expected {ROWS:,})"
+            f"(expected {TOTAL - ROWS:,}), {ledger['generations']} generations in the "
+            f"billing totals (expected {ROWS:,})"
         )
-    print(f"checked: 0 rows linked, {others:,} other rows, {ledger:,} billing records")
+    print(
+        f"checked: 0 rows linked, {others:,} other rows, {ledger['generations']:,} "
+        f"generations in {ledger['rows']:,} billing totals"
+    )
 
 
 def clean_redis() -> None:

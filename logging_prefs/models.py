@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Now
 from django.utils import timezone
 
 
@@ -90,7 +89,7 @@ class Generation(models.Model):
     # The gateway's own id: posting the same generation again is a duplicate.
     gateway_id = models.CharField(max_length=64)
     # PROTECT: a user's generations are archived by the purge engine (their billing
-    # fields copied into BillingRecord, then the rows deleted) before the account row
+    # totals added into BillingDailyTotal, then the rows deleted) before the account row
     # can go; a plain delete must never take billing data with it.
     # No single-column indexes on these two: the partial indexes in Meta serve every
     # lookup by user or key, and skip rows without a person (see there).
@@ -131,9 +130,9 @@ class Generation(models.Model):
             models.UniqueConstraint(fields=["gateway_id"], name="gen_gateway_id_unique"),
         ]
         # Indexes on the person (user, key) are partial: a row without a person (user
-        # and key NULL: anonymised in place before the purge archived into
-        # BillingRecord) is left out of them, and lookups by a user or key id still use
-        # them (user_id = X implies user_id IS NOT NULL).
+        # and key NULL: anonymised in place, as rows were before the purge archived
+        # them) is left out of them, and lookups by a user or key id still use them
+        # (user_id = X implies user_id IS NOT NULL).
         indexes = [
             # The activity page: one user's generations newest first, keyset-paginated
             # on (created_at, id); the filtered variants keep a filter selective.
@@ -147,14 +146,15 @@ class Generation(models.Model):
                 condition=models.Q(user__isnull=False),
                 name="gen_user_model",
             ),
+            # The key filter (a key is one user's, so the key alone is selective), and
+            # deleting a key (PROTECT and the foreign key look rows up by key id). One
+            # index on the key instead of (user, key, ...) plus (key): when an account
+            # is purged, each index holding its deleted rows costs a pass over their
+            # dead entries at the end (the user and key deletes' lookups), until VACUUM.
             models.Index(
-                fields=["user", "api_key", "-created_at", "-id"],
-                condition=models.Q(user__isnull=False),
-                name="gen_user_key",
-            ),
-            # Deleting a key checks PROTECT by key id.
-            models.Index(
-                fields=["api_key"], condition=models.Q(api_key__isnull=False), name="gen_api_key"
+                fields=["api_key", "-created_at", "-id"],
+                condition=models.Q(api_key__isnull=False),
+                name="gen_api_key",
             ),
             # Retention expiry and categorisation look only at rows that still hold text.
             models.Index(
@@ -175,33 +175,38 @@ class Generation(models.Model):
         return f"generation {self.gateway_id}"
 
 
-class BillingRecord(models.Model):
-    """The anonymous billing ledger: what accounting needs of a generation whose
-    account was deleted, and nothing about the person (no account, key, app or text).
+class BillingDailyTotal(models.Model):
+    """The anonymous billing ledger: what accounting keeps of the generations of deleted
+    accounts, as totals per UTC day, model and provider (how many generations, their
+    tokens and cost), summed over every account deleted. Nothing about a person: no
+    account, key, app, text, request id or time of day.
 
-    The purge archives a deleted account's generations here (privacy/registry.py,
-    logging_prefs/personal_data.py): the billing fields are copied and the generation
-    rows deleted, in one transaction per chunk. Written in bulk, read rarely (a
-    reconciliation or an audit of revenue), so it has its primary key and no other index.
+    The purge adds a deleted account's generations into it (privacy/registry.py,
+    logging_prefs/personal_data.py): in one transaction per chunk, the chunk's rows are
+    deleted and their totals added, so a retried chunk finds the rows gone and counts
+    nothing twice. Per-request rows were kept here before (gateway id and timestamp):
+    those could be matched back to the gateway's own request logs, and writing a row
+    per generation was a fifth of a purge's time (bench/purge.py).
     """
 
-    # The gateway's id of the request, for reconciliation with the gateway's own
-    # billing. Deliberately not unique (no index to write a million times): each purge
-    # chunk inserts these rows and deletes their generations in one transaction, so a
-    # retried chunk finds the generations gone and cannot copy them twice.
-    gateway_id = models.CharField(max_length=64)
+    day = models.DateField()
     model = models.CharField(max_length=200)
     provider = models.CharField(max_length=100)
-    prompt_tokens = models.PositiveIntegerField()
-    completion_tokens = models.PositiveIntegerField()
-    cost_usd = models.DecimalField(max_digits=14, decimal_places=8)
-    # When the request was served (the generation's created_at).
-    created_at = models.DateTimeField()
-    # Set by the database on insert (the purge copies rows with INSERT ... SELECT).
-    archived_at = models.DateTimeField(db_default=Now())
+    generations = models.PositiveBigIntegerField(default=0)
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=8, default=0)
+
+    class Meta:
+        constraints = [
+            # One row per day, model and provider: the purge adds into it (ON CONFLICT).
+            models.UniqueConstraint(
+                fields=["day", "model", "provider"], name="billing_day_model_provider"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"billing record {self.gateway_id}"
+        return f"billing total {self.day} {self.model} ({self.provider})"
 
 
 class CategoryDailyCount(models.Model):

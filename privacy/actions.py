@@ -21,8 +21,8 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import send_mail
 from django.db import connection, models, transaction
-from django.db.models import Case, Q, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from accounts.actions import do_revoke_api_key
@@ -975,38 +975,61 @@ def _analyze_after(entry: registry.PersonalData, progress: _Progress) -> None:
 
 
 def _archive(entry: registry.PersonalData, chunk: models.QuerySet) -> tuple[int, int]:
-    """Move the rows of `chunk` (a sliced queryset of (pk, has text) pairs): copy their
-    `archive_fields` into `archive_into` and delete them. Returns (rows moved, how many
-    of them held text).
+    """Move the rows of `chunk` (a sliced queryset of (pk, has text) pairs) into the
+    totals of `entry.archive` and delete them. Returns (rows moved, how many of them
+    held text).
 
-    Inside the chunk's transaction: the copy and the delete commit together, so a
-    retried chunk finds the rows gone and copies nothing twice. On PostgreSQL it is one
+    Inside the chunk's transaction: the totals and the delete commit together, so a
+    retried chunk finds the rows gone and adds nothing twice. On PostgreSQL it is one
     statement: the chunk's selection, the admin history's names forgotten, the DELETE,
-    and the INSERT fed by the DELETE's RETURNING (each row read once, no ids through
-    Python). Elsewhere (SQLite, `make run`): the ids, then INSERT ... SELECT and DELETE.
+    and the totals of the DELETE's RETURNING added with INSERT ... ON CONFLICT DO
+    UPDATE (each row read once, no ids through Python; the totals' rows are locked in
+    one order, so two purges adding into the same day never deadlock). Elsewhere
+    (SQLite, `make run`): the ids, the totals by the ORM, then the DELETE.
     """
+    archive = entry.archive
     quote = connection.ops.quote_name
-    source, target = entry.model._meta, entry.archive_into._meta
+    source, target = entry.model._meta, archive.into._meta
     table, pk = quote(source.db_table), quote(source.pk.column)
-    into = quote(target.db_table)
-    columns = ", ".join(quote(target.get_field(name).column) for name in entry.archive_fields)
-    copied = [quote(source.get_field(name).column) for name in entry.archive_fields.values()]
-    values = ", ".join(copied)
     if connection.vendor != "postgresql":
         found = list(chunk)
         if not found:
             return 0, 0
         pks = [pk for pk, _ in found]
         _forget_admin_history(entry.model, pks)
+        _add_totals_orm(entry, pks)
         listed = ", ".join(["%s"] * len(pks))
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {into} ({columns}) SELECT {values} FROM {table} "  # noqa: S608 (quoted names only)
-                f"WHERE {pk} IN ({listed})",
-                pks,
-            )
             cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({listed})", pks)  # noqa: S608
             return cursor.rowcount, sum(has_text for _, has_text in found)
+
+    def source_column(name: str) -> str:
+        return quote(source.get_field(name).column)
+
+    def target_column(name: str) -> str:
+        return quote(target.get_field(name).column)
+
+    into = quote(target.db_table)
+    day_to, day_from = archive.day
+    # (target column, expression over `moved`), grouped by, in the constraint's order.
+    groups = [(target_column(day_to), f"(({source_column(day_from)}) AT TIME ZONE 'UTC')::date")]
+    groups += [(target_column(to), source_column(frm)) for to, frm in archive.keys.items()]
+    sums = [(target_column(to), source_column(frm)) for to, frm in archive.sums.items()]
+    count = target_column(archive.count)
+    returned = {source_column(day_from)} | {column for _, column in groups[1:] + sums}
+    returning = ", ".join(f"{table}.{column}" for column in sorted(returned))
+    columns = ", ".join([column for column, _ in groups] + [count] + [c for c, _ in sums])
+    values = ", ".join(
+        [expression for _, expression in groups]
+        + ["count(*)"]
+        + [f"sum({expression})" for _, expression in sums]
+    )
+    positions = ", ".join(str(n) for n in range(1, len(groups) + 1))
+    conflict = ", ".join(column for column, _ in groups)
+    added = ", ".join(
+        f"{column} = {into}.{column} + EXCLUDED.{column}"
+        for column in [count] + [c for c, _ in sums]
+    )
 
     select, params = chunk.query.sql_with_params()
     log = LogEntry._meta
@@ -1016,7 +1039,6 @@ def _archive(entry: registry.PersonalData, chunk: models.QuerySet) -> tuple[int,
     id_column = quote(log.get_field("object_id").column)
     repr_column = quote(log.get_field("object_repr").column)
     message_column = quote(log.get_field("change_message").column)
-    returning = ", ".join(f"{table}.{column}" for column in copied)
     # _forget_admin_history's UPDATE, on the chunk's ids, inside the statement.
     sql = f"""
         WITH chunk (pk, has_text) AS ({select}),
@@ -1029,13 +1051,40 @@ def _archive(entry: registry.PersonalData, chunk: models.QuerySet) -> tuple[int,
             DELETE FROM {table} USING chunk WHERE {table}.{pk} = chunk.pk
             RETURNING {returning}, chunk.has_text
         ),
-        copied AS (INSERT INTO {into} ({columns}) SELECT {values} FROM moved)
+        added AS (
+            INSERT INTO {into} ({columns})
+            SELECT {values} FROM moved GROUP BY {positions} ORDER BY {positions}
+            ON CONFLICT ({conflict}) DO UPDATE SET {added}
+        )
         SELECT count(*), count(*) FILTER (WHERE has_text) FROM moved
     """  # noqa: S608 (quoted names and the queryset's own SQL)
     with connection.cursor() as cursor:
         cursor.execute(sql, (*params, content_type.pk))
         moved, had_text = cursor.fetchone()
     return moved, had_text
+
+
+def _add_totals_orm(entry: registry.PersonalData, pks: list) -> None:
+    """Add the totals of the rows `pks` of `entry.model` into `entry.archive.into`
+    (inside the chunk's transaction; the path for databases other than PostgreSQL)."""
+    archive = entry.archive
+    day_to, day_from = archive.day
+    groups = (
+        entry.model._base_manager.filter(pk__in=pks)
+        .annotate(_day=TruncDate(day_from, tzinfo=dt.UTC))
+        .values("_day", *archive.keys.values())
+        .annotate(
+            _count=Count("pk"), **{f"_sum_{to}": Sum(frm) for to, frm in archive.sums.items()}
+        )
+        .order_by("_day", *archive.keys.values())
+    )
+    for group in groups:
+        key = {day_to: group["_day"], **{to: group[frm] for to, frm in archive.keys.items()}}
+        total, _ = archive.into._base_manager.select_for_update().get_or_create(**key)
+        archive.into._base_manager.filter(pk=total.pk).update(
+            **{archive.count: F(archive.count) + group["_count"]},
+            **{to: F(to) + group[f"_sum_{to}"] for to in archive.sums},
+        )
 
 
 def _forget_admin_history(model: type[models.Model], pks: list) -> None:
@@ -1060,7 +1109,7 @@ def _complete(request: DeletionRequest, now: dt.datetime) -> None:
             entry = by_kind.get(kind)
             item = {"kind": kind, "count": count, "how": how}
             if how == "archived" and entry is not None:
-                item["into"] = entry.archive_into._meta.label_lower
+                item["into"] = entry.archive.into._meta.label_lower
             items.append({**item, "reason": entry.reason if entry is not None else ""})
         return items
 
@@ -1073,7 +1122,7 @@ def _complete(request: DeletionRequest, now: dt.datetime) -> None:
             "deleted": progress.get("deleted", {}),
             "text_erased": progress.get("text_erased", {}),
         },
-        # Archived: the rows are gone, their billing fields kept in an anonymous
+        # Archived: the rows are gone, their billing totals added into an anonymous
         # ledger; anonymised: the rows are kept, cut from the person.
         "kept": kept("archived", progress.get("archived", {}))
         + kept("anonymised", progress.get("anonymised", {})),
@@ -1129,7 +1178,7 @@ def _notice(request: DeletionRequest) -> tuple[str, str]:
             "",
             f"Records deleted: {deleted}",
             f"Stored prompts and completions erased: {texts}",
-            "Billing records kept (model, provider, tokens, cost and time, in the "
+            "Requests kept only as billing totals (per day, model and provider, in the "
             f"anonymous billing ledger; no account, key, app or text): {kept}",
         ]
         if records:

@@ -8,8 +8,8 @@ privacy app is ready), so the declaration sits beside the models it describes:
 
     register(ApiKey, how="delete")
     register(Termination, how="anonymise", reason="...", anonymise={"user_id": None, ...})
-    register(Generation, how="archive", reason="...", archive_into=BillingRecord,
-             archive_fields={"model": "model", ...})
+    register(Generation, how="archive", reason="...",
+             archive=Totals(into=BillingDailyTotal, day=("day", "created_at"), ...))
 
 `tests/privacy/test_registry.py` fails when a model related to `User` (directly or
 through another registered model) is missing, so a new model cannot escape deletion.
@@ -46,6 +46,32 @@ class StoredText:
 
 
 @dataclass(frozen=True)
+class Totals:
+    """What how="archive" keeps of the rows it deletes: totals in `into`, a model that
+    holds nothing about a person, one row per UTC day and `keys` values.
+
+    - day: (date field of `into`, datetime field of the model): the rows are totalled
+      per UTC day of it;
+    - keys: field of `into` -> plain field of the model, also totalled by;
+    - count: the field of `into` that counts the rows;
+    - sums: field of `into` -> numeric field of the model, added up.
+
+    `into` must have a unique constraint on exactly the day and key fields (the purge
+    adds into an existing row: INSERT ... ON CONFLICT DO UPDATE).
+    """
+
+    into: type[models.Model]
+    day: tuple[str, str]
+    keys: Mapping[str, str]
+    count: str
+    sums: Mapping[str, str]
+
+    @property
+    def group_fields(self) -> tuple[str, ...]:
+        return (self.day[0], *self.keys)
+
+
+@dataclass(frozen=True)
 class PersonalData:
     model: type[models.Model]
     how: How
@@ -57,10 +83,8 @@ class PersonalData:
     rows: Callable[[int], models.QuerySet] | None
     stored_text: StoredText | None
     before: tuple[type[models.Model], ...] = field(default=())
-    # how="archive": the model the kept fields are copied into, and which: a field of
-    # `archive_into` -> the field of `model` it is copied from.
-    archive_into: type[models.Model] | None = None
-    archive_fields: Mapping[str, str] = field(default_factory=dict)
+    # how="archive": what of the deleted rows is kept, as totals.
+    archive: Totals | None = None
     # The order an account deletion's chunk takes the rows in (see `register`).
     chunk_order: tuple[str, ...] = ()
 
@@ -93,8 +117,7 @@ def register(
     rows: Callable[[int], models.QuerySet] | None = None,
     stored_text: StoredText | None = None,
     before: tuple[type[models.Model], ...] = (),
-    archive_into: type[models.Model] | None = None,
-    archive_fields: Mapping[str, str] | None = None,
+    archive: Totals | None = None,
     chunk_order: tuple[str, ...] = (),
 ) -> PersonalData:
     """Declare that `model` holds data about a person and how the purge erases it.
@@ -103,18 +126,17 @@ def register(
     - how="anonymise": the rows are kept for `reason` (required) with the fields in
       `anonymise` overwritten; those must cut the link to the person (`user_field`),
       or the purge would find the same rows again forever.
-    - how="archive": the rows are deleted, and for `reason` (required) some of their
-      fields are first copied into rows of `archive_into`, a model that holds nothing
-      about a person (no relation to any model). `archive_fields` maps each field of
-      `archive_into` to the field of `model` it is copied from; every other field of
-      `archive_into` must be filled by the database (`db_default`, or NULL). Cheaper
-      than anonymising in place when the rows are many and wide: a delete plus a small
-      insert instead of a new version of every row and its index entries.
+    - how="archive": the rows are deleted, and for `reason` (required) their totals are
+      first added into `archive.into` (see Totals), a model that holds nothing about a
+      person (no relation to any model). Cheaper than anonymising in place when the
+      rows are many and wide (a delete plus a few upserted rows instead of a new
+      version of every row and its index entries), and more anonymous: no row of the
+      ledger is one person's.
     - rows: a function user id -> queryset, for rows not reachable by a field path
       (Django sessions are found through allauth's UserSession).
     - before: models whose rows `rows` depends on, so they are erased after this one.
     - chunk_order: for a model with many rows per person, the order of an index that
-      leads with `user_field` (e.g. ("-created_at", "-id")), so each chunk of an
+      leads with `user_field` (e.g. ("created_at", "id")), so each chunk of an
       account deletion finds its rows by that index. Without it, when one person owns
       a large share of the table, PostgreSQL may find a chunk by scanning the table from
       its start, and the last chunk (which finds nothing) reads all of it.
@@ -124,7 +146,6 @@ def register(
     if (user_field is None) == (rows is None):
         raise ValueError(f"{model.__name__}: give exactly one of user_field and rows")
     anonymise = dict(anonymise or {})
-    archive_fields = dict(archive_fields or {})
     if how in ("anonymise", "archive") and not reason:
         raise ValueError(f"{model.__name__}: a model whose data is kept must say why")
     if how == "anonymise":
@@ -137,9 +158,9 @@ def register(
         if name.removeprefix("-") not in {f.name for f in model._meta.concrete_fields} | {"pk"}:
             raise ValueError(f"{model.__name__}: cannot order chunks by {name!r}")
     if how == "archive":
-        _check_archive(model, archive_into, archive_fields)
-    elif archive_into is not None or archive_fields:
-        raise ValueError(f"{model.__name__}: `archive_into` is only for how='archive'")
+        _check_archive(model, archive)
+    elif archive is not None:
+        raise ValueError(f"{model.__name__}: `archive` is only for how='archive'")
     entry = PersonalData(
         model=model,
         how=how,
@@ -149,42 +170,62 @@ def register(
         rows=rows,
         stored_text=stored_text,
         before=tuple(before),
-        archive_into=archive_into,
-        archive_fields=archive_fields,
+        archive=archive,
         chunk_order=tuple(chunk_order),
     )
     _registry.append(entry)
     return entry
 
 
-def _check_archive(
-    model: type[models.Model],
-    archive_into: type[models.Model] | None,
-    archive_fields: Mapping[str, str],
-) -> None:
+def _check_archive(model: type[models.Model], archive: Totals | None) -> None:
     name = model.__name__
-    if archive_into is None or not archive_fields:
-        raise ValueError(f"{name}: archiving needs `archive_into` and `archive_fields`")
-    target = archive_into.__name__
+    if archive is None:
+        raise ValueError(f"{name}: archiving needs `archive` (what is kept, as Totals)")
+    into = archive.into
+    target = into.__name__
     # The rows go with one SQL statement, past Django's on_delete handling.
     if model._meta.related_objects:
         raise ValueError(
             f"{name}: an archived model's rows are deleted in bulk: nothing may point at it"
         )
     # The archive must not be a way back to the person: no link to any row at all.
-    if any(f.is_relation for f in archive_into._meta.get_fields(include_hidden=True)):
+    if any(f.is_relation for f in into._meta.get_fields(include_hidden=True)):
         raise ValueError(f"{name}: the archive {target} must not relate to any model")
     source_fields = {f.name: f for f in model._meta.concrete_fields}
-    target_fields = {f.name: f for f in archive_into._meta.concrete_fields}
-    for to, frm in archive_fields.items():
+    target_fields = {f.name: f for f in into._meta.concrete_fields}
+    day_to, day_from = archive.day
+    mapping = {day_to: day_from, **archive.keys, **archive.sums}
+    if len(mapping) != 1 + len(archive.keys) + len(archive.sums) or archive.count in mapping:
+        raise ValueError(f"{name}: each field of {target} may be filled once")
+    for to, frm in {**mapping, archive.count: None}.items():
         if to not in target_fields or target_fields[to].primary_key:
             raise ValueError(f"{name}: {target} has no field {to!r} to archive into")
-        if frm not in source_fields or source_fields[frm].is_relation:
+        if frm is not None and (frm not in source_fields or source_fields[frm].is_relation):
             raise ValueError(f"{name}: {frm!r} is not a plain field of {name}")
+    if not isinstance(source_fields[day_from], models.DateTimeField):
+        raise ValueError(f"{name}: totals are per day of a DateTimeField, not {day_from!r}")
+    numeric = (models.IntegerField, models.DecimalField, models.FloatField)
+    for frm in archive.sums.values():
+        if not isinstance(source_fields[frm], numeric):
+            raise ValueError(f"{name}: {frm!r} is not a number to add up")
     for to, f in target_fields.items():
-        filled = f.primary_key or f.null or f.db_default is not models.NOT_PROVIDED
-        if to not in archive_fields and not filled:
+        filled = (
+            f.primary_key or f.null or f.has_default() or f.db_default is not models.NOT_PROVIDED
+        )
+        if to not in mapping and to != archive.count and not filled:
             raise ValueError(f"{name}: archiving must fill {target}.{to}")
+    unique = {
+        frozenset(constraint.fields)
+        for constraint in into._meta.constraints
+        if isinstance(constraint, models.UniqueConstraint)
+        and constraint.fields
+        and constraint.condition is None
+        and not constraint.expressions
+    }
+    if frozenset(archive.group_fields) not in unique:
+        raise ValueError(
+            f"{name}: {target} needs a unique constraint on {', '.join(archive.group_fields)}"
+        )
 
 
 def autodiscover() -> None:

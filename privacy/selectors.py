@@ -86,7 +86,7 @@ class RequestSummary:
     texts_erased: list[Count]
     # Rows deleted outright (account deletions).
     deleted: list[Count]
-    # What was kept without the person (rows anonymised, or billing fields archived in
+    # What was kept without the person (rows anonymised, or billing totals added into
     # the anonymous ledger) and why (the receipt; the progress says how many so far).
     kept: list[Kept]
     can_cancel: bool

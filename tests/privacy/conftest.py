@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
@@ -15,10 +16,12 @@ from django.utils import timezone
 from accounts.actions import do_create_api_key, do_update_profile
 from accounts.models import ApiKey, User
 from logging_prefs.actions import do_ingest_generations
+from logging_prefs.models import BillingDailyTotal
 from privacy import tasks
 from tests.factories import UserFactory
 
-# What billing needs of a generation: its purge keeps exactly these, in the ledger.
+# What billing needs of a generation: its purge adds these into the day's totals in the
+# ledger (gateway_id only to find the rows before the purge).
 BILLING_FIELDS = (
     "gateway_id",
     "model",
@@ -28,11 +31,41 @@ BILLING_FIELDS = (
     "cost_usd",
     "created_at",
 )
+
+
+def expected_totals(rows, plus: dict | None = None) -> dict:
+    """The ledger's totals after adding generations `rows` (tuples of BILLING_FIELDS)
+    to `plus` (a ledger_totals() result): (UTC day, model, provider) -> (generations,
+    prompt tokens, completion tokens, cost)."""
+    totals = {key: list(value) for key, value in (plus or {}).items()}
+    for _, model, provider, prompt, completion, cost, created_at in rows:
+        key = (created_at.astimezone(dt.UTC).date(), model, provider)
+        total = totals.setdefault(key, [0, 0, 0, Decimal(0)])
+        for n, value in enumerate((1, prompt, completion, cost)):
+            total[n] += value
+    return {key: tuple(value) for key, value in totals.items()}
+
+
+def ledger_totals() -> dict:
+    """Every row of the anonymous billing ledger, in expected_totals' shape."""
+    return {
+        (row.day, row.model, row.provider): (
+            row.generations,
+            row.prompt_tokens,
+            row.completion_tokens,
+            row.cost_usd,
+        )
+        for row in BillingDailyTotal.objects.all()
+    }
+
+
 BILLING_SUMS = {
     "prompt_tokens": Sum("prompt_tokens"),
     "completion_tokens": Sum("completion_tokens"),
     "cost_usd": Sum("cost_usd"),
 }
+# The same sums over the ledger's totals.
+LEDGER_SUMS = BILLING_SUMS
 
 
 def unique_marker(what: str) -> str:

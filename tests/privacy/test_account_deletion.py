@@ -17,12 +17,20 @@ from django.test import Client
 from accounts.actions import do_create_api_key, do_revoke_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
-from logging_prefs.models import BillingRecord, Generation, LoggingPreference, PreferenceChange
+from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
 from privacy import actions
 from privacy.actions import do_delete_account
 from privacy.models import AuditEvent, DeletionRequest
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.privacy.conftest import BILLING_FIELDS, ingest, make_user, new_key, unique_marker
+from tests.privacy.conftest import (
+    BILLING_FIELDS,
+    expected_totals,
+    ingest,
+    ledger_totals,
+    make_user,
+    new_key,
+    unique_marker,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +136,7 @@ def test_after_account_deletion_no_table_holds_the_users_email_name_or_prompt_te
     before = every_table_as_text()
     assert all(marker in before for marker in markers)  # the dump does see them
     billing_before = sorted(Generation.objects.filter(user=user).values_list(*BILLING_FIELDS))
-    ledger_before = BillingRecord.objects.count()
+    ledger_before = ledger_totals()
 
     request = delete_account(user, django_capture_on_commit_callbacks)
     run_purge()
@@ -152,20 +160,21 @@ def test_after_account_deletion_no_table_holds_the_users_email_name_or_prompt_te
     assert not Generation.objects.filter(user_id=user.pk).exists()
     assert not Generation.objects.filter(api_key_id__in=[main_key.pk, other_key.pk]).exists()
     assert not Generation.objects.filter(gateway_id__in=[row[0] for row in billing_before]).exists()
-    # Their billing fields remain in the anonymous ledger, every one of them, exactly.
+    # Their billing totals were added into the anonymous ledger, every one of them,
+    # exactly once: per day, model and provider, nothing else.
     assert len(billing_before) == 11
-    assert BillingRecord.objects.count() == ledger_before + 11
-    ledger = BillingRecord.objects.filter(gateway_id__in=[row[0] for row in billing_before])
-    assert sorted(ledger.values_list(*BILLING_FIELDS)) == billing_before
-    assert sum(ledger.values_list("cost_usd", flat=True)) == Decimal("0.00012") * 11
-    assert not ledger.filter(archived_at__isnull=True).exists()
+    assert ledger_totals() == expected_totals(billing_before, plus=ledger_before)
+    added_cost = sum(row[3] for row in ledger_totals().values()) - sum(
+        row[3] for row in ledger_before.values()
+    )
+    assert added_cost == Decimal("0.00012") * 11
 
     assert request.receipt["kept"] == [
         {
             "kind": "logging_prefs.generation",
             "count": 11,
             "how": "archived",
-            "into": "logging_prefs.billingrecord",
+            "into": "logging_prefs.billingdailytotal",
             "reason": request.receipt["kept"][0]["reason"],
         }
     ]

@@ -402,8 +402,8 @@ def test_account_deletion_requires_reauthentication_and_typed_confirmation(
     for promise in (
         "You are signed out everywhere",
         "Your API keys stop working",
-        "Billing records",
-        "anonymised",
+        "Billing totals",
+        "No account,\n      key, app, text or time of day is kept",
         "We send a notice to",
         "You can sign up again later with the same email address",
         f"Type <strong>{user.email}</strong>",

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from logging_prefs.actions import do_ingest_generations, do_set_api_key_logging
-from logging_prefs.models import BillingRecord, Generation
+from logging_prefs.models import BillingDailyTotal, Generation
 from privacy import actions
 from privacy.actions import (
     HEARTBEAT_STALE_AFTER,
@@ -28,7 +28,10 @@ from privacy.models import AuditEvent, DeletionRequest
 from tests.privacy.conftest import (
     BILLING_FIELDS,
     BILLING_SUMS,
+    LEDGER_SUMS,
+    expected_totals,
     ingest,
+    ledger_totals,
     make_user,
     new_key,
     unique_marker,
@@ -52,6 +55,7 @@ def test_purge_is_idempotent_and_sends_exactly_one_notice(
     user = make_user()
     key = new_key(user)
     ingest(key, count=10, prompt=unique_marker("text"))
+    billing_before = list(Generation.objects.filter(user=user).values_list(*BILLING_FIELDS))
     request = scheduled_account_deletion(user, django_capture_on_commit_callbacks)
     (first,) = task_queue.purges
 
@@ -110,13 +114,14 @@ def test_purge_is_idempotent_and_sends_exactly_one_notice(
     assert AuditEvent.objects.filter(deletion_request=request, action="notice_sent").count() == 1
     assert Generation.objects.filter(api_key_id=key.pk).count() == 0
     # Every row archived once, though a chunk was rolled back and messages redelivered.
-    assert BillingRecord.objects.count() == 10
-    assert len(set(BillingRecord.objects.values_list("gateway_id", flat=True))) == 10
+    assert sum(row[0] for row in ledger_totals().values()) == 10
+    assert ledger_totals() == expected_totals(billing_before)
 
 
 def varied_generations(key: ApiKey, count: int, *, logged: str | None) -> list[str]:
-    """Generations of different models, token counts and costs (each its own value)."""
-    started = timezone.now() - dt.timedelta(days=3)
+    """Generations of different models, token counts and costs (each its own value),
+    seven hours apart (over several days)."""
+    started = timezone.now() - dt.timedelta(days=4)
     records = [
         {
             "id": unique_marker("gen"),
@@ -130,7 +135,7 @@ def varied_generations(key: ApiKey, count: int, *, logged: str | None) -> list[s
             "prompt_tokens": 100 + 7 * i,
             "completion_tokens": 3 * i,
             "cost_usd": str(Decimal("0.00000123") * (i + 1) + Decimal("0.5") * (i % 2)),
-            "created_at": (started + dt.timedelta(minutes=i)).isoformat(),
+            "created_at": (started + dt.timedelta(hours=7 * i)).isoformat(),
         }
         for i in range(count)
     ]
@@ -152,7 +157,7 @@ def test_account_purge_keeps_exactly_the_billing_fields_in_the_ledger(
     sums_before = mine.aggregate(**BILLING_SUMS)
     all_sums_before = Generation.objects.aggregate(**BILLING_SUMS)
     others_before = sorted(Generation.objects.filter(user=other).values_list())
-    assert len(billing_before) == 11 and BillingRecord.objects.count() == 0
+    assert len(billing_before) == 11 and ledger_totals() == {}
 
     request = scheduled_account_deletion(user, django_capture_on_commit_callbacks)
     run_purge()
@@ -162,11 +167,12 @@ def test_account_purge_keeps_exactly_the_billing_fields_in_the_ledger(
     # Nothing of the account is left among the generations...
     assert not Generation.objects.filter(gateway_id__in=ids).exists()
     assert not Generation.objects.filter(api_key_id=key.pk).exists()
-    # ...and the ledger holds each of its requests once, field for field.
-    ledger = BillingRecord.objects.all()
-    assert sorted(ledger.values_list(*BILLING_FIELDS)) == billing_before
-    assert sorted(ledger.values_list("gateway_id", flat=True)) == sorted(ids)
-    assert ledger.aggregate(**BILLING_SUMS) == sums_before
+    # ...and the ledger holds each of its requests once, in the totals of its day, model
+    # and provider: three models over three days, eleven requests.
+    totals = ledger_totals()
+    assert totals == expected_totals(billing_before)
+    assert len(totals) > 3 and sum(row[0] for row in totals.values()) == 11
+    assert BillingDailyTotal.objects.aggregate(**LEDGER_SUMS) == sums_before
     assert sums_before["cost_usd"] > Decimal("2")  # the costs differ, the sum is not trivial
     # Billing overall (live generations plus the ledger) is what it was.
     live = Generation.objects.aggregate(**BILLING_SUMS)
@@ -179,7 +185,9 @@ def test_account_purge_keeps_exactly_the_billing_fields_in_the_ledger(
     assert request.receipt["kept"][0]["how"] == "archived"
     assert request.receipt["erased"]["text_erased"] == {"logging_prefs.generation": 8}
     (notice,) = mail.outbox
-    assert "Billing records kept (model, provider, tokens, cost and time, in the " in notice.body
+    assert "Requests kept only as billing totals (per day, model and provider, in the " in (
+        notice.body
+    )
     assert "anonymous billing ledger; no account, key, app or text): 11" in notice.body
 
 
@@ -245,7 +253,7 @@ def test_prompts_only_deletion_keeps_metadata_and_respects_older_than(
         "text_erased": {"logging_prefs.generation": 7},
     }
     assert request.receipt["kept"] == []
-    assert not BillingRecord.objects.exists()  # the rows stay, so nothing is archived
+    assert not BillingDailyTotal.objects.exists()  # the rows stay, nothing is archived
     assert [m.subject for m in mail.outbox] == [
         "[Portal] Your stored prompts and completions have been deleted"
     ]
@@ -367,7 +375,7 @@ def test_sweeper_reclaims_a_request_whose_worker_died(
     request.refresh_from_db()
     assert request.status == Status.COMPLETED
     assert request.receipt["kept"][0]["count"] == 8
-    assert BillingRecord.objects.count() == 8
+    assert sum(row[0] for row in ledger_totals().values()) == 8
     assert len(mail.outbox) == 1
     actions_seen = list(
         AuditEvent.objects.filter(deletion_request=request).values_list("action", flat=True)

@@ -72,91 +72,112 @@ def test_anonymised_models_say_why_they_are_kept_and_cut_the_link_to_the_person(
         assert entry.anonymise[entry.user_field.split("__")[0]] is None
 
 
-def test_archived_models_say_why_and_copy_only_into_a_model_that_holds_no_person():
+def test_archived_models_say_why_and_keep_totals_only_in_a_model_that_holds_no_person():
     archived = [entry for entry in registry.entries() if entry.how == "archive"]
     assert archived
     for entry in archived:
         assert entry.reason
-        assert entry.archive_into not in registry.registered_models()
-        fields = entry.archive_into._meta.get_fields(include_hidden=True)
+        into = entry.archive.into
+        assert into not in registry.registered_models()
+        fields = into._meta.get_fields(include_hidden=True)
         assert not [f.name for f in fields if f.is_relation]
-        for source in entry.archive_fields.values():
+        sources = [entry.archive.day[1], *entry.archive.keys.values(), *entry.archive.sums.values()]
+        for source in sources:
             assert not entry.model._meta.get_field(source).is_relation
 
 
 def test_billing_ledger_has_no_field_that_could_identify_a_person():
-    from logging_prefs.models import BillingRecord, Generation
+    from logging_prefs.models import BillingDailyTotal, Generation
 
-    fields = BillingRecord._meta.get_fields(include_hidden=True)
+    fields = BillingDailyTotal._meta.get_fields(include_hidden=True)
     # Nothing links a ledger row to any other row: no account, key, or anything else.
     assert [f.name for f in fields if f.is_relation] == []
-    # Exactly what billing needs, and nothing else.
+    # Totals per day, model and provider, and nothing else: no request id, no time of
+    # day (either could be matched back to the gateway's request logs).
     assert {f.name for f in fields} == {
         "id",
-        "gateway_id",
+        "day",
         "model",
         "provider",
+        "generations",
         "prompt_tokens",
         "completion_tokens",
         "cost_usd",
-        "created_at",
-        "archived_at",
     }
+    assert not [f.name for f in fields if f.get_internal_type() == "DateTimeField"]
     # None of the generation's fields about the person (or what they wrote) is there,
     # under any column name.
-    personal = {"user", "api_key", "app_url", "app_title", "prompt", "completion"}
-    columns = {f.column for f in BillingRecord._meta.concrete_fields}
+    personal = {"user", "api_key", "app_url", "app_title", "prompt", "completion", "gateway_id"}
+    columns = {f.column for f in BillingDailyTotal._meta.concrete_fields}
     for name in personal:
         field = Generation._meta.get_field(name)
         assert name not in columns and field.column not in columns, name
-    # Free text could hold anything: the only character fields are the gateway's id
-    # and the model and provider names, none of them long enough to carry a text.
+    # Free text could hold anything: the only character fields are the model and
+    # provider names, none of them long enough to carry a text.
     text = {
         f.name: f.max_length for f in fields if f.get_internal_type() in ("CharField", "TextField")
     }
-    assert text == {"gateway_id": 64, "model": 200, "provider": 100}
-    # Written in bulk and read rarely: the primary key is its only index.
-    assert BillingRecord._meta.indexes == [] and BillingRecord._meta.constraints == []
-    assert not [
-        f.name
-        for f in fields
-        if getattr(f, "db_index", False) or getattr(f, "unique", False) and not f.primary_key
-    ]
+    assert text == {"model": 200, "provider": 100}
+    # One row per day, model and provider, summed over every deleted account.
+    (unique,) = BillingDailyTotal._meta.constraints
+    assert tuple(unique.fields) == ("day", "model", "provider")
 
 
 def test_register_refuses_an_archive_that_could_keep_the_person_or_lose_a_column():
     from django.contrib.auth.models import Group
 
-    from logging_prefs.models import BillingRecord, Generation
+    from logging_prefs.models import BillingDailyTotal, CategoryDailyCount, Generation
 
     before = list(registry.entries())
-    fields = {"model": "model", "provider": "provider"}
+    sums = {"prompt_tokens": "prompt_tokens"}
+    keys = {"model": "model", "provider": "provider"}
+
+    def totals(**kwargs) -> registry.Totals:
+        options = {
+            "into": BillingDailyTotal,
+            "day": ("day", "created_at"),
+            "keys": keys,
+            "count": "generations",
+            "sums": sums,
+        }
+        return registry.Totals(**{**options, **kwargs})
 
     def archive(**kwargs):
-        options = {
-            "how": "archive",
-            "reason": "billing",
-            "archive_into": BillingRecord,
-            "archive_fields": fields,
-        }
+        options = {"how": "archive", "reason": "billing", "archive": totals()}
         registry.register(Generation, **{**options, **kwargs})
 
     with pytest.raises(ValueError, match="say why"):
         archive(reason="")
-    with pytest.raises(ValueError, match="needs `archive_into`"):
-        archive(archive_into=None)
+    with pytest.raises(ValueError, match="needs `archive`"):
+        archive(archive=None)
     # An archive with a relation (here: a user's group memberships) could lead back.
     with pytest.raises(ValueError, match="must not relate"):
-        archive(archive_into=Group, archive_fields={"name": "model"})
+        archive(archive=totals(into=Group, keys={"name": "model"}))
     with pytest.raises(ValueError, match="not a plain field"):
-        archive(archive_fields={**fields, "gateway_id": "user"})
+        archive(archive=totals(keys={**keys, "provider": "user"}))
     with pytest.raises(ValueError, match="has no field"):
-        archive(archive_fields={**fields, "prompt": "prompt"})
-    # A ledger column neither copied nor filled by the database would fail the insert.
-    with pytest.raises(ValueError, match=r"must fill BillingRecord\.gateway_id"):
-        archive()
+        archive(archive=totals(sums={**sums, "prompt": "prompt"}))
+    with pytest.raises(ValueError, match="not a number to add up"):
+        archive(archive=totals(sums={**sums, "cost_usd": "model"}))
+    with pytest.raises(ValueError, match="per day of a DateTimeField"):
+        archive(archive=totals(day=("day", "model")))
+    with pytest.raises(ValueError, match="filled once"):
+        archive(archive=totals(count="prompt_tokens"))
+    # A ledger column neither totalled by nor filled by a default would fail the insert.
+    with pytest.raises(ValueError, match=r"must fill BillingDailyTotal\.provider"):
+        archive(archive=totals(keys={"model": "model"}))
+    # Adding into an existing row needs a unique constraint on what it is totalled by.
+    with pytest.raises(ValueError, match="needs a unique constraint on day, model$"):
+        archive(
+            archive=totals(
+                into=CategoryDailyCount,
+                keys={"model": "model"},
+                count="count",
+                sums={"category": "prompt_tokens"},
+            )
+        )
     with pytest.raises(ValueError, match="only for how='archive'"):
-        registry.register(Generation, how="delete", archive_into=BillingRecord)
+        registry.register(Generation, how="delete", archive=totals())
     with pytest.raises(ValueError, match="cannot order chunks by '-made_up'"):
         archive(chunk_order=("-made_up",))
     assert list(registry.entries()) == before
