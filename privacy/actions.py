@@ -39,20 +39,17 @@ Method = DeletionRequest.VerificationMethod
 
 # Rows erased per chunk, each chunk one transaction. A chunk holds row locks (and the
 # request row) until it commits: 10,000 generations archived by index take about an
-# eighth of a second (bench/purge.py: median 124 ms a task), so ingestion, the activity
-# pages and replication never wait long behind a purge, and a crash or a killed worker
-# repeats at most one chunk. This is more than "a few thousand rows" because each chunk
-# has a fixed cost (the broker round trip, the request row, the audit event, a query
-# per registered model): bench/purge.py measured the million-row purge at 19.4 s with
-# 5,000-row chunks and 15.8 s with 10,000, against 6.4-6.5 s for one raw DELETE. Much
-# larger and one account with millions of generations becomes a long lock and a long
-# rollback. The chunk size does not change the WAL a purge writes (a full-page image of
-# nearly every heap page it touches: 3.7 GB for the million rows, like the raw DELETE's
-# 3.5 GB), and a concurrent request that commits a write waits for that WAL's flush:
-# /account/privacy/ (allauth's activity tracking writes on every request) has p99
-# 183-219 ms during the benchmark's purge, 18 ms with that tracking off.
-# synchronous_commit = off on the chunks did not change it (measured: the other
-# request's commit still flushes the purge's WAL written before it).
+# eighth of a second (bench/purge.py: median 120-160 ms a task), so ingestion, the
+# activity pages and replication never wait long behind a purge, and a crash or a
+# killed worker repeats at most one chunk. This is more than "a few thousand rows"
+# because each chunk has a fixed cost (the broker round trip, the request row, the audit
+# event, a query per registered model, a commit that syncs the WAL): bench/purge.py
+# measured the million-row purge at 19.4 s with 5,000-row chunks and 15.8 s with 10,000.
+# Larger is not faster either (30,000-row chunks: a quarter slower per row, their pages
+# no longer fit the buffer cache before they are written), and one account with millions
+# of generations would hold a long lock and face a long rollback. The chunk size does
+# not change the WAL a purge writes (a full-page image of nearly every heap page it
+# touches: 3.5 GB for the million rows, like the raw DELETE's).
 PURGE_CHUNK_SIZE = 10000
 
 # An archive entry that moved at least this many of the account's rows has its table
