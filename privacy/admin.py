@@ -547,7 +547,7 @@ _PROGRESS_LABELS = {
 
 
 def _kept_label(item: dict) -> str:
-    # Archived: the rows were deleted and their billing fields copied into `into`.
+    # Archived: the rows were deleted and their billing totals added into `into`.
     where = f", in {item['into']}" if item.get("how") == "archived" and item.get("into") else ""
     return f"kept, anonymised{where}: {item['reason']}"
 
