@@ -205,9 +205,13 @@ def _check_archive(model: type[models.Model], archive: Totals | None) -> None:
     if not isinstance(source_fields[day_from], models.DateTimeField):
         raise ValueError(f"{name}: totals are per day of a DateTimeField, not {day_from!r}")
     numeric = (models.IntegerField, models.DecimalField, models.FloatField)
-    for frm in archive.sums.values():
+    for to, frm in archive.sums.items():
         if not isinstance(source_fields[frm], numeric):
             raise ValueError(f"{name}: {frm!r} is not a number to add up")
+        if not isinstance(target_fields[to], numeric):
+            raise ValueError(f"{name}: {target}.{to} is not a number to add into")
+    if not isinstance(target_fields[archive.count], numeric):
+        raise ValueError(f"{name}: {target}.{archive.count} is not a number to count into")
     for to, f in target_fields.items():
         filled = (
             f.primary_key or f.null or f.has_default() or f.db_default is not models.NOT_PROVIDED

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.db import models
+from django.test.utils import isolate_apps
 
 from privacy import registry
 
@@ -166,8 +168,7 @@ def test_register_refuses_an_archive_that_could_keep_the_person_or_lose_a_column
     # A ledger column neither totalled by nor filled by a default would fail the insert.
     with pytest.raises(ValueError, match=r"must fill BillingDailyTotal\.provider"):
         archive(archive=totals(keys={"model": "model"}))
-    # Adding into an existing row needs a unique constraint on what it is totalled by.
-    with pytest.raises(ValueError, match="needs a unique constraint on day, model$"):
+    with pytest.raises(ValueError, match=r"CategoryDailyCount\.category is not a number"):
         archive(
             archive=totals(
                 into=CategoryDailyCount,
@@ -176,8 +177,41 @@ def test_register_refuses_an_archive_that_could_keep_the_person_or_lose_a_column
                 sums={"category": "prompt_tokens"},
             )
         )
+    with pytest.raises(ValueError, match=r"BillingDailyTotal\.model is not a number"):
+        archive(archive=totals(keys={"provider": "provider"}, count="model"))
     with pytest.raises(ValueError, match="only for how='archive'"):
         registry.register(Generation, how="delete", archive=totals())
     with pytest.raises(ValueError, match="cannot order chunks by '-made_up'"):
         archive(chunk_order=("-made_up",))
+    assert list(registry.entries()) == before
+
+
+@isolate_apps("logging_prefs")
+def test_register_refuses_totals_without_a_unique_constraint_to_add_into():
+    # Adding into an existing row (INSERT ... ON CONFLICT) needs a unique constraint on
+    # exactly what the rows are totalled by; without one every chunk would add new rows.
+    from logging_prefs.models import Generation
+
+    class UnconstrainedLedger(models.Model):
+        day = models.DateField()
+        model = models.CharField(max_length=200)
+        provider = models.CharField(max_length=100)
+        generations = models.PositiveBigIntegerField(default=0)
+
+        class Meta:
+            app_label = "logging_prefs"
+
+        def __str__(self) -> str:
+            return f"{self.day} {self.model}"
+
+    before = list(registry.entries())
+    totals = registry.Totals(
+        into=UnconstrainedLedger,
+        day=("day", "created_at"),
+        keys={"model": "model", "provider": "provider"},
+        count="generations",
+        sums={},
+    )
+    with pytest.raises(ValueError, match="needs a unique constraint on day, model, provider$"):
+        registry.register(Generation, how="archive", reason="billing", archive=totals)
     assert list(registry.entries()) == before
