@@ -154,7 +154,7 @@ class Generation(models.Model):
             models.Index(
                 fields=["api_key", "-created_at", "-id"],
                 condition=models.Q(api_key__isnull=False),
-                name="gen_api_key",
+                name="gen_key_created",
             ),
             # Retention expiry and categorisation look only at rows that still hold text.
             models.Index(

@@ -319,7 +319,7 @@ def activity_page_for_user(
     Keyset pagination: no OFFSET and no COUNT, so a page costs the same for a user with
     a million rows. The ordering (created_at DESC, id DESC) after user = X (optionally
     model = M), or after api_key = K, is exactly gen_user_created, gen_user_model or
-    gen_api_key, so PostgreSQL reads the index in order and stops after page_size + 1
+    gen_key_created, so PostgreSQL reads the index in order and stops after page_size + 1
     rows. `created_at <= t` is repeated outside the OR so it is an index condition that
     starts the scan at the cursor instead of a filter applied to every row before it.
     """
