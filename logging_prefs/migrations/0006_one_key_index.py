@@ -11,36 +11,29 @@ from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndex
 from django.db import migrations, models
 
 
-class AddIndexOnline(AddIndexConcurrently):
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        return migrations.AddIndex.database_forwards(
-            self, app_label, schema_editor, from_state, to_state
-        )
+def online(concurrently, plain):
+    """The operation `concurrently` on PostgreSQL, `plain` elsewhere (no CONCURRENTLY)."""
 
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        return migrations.AddIndex.database_backwards(
-            self, app_label, schema_editor, from_state, to_state
-        )
+    def pick(schema_editor):
+        return concurrently if schema_editor.connection.vendor == "postgresql" else plain
+
+    class Online(concurrently):
+        def database_forwards(self, app_label, schema_editor, from_state, to_state):
+            return pick(schema_editor).database_forwards(
+                self, app_label, schema_editor, from_state, to_state
+            )
+
+        def database_backwards(self, app_label, schema_editor, from_state, to_state):
+            return pick(schema_editor).database_backwards(
+                self, app_label, schema_editor, from_state, to_state
+            )
+
+    Online.__name__ = Online.__qualname__ = plain.__name__ + "Online"
+    return Online
 
 
-class RemoveIndexOnline(RemoveIndexConcurrently):
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        return migrations.RemoveIndex.database_forwards(
-            self, app_label, schema_editor, from_state, to_state
-        )
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        return migrations.RemoveIndex.database_backwards(
-            self, app_label, schema_editor, from_state, to_state
-        )
+AddIndexOnline = online(AddIndexConcurrently, migrations.AddIndex)
+RemoveIndexOnline = online(RemoveIndexConcurrently, migrations.RemoveIndex)
 
 
 class Migration(migrations.Migration):

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from logging_prefs.models import BillingDailyTotal
+from tests.privacy.conftest import ledger_totals
 
 BEFORE_TOTALS = ("logging_prefs", "0004_billingrecord")
 
@@ -89,15 +89,7 @@ def test_migration_folds_existing_billing_records_into_utc_daily_totals():
 
         migrate_to_latest()
 
-        totals = {
-            (row.day, row.model, row.provider): (
-                row.generations,
-                row.prompt_tokens,
-                row.completion_tokens,
-                row.cost_usd,
-            )
-            for row in BillingDailyTotal.objects.all()
-        }
+        totals = ledger_totals()
         assert totals == EXPECTED
         # Each record counted once; the old table is gone with the model.
         assert sum(total[0] for total in totals.values()) == len(RECORDS)

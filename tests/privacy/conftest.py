@@ -64,8 +64,6 @@ BILLING_SUMS = {
     "completion_tokens": Sum("completion_tokens"),
     "cost_usd": Sum("cost_usd"),
 }
-# The same sums over the ledger's totals.
-LEDGER_SUMS = BILLING_SUMS
 
 
 def unique_marker(what: str) -> str:

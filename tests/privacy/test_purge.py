@@ -28,7 +28,6 @@ from privacy.models import AuditEvent, DeletionRequest
 from tests.privacy.conftest import (
     BILLING_FIELDS,
     BILLING_SUMS,
-    LEDGER_SUMS,
     expected_totals,
     ingest,
     ledger_totals,
@@ -172,7 +171,7 @@ def test_account_purge_keeps_exactly_the_billing_fields_in_the_ledger(
     totals = ledger_totals()
     assert totals == expected_totals(billing_before)
     assert len(totals) > 3 and sum(row[0] for row in totals.values()) == 11
-    assert BillingDailyTotal.objects.aggregate(**LEDGER_SUMS) == sums_before
+    assert BillingDailyTotal.objects.aggregate(**BILLING_SUMS) == sums_before
     assert sums_before["cost_usd"] > Decimal("2")  # the costs differ, the sum is not trivial
     # Billing overall (live generations plus the ledger) is what it was.
     live = Generation.objects.aggregate(**BILLING_SUMS)
