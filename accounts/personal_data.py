@@ -34,8 +34,8 @@ register(User.user_permissions.through)
 # object is handled by the engine: it keeps who on staff did what and when, and loses
 # the object's name (which for a user or an address is the email).
 register(LogEntry)
-# Keys go after the generations that point at them (PROTECT): the registry orders
-# each model before the models it references, so Generation is archived first.
+# Keys go after the generations that point at them: the registry orders each model
+# before the models it references, so Generation is archived first.
 register(ApiKey)
 # The account row itself: the registry always erases it last.
 register(User, user_field="pk")

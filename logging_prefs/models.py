@@ -88,9 +88,9 @@ class Generation(models.Model):
 
     # The gateway's own id: posting the same generation again is a duplicate.
     gateway_id = models.CharField(max_length=64)
-    # PROTECT: a user's generations are archived by the purge engine (their billing
-    # totals added into BillingDailyTotal, then the rows deleted) before the account row
-    # can go; a plain delete must never take billing data with it.
+    # PROTECT on the account: a user's generations are archived by the purge engine
+    # (their billing totals added into BillingDailyTotal, then the rows deleted) before
+    # the account row can go; a plain delete must never take billing data with it.
     # No single-column indexes on these two: the partial indexes in Meta serve every
     # lookup by user or key, and skip rows without a person (see there).
     user = models.ForeignKey(
@@ -100,10 +100,21 @@ class Generation(models.Model):
         related_name="generations",
         db_index=False,
     )
+    # No database constraint and no PROTECT on the key, on purpose. Keys are revoked,
+    # never deleted, except by the purge engine after it has archived the account's
+    # generations (the registry erases Generation before ApiKey), and ingestion reads
+    # each key row FOR SHARE until its batch commits: the purge's DELETE of a key waits
+    # for a batch in flight, and a batch after it finds no key and rejects its records.
+    # A rare late row is still held back by the account's own PROTECT link until the
+    # next chunk archives it. What the constraint and PROTECT would cost: deleting a key
+    # after a purge looks its generations up by key id, through an index that still
+    # holds an entry for every row just deleted (until VACUUM): 1.1-1.7 s for a million
+    # rows (bench/purge.py), and a key-row lock and index probe per ingested row.
     api_key = models.ForeignKey(
         "accounts.ApiKey",
         null=True,
-        on_delete=models.PROTECT,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="generations",
         db_index=False,
     )
@@ -146,11 +157,9 @@ class Generation(models.Model):
                 condition=models.Q(user__isnull=False),
                 name="gen_user_model",
             ),
-            # The key filter (a key is one user's, so the key alone is selective), and
-            # deleting a key (PROTECT and the foreign key look rows up by key id). One
-            # index on the key instead of (user, key, ...) plus (key): when an account
-            # is purged, each index holding its deleted rows costs a pass over their
-            # dead entries at the end (the user and key deletes' lookups), until VACUUM.
+            # The key filter (a key is one user's, so the key alone is selective). One
+            # index on the key instead of (user, key, ...) plus (key): fewer indexes to
+            # maintain on ingestion.
             models.Index(
                 fields=["api_key", "-created_at", "-id"],
                 condition=models.Q(api_key__isnull=False),

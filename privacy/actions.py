@@ -951,17 +951,17 @@ def _analyze_after(entry: registry.PersonalData, progress: _Progress) -> None:
     """ANALYZE the table of an archive entry this purge has just emptied of the account's
     rows, when it moved at least ANALYZE_AFTER_ARCHIVING of them.
 
-    The next entries delete the rows the archived ones pointed at (API keys, then the
-    account row), and each delete looks the archived table up by the deleted id twice:
-    Django's PROTECT check and PostgreSQL's foreign-key check. The planner's statistics
-    still say what they said before the purge (the account owns, say, a third of the
-    table; autovacuum's ANALYZE comes minutes later, or never during a purge of
-    seconds), so each of the four lookups chose a sequential scan of the whole table:
-    4 s of a 16 s purge of a million rows (bench/purge.py). With fresh statistics they
-    are index scans. ANALYZE samples a fixed number of pages (about 0.2 s on the
-    benchmark's 4 GB table) and takes a lock that conflicts only with VACUUM, ANALYZE
-    and schema changes, not with reads or writes. A role that does not own the table
-    gets a warning and no statistics: slower, never wrong.
+    The next entries delete the rows the archived ones pointed at, and a delete with a
+    PROTECT link and a foreign key (the account row; API keys have neither, see
+    Generation.api_key) looks the archived table up by the deleted id twice: Django's
+    check and PostgreSQL's. The planner's statistics still say what they said before
+    the purge (the account owns, say, a third of the table; autovacuum's ANALYZE comes
+    minutes later, or never during a purge of seconds), so each lookup chose a
+    sequential scan of the whole table: seconds of a million-row purge (bench/purge.py).
+    With fresh statistics they are index scans. ANALYZE samples a fixed number of pages
+    (about 0.2-0.3 s on the benchmark's 4 GB table) and takes a lock that conflicts only
+    with VACUUM, ANALYZE and schema changes, not with reads or writes. A role that does
+    not own the table gets a warning and no statistics: slower, never wrong.
     """
     if connection.vendor != "postgresql":
         return
@@ -1029,21 +1029,25 @@ def _archive(entry: registry.PersonalData, chunk: models.QuerySet) -> tuple[int,
     )
 
     select, params = chunk.query.sql_with_params()
-    log = LogEntry._meta
     content_type = ContentType.objects.get_for_model(entry.model, for_concrete_model=False)
-    log_table = quote(log.db_table)
-    ct_column = quote(log.get_field("content_type").column)
-    id_column = quote(log.get_field("object_id").column)
-    repr_column = quote(log.get_field("object_repr").column)
-    message_column = quote(log.get_field("change_message").column)
-    # _forget_admin_history's UPDATE, on the chunk's ids, inside the statement.
-    sql = f"""
-        WITH chunk (pk, has_text) AS ({select}),
+    forgotten, forgotten_params = "", ()
+    if _has_admin_history(content_type):
+        # _forget_admin_history's UPDATE, on the chunk's ids, inside the statement.
+        log = LogEntry._meta
+        log_table = quote(log.db_table)
+        ct_column = quote(log.get_field("content_type").column)
+        id_column = quote(log.get_field("object_id").column)
+        repr_column = quote(log.get_field("object_repr").column)
+        message_column = quote(log.get_field("change_message").column)
+        forgotten = f"""
         forgotten AS (
             UPDATE {log_table} SET {repr_column} = '', {message_column} = ''
             WHERE {ct_column} = %s AND {id_column} IN (SELECT pk::text FROM chunk)
               AND NOT ({repr_column} = '' AND {message_column} = '')
-        ),
+        ),"""  # noqa: S608 (quoted names)
+        forgotten_params = (content_type.pk,)
+    sql = f"""
+        WITH chunk (pk, has_text) AS ({select}),{forgotten}
         moved AS (
             DELETE FROM {table} USING chunk WHERE {table}.{pk} = chunk.pk
             RETURNING {returning}, chunk.has_text
@@ -1056,7 +1060,7 @@ def _archive(entry: registry.PersonalData, chunk: models.QuerySet) -> tuple[int,
         SELECT count(*), count(*) FILTER (WHERE has_text) FROM moved
     """  # noqa: S608 (quoted names and the queryset's own SQL)
     with connection.cursor() as cursor:
-        cursor.execute(sql, (*params, content_type.pk))
+        cursor.execute(sql, (*params, *forgotten_params))
         moved, had_text = cursor.fetchone()
     return moved, had_text
 
@@ -1082,6 +1086,22 @@ def _add_totals_orm(entry: registry.PersonalData, pks: list) -> None:
             **{archive.count: F(archive.count) + group["_count"]},
             **{to: F(to) + group[f"_sum_{to}"] for to in archive.sums},
         )
+
+
+def _has_admin_history(content_type: ContentType) -> bool:
+    """Whether the admin history names any object of this type (an index probe).
+
+    Archived models are high-volume rows staff do not edit in the admin, so this is
+    nearly always false and the chunk's statement leaves the history out: the extra
+    UPDATE made PostgreSQL materialise the chunk's selection for two readers, about 5 ms
+    of each 90 ms chunk (bench/purge.py). An entry written after this probe and before
+    the chunk commits is not seen, as it would not be by the UPDATE either.
+    """
+    return (
+        LogEntry.objects.filter(content_type=content_type)
+        .exclude(object_repr="", change_message="")
+        .exists()
+    )
 
 
 def _forget_admin_history(model: type[models.Model], pks: list) -> None:

@@ -15,8 +15,8 @@ privacy app is ready), so the declaration sits beside the models it describes:
 through another registered model) is missing, so a new model cannot escape deletion.
 
 Order of erasure (see `entries()`): a model is erased before every registered model it
-points at, so a PROTECT link (Generation -> ApiKey, Generation -> User) is always cut
-before its target row goes; ties keep registration order; the account row is last.
+points at, so a link (Generation -> ApiKey, Generation -> User) is always cut before
+its target row goes; ties keep registration order; the account row is last.
 """
 
 from __future__ import annotations

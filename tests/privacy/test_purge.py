@@ -396,3 +396,51 @@ def test_a_users_own_prompt_deletion_is_scheduled_at_once_and_never_opened_twice
     )
     assert not created_again and again.pk == request.pk
     assert DeletionRequest.objects.filter(user_id=user.pk).count() == 1
+
+
+def test_a_generation_ingested_after_its_keys_rows_were_archived_is_archived_before_the_account(
+    run_purge, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Generation.api_key has no database constraint (logging_prefs/models.py): a row
+    that arrives once the purge has archived the account's generations, as its keys go,
+    is held back by the account's own PROTECT link and archived by the next chunk, so no
+    row is left pointing at the deleted key and billing counts it once."""
+    user = make_user()
+    key = new_key(user)
+    ingest(key, count=4)
+    request = scheduled_account_deletion(user, django_capture_on_commit_callbacks)
+    erase = actions._erase
+    late: list[Generation] = []
+
+    def erase_with_a_late_row(entry, deletion_request, budget, progress):
+        if entry.model is ApiKey and not late:
+            # The chunk has archived the generations; a batch the gateway posted just
+            # before the account closed commits now, before the key is deleted.
+            late.append(
+                Generation.objects.create(
+                    gateway_id=unique_marker("late"),
+                    user=user,
+                    api_key=key,
+                    model="openai/gpt-4o",
+                    provider="OpenAI",
+                    text_state=Generation.TextState.NOT_LOGGED,
+                    prompt_tokens=7,
+                    completion_tokens=5,
+                    cost_usd=Decimal("0.5"),
+                    created_at=timezone.now(),
+                )
+            )
+        return erase(entry, deletion_request, budget, progress)
+
+    monkeypatch.setattr(actions, "_erase", erase_with_a_late_row)
+    run_purge()
+
+    request.refresh_from_db()
+    assert late and request.status == Status.COMPLETED
+    assert request.chunks_done == 2  # the first chunk could not delete the account row
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not ApiKey.objects.filter(pk=key.pk).exists()
+    assert not Generation.objects.filter(api_key_id=key.pk).exists()
+    assert not Generation.objects.filter(user_id=user.pk).exists()
+    assert sum(row[0] for row in ledger_totals().values()) == 5
+    assert request.receipt["kept"][0]["count"] == 5

@@ -59,7 +59,8 @@ def test_registry_erases_every_row_before_the_rows_it_points_at_and_the_account_
             target = getattr(field, "related_model", None)
             if field.concrete and field.is_relation and target in position and target is not model:
                 assert position[model] < position[target], (model, target)
-    # Generation.api_key is PROTECT: billing rows lose their key link before keys go.
+    # Generations point at keys (with no database constraint): they are archived before
+    # keys go, so no row is left pointing at a deleted key.
     from accounts.models import ApiKey
     from logging_prefs.models import Generation
 
