@@ -1093,9 +1093,11 @@ def _has_admin_history(content_type: ContentType) -> bool:
 
     Archived models are high-volume rows staff do not edit in the admin, so this is
     nearly always false and the chunk's statement leaves the history out: the extra
-    UPDATE made PostgreSQL materialise the chunk's selection for two readers, about 5 ms
-    of each 90 ms chunk (bench/purge.py). An entry written after this probe and before
-    the chunk commits is not seen, as it would not be by the UPDATE either.
+    UPDATE made PostgreSQL materialise the chunk's selection for two readers, 4-6 ms of
+    a chunk of about 90 ms when the statement alone was run in a loop over the data of
+    bench/purge.py (within that benchmark's run-to-run noise). An entry written after
+    this probe and before the chunk commits is not seen, as it would not be by the
+    UPDATE either.
     """
     return (
         LogEntry.objects.filter(content_type=content_type)
