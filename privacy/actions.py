@@ -1088,6 +1088,13 @@ def _add_totals_orm(entry: registry.PersonalData, pks: list) -> None:
         )
 
 
+def _admin_history_naming(content_type: ContentType) -> models.QuerySet:
+    """The admin history entries about objects of this type that still name them."""
+    return LogEntry.objects.filter(content_type=content_type).exclude(
+        object_repr="", change_message=""
+    )
+
+
 def _has_admin_history(content_type: ContentType) -> bool:
     """Whether the admin history names any object of this type (an index probe).
 
@@ -1099,11 +1106,7 @@ def _has_admin_history(content_type: ContentType) -> bool:
     this probe and before the chunk commits is not seen, as it would not be by the
     UPDATE either.
     """
-    return (
-        LogEntry.objects.filter(content_type=content_type)
-        .exclude(object_repr="", change_message="")
-        .exists()
-    )
+    return _admin_history_naming(content_type).exists()
 
 
 def _forget_admin_history(model: type[models.Model], pks: list) -> None:
@@ -1112,9 +1115,9 @@ def _forget_admin_history(model: type[models.Model], pks: list) -> None:
     if model._meta.auto_created or model is LogEntry:
         return
     content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
-    LogEntry.objects.filter(
-        content_type=content_type, object_id__in=[str(pk) for pk in pks]
-    ).exclude(object_repr="", change_message="").update(object_repr="", change_message="")
+    _admin_history_naming(content_type).filter(object_id__in=[str(pk) for pk in pks]).update(
+        object_repr="", change_message=""
+    )
 
 
 def _complete(request: DeletionRequest, now: dt.datetime) -> None:
