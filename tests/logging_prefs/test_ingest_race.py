@@ -124,3 +124,65 @@ def test_toggle_takes_effect_for_the_next_ingestion_after_commit(how, monkeypatc
     assert not Generation.objects.filter(
         api_key=other_key, text_state=Generation.TextState.NOT_LOGGED
     ).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_reposting_the_same_ids_at_once_store_each_generation_once(monkeypatch):
+    """Batches are COPYed after looking up which ids are stored. Two batches with the
+    same ids (in opposite orders) both find none, then both COPY: the second waits for
+    the first, fails on the unique index, and falls back to INSERT ... ON CONFLICT. No
+    error, no deadlock, each generation stored once, the rest counted as duplicates.
+
+    With 500 rows the two COPYs interleave; without the id order they deadlocked in
+    two runs out of three."""
+    require(connection.vendor == "postgresql", "the race is about PostgreSQL's unique index")
+    key = create_key(UserFactory()).api_key
+    records = [record(key.pk) for _ in range(500)]
+
+    both_looked = threading.Barrier(2, timeout=30)
+    real_stored_ids = actions._stored_ids
+
+    def stored_ids_then_wait(gateway_ids):
+        found = real_stored_ids(gateway_ids)
+        both_looked.wait()
+        return found
+
+    fallbacks: list[int] = []
+    real_fallback = actions._insert_on_conflict
+
+    def counted_fallback(rows):
+        fallbacks.append(len(rows))
+        return real_fallback(rows)
+
+    monkeypatch.setattr(actions, "_stored_ids", stored_ids_then_wait)
+    monkeypatch.setattr(actions, "_insert_on_conflict", counted_fallback)
+
+    results: list = []
+    errors: list[BaseException] = []
+
+    def ingest(batch: list[dict]) -> None:
+        try:
+            results.append(do_ingest_generations(records=batch))
+        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=ingest, args=(records,)),
+        threading.Thread(target=ingest, args=(records[::-1],)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    assert not errors, errors
+
+    # The race really happened: one batch's COPY collided and it took the fallback.
+    assert fallbacks == [500]
+    assert sorted((r.stored, r.duplicates) for r in results) == [(0, 500), (500, 0)]
+    assert Generation.objects.filter(api_key=key).count() == 500
+    assert set(Generation.objects.values_list("gateway_id", flat=True)) == {
+        r["id"] for r in records
+    }
