@@ -24,18 +24,39 @@ def _sessions_of(user_id: int):
 
 # Account deletion ends every session at once (privacy.actions); these catch any row
 # that store-side deletion missed.
-register(Session, rows=_sessions_of, user_field=None, before=(UserSession,))
-register(UserSession)
-register(EmailConfirmation, user_field="email_address__user")
+_SIGNS_IN = "a secret: whoever holds it is signed in as the person"
+register(
+    Session,
+    rows=_sessions_of,
+    user_field=None,
+    before=(UserSession,),
+    not_exported={"session_key": _SIGNS_IN, "session_data": "holds the session's secrets"},
+)
+register(UserSession, not_exported={"session_key": _SIGNS_IN})
+register(
+    EmailConfirmation,
+    user_field="email_address__user",
+    not_exported={"key": "a secret: it confirms the address"},
+)
 register(EmailAddress)
 register(User.groups.through)
 register(User.user_permissions.through)
 # The person's own admin actions (staff only). The admin history *about* an erased
 # object is handled by the engine: it keeps who on staff did what and when, and loses
 # the object's name (which for a user or an address is the email).
-register(LogEntry)
+register(
+    LogEntry,
+    not_exported={"object_repr": "names the object acted on: often another person's email"},
+)
 # Keys go after the generations that point at them: the registry orders each model
 # before the models it references, so Generation is archived first.
-register(ApiKey)
+register(
+    ApiKey,
+    not_exported={"hashed_key": "a digest of the secret key, useless to the person"},
+)
 # The account row itself: the registry always erases it last.
-register(User, user_field="pk")
+register(
+    User,
+    user_field="pk",
+    not_exported={"password": "a digest of the password: useless to the person, and a secret"},
+)

@@ -7,6 +7,7 @@ from privacy import views
 
 urlpatterns = [
     path("data/", views.account_data, name="account_data"),
+    path("data/download/", views.account_data_download, name="account_data_download"),
     path(
         "data/requests/<int:request_id>/cancel/",
         views.cancel_deletion_request,

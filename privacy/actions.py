@@ -769,6 +769,21 @@ def _end_sessions(user_id: int) -> int:
     return ended
 
 
+# --- The data download -----------------------------------------------------------
+
+
+def do_record_data_download(*, user: User) -> AuditEvent:
+    """Record that the person downloaded their data (privacy/export.py): who, when, and
+    the account as an opaque id, so support can answer "who took a copy, and when".
+    Side effects: a DATA_DOWNLOADED audit event."""
+    return AuditEvent.objects.create(
+        action=Action.DATA_DOWNLOADED,
+        actor_id=user.pk,
+        target=f"account:{user.pk}",
+        detail={},
+    )
+
+
 # --- The purge -------------------------------------------------------------------
 
 

@@ -225,6 +225,7 @@ class AuditEvent(models.Model):
         TERMINATED = "terminated", "Account terminated"
         LEGAL_HOLD_SET = "legal_hold_set", "Legal hold set"
         LEGAL_HOLD_LIFTED = "legal_hold_lifted", "Legal hold lifted"
+        DATA_DOWNLOADED = "data_downloaded", "Data downloaded by the person"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     # A user id (the person or support staff) as a plain integer; NULL is the system.

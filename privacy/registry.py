@@ -87,6 +87,8 @@ class PersonalData:
     archive: Totals | None = None
     # The order an account deletion's chunk takes the rows in (see `register`).
     chunk_order: tuple[str, ...] = ()
+    # Fields the person's data download leaves out, each with why (see `register`).
+    not_exported: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -119,6 +121,7 @@ def register(
     before: tuple[type[models.Model], ...] = (),
     archive: Totals | None = None,
     chunk_order: tuple[str, ...] = (),
+    not_exported: Mapping[str, str] | None = None,
 ) -> PersonalData:
     """Declare that `model` holds data about a person and how the purge erases it.
 
@@ -140,6 +143,10 @@ def register(
       account deletion finds its rows by that index. Without it, when one person owns
       a large share of the table, PostgreSQL may find a chunk by scanning the table from
       its start, and the last chunk (which finds nothing) reads all of it.
+    - not_exported: field -> why, for the fields the person's data download
+      (privacy/export.py, which walks this registry) leaves out: secrets that would let
+      whoever holds the file act as the person (a password hash, a session key) and
+      other people's data. Every other field of the person's rows is in the download.
     """
     if how not in HOWS:
         raise ValueError(f"how must be one of {', '.join(HOWS)}, not {how!r}")
@@ -157,6 +164,13 @@ def register(
     for name in chunk_order:
         if name.removeprefix("-") not in {f.name for f in model._meta.concrete_fields} | {"pk"}:
             raise ValueError(f"{model.__name__}: cannot order chunks by {name!r}")
+    not_exported = dict(not_exported or {})
+    concrete = {f.attname for f in model._meta.concrete_fields}
+    for name, why in not_exported.items():
+        if name not in concrete:
+            raise ValueError(f"{model.__name__}: no field {name!r} to leave out of the download")
+        if not why:
+            raise ValueError(f"{model.__name__}: say why {name!r} is left out of the download")
     if how == "archive":
         _check_archive(model, archive)
     elif archive is not None:
@@ -172,6 +186,7 @@ def register(
         before=tuple(before),
         archive=archive,
         chunk_order=tuple(chunk_order),
+        not_exported=not_exported,
     )
     _registry.append(entry)
     return entry
