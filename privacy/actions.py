@@ -22,7 +22,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.mail import send_mail
 from django.db import connection, models, transaction
 from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.sql import Query
 from django.utils import timezone
 
 from accounts.actions import do_revoke_api_key
@@ -38,19 +40,21 @@ Action = AuditEvent.Action
 Method = DeletionRequest.VerificationMethod
 
 # Rows erased per chunk, each chunk one transaction. A chunk holds row locks (and the
-# request row) until it commits: 10,000 generations archived by index take about an
-# eighth of a second (bench/purge.py: median 120-160 ms a task), so ingestion, the
-# activity pages and replication never wait long behind a purge, and a crash or a
-# killed worker repeats at most one chunk. This is more than "a few thousand rows"
-# because each chunk has a fixed cost (the broker round trip, the request row, the audit
-# event, a query per registered model, a commit that syncs the WAL): bench/purge.py
-# measured the million-row purge at 19.4 s with 5,000-row chunks and 15.8 s with 10,000.
-# Larger is not faster either (30,000-row chunks: a quarter slower per row, their pages
-# no longer fit the buffer cache before they are written), and one account with millions
-# of generations would hold a long lock and face a long rollback. The chunk size does
-# not change the WAL a purge writes (a full-page image of nearly every heap page it
-# touches: 3.5 GB for the million rows, like the raw DELETE's).
-PURGE_CHUNK_SIZE = 10000
+# request row) until it commits: 15,000 generations archived take about a seventh of a
+# second (bench/purge.py: median 147-149 ms a task), so ingestion, the activity pages
+# and replication never wait long behind a purge, and a crash or a killed worker repeats
+# at most one chunk. This is more than "a few thousand rows" because each chunk has a
+# fixed cost (the broker round trip, the request row, the audit event, a query per
+# registered model, a commit that waits for its WAL to reach the disk): bench/purge.py
+# measured the million-row purge at 19.4 s with 5,000-row chunks and 15.8 s with 10,000
+# (an older chunk statement); on 2026-11-28, with the chunk deleted by row address,
+# 12.7-13.2 s with 10,000, 11.4-11.6 s with 15,000 and 11.4-12.0 s with 20,000. Larger
+# is not faster (40,000 rows: slower than 10,000 in a bare loop, their dirty pages no
+# longer fit the buffer cache and the backend writes them out itself), and one account
+# with millions of generations would hold a long lock and face a long rollback. The
+# chunk size does not change the WAL a purge writes (a full-page image of nearly every
+# heap page it touches: 3.5 GB for the million rows, like the raw DELETE's).
+PURGE_CHUNK_SIZE = 15000
 
 # An archive entry that moved at least this many of the account's rows has its table
 # ANALYZEd before the rows it pointed at are deleted (see _analyze_after).
@@ -924,6 +928,13 @@ def _erase(
 
     # The account's rows in the entry's chunk order (an index's order: see registry).
     queryset = queryset.order_by(*entry.chunk_order)
+    if entry.how == "archive" and connection.vendor == "postgresql":
+        chosen, archived, had_text = _archive_postgresql(entry, queryset, budget)
+        progress.add("text_erased", entry.kind, had_text)
+        progress.add("archived", entry.kind, archived)
+        # The rows chosen count against the budget: a chunk that skipped one (see
+        # _archive_postgresql) is not mistaken for the entry's last.
+        return chosen
     if entry.how in ("anonymise", "archive"):
         if entry.stored_text is None:
             chunk = queryset.annotate(_has_text=Value(False))
@@ -989,31 +1000,47 @@ def _analyze_after(entry: registry.PersonalData, progress: _Progress) -> None:
 def _archive(entry: registry.PersonalData, chunk: models.QuerySet) -> tuple[int, int]:
     """Move the rows of `chunk` (a sliced queryset of (pk, has text) pairs) into the
     totals of `entry.archive` and delete them. Returns (rows moved, how many of them
-    held text).
+    held text). Inside the chunk's transaction, so a retried chunk finds the rows gone
+    and adds nothing twice. The path for databases other than PostgreSQL (SQLite,
+    `make run`): the ids, the totals by the ORM, then the DELETE."""
+    source = entry.model._meta
+    quote = connection.ops.quote_name
+    table, pk = quote(source.db_table), quote(source.pk.column)
+    found = list(chunk)
+    if not found:
+        return 0, 0
+    pks = [pk for pk, _ in found]
+    _forget_admin_history(entry.model, pks)
+    _add_totals_orm(entry, pks)
+    listed = ", ".join(["%s"] * len(pks))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({listed})", pks)  # noqa: S608
+        return cursor.rowcount, sum(has_text for _, has_text in found)
 
-    Inside the chunk's transaction: the totals and the delete commit together, so a
-    retried chunk finds the rows gone and adds nothing twice. On PostgreSQL it is one
-    statement: the chunk's selection, the admin history's names forgotten, the DELETE,
-    and the totals of the DELETE's RETURNING added with INSERT ... ON CONFLICT DO
-    UPDATE (each row read once, no ids through Python; the totals' rows are locked in
-    one order, so two purges adding into the same day never deadlock). Elsewhere
-    (SQLite, `make run`): the ids, the totals by the ORM, then the DELETE.
+
+def _archive_postgresql(
+    entry: registry.PersonalData, queryset: models.QuerySet, budget: int
+) -> tuple[int, int, int]:
+    """PostgreSQL: move up to `budget` rows of `queryset` (the account's rows in chunk
+    order) into the totals of `entry.archive` and delete them, in one statement.
+    Returns (rows chosen, rows moved, how many of the moved held text).
+
+    The statement: the chunk's row addresses (ctid) and ids by the chunk order's index,
+    the admin history's names forgotten, the DELETE of those addresses (a TID scan: each
+    row fetched once, where a join on ids looked every row up again in the primary key
+    index: 81-86 ms a chunk against 92 in a bare loop over bench/purge.py's data), and
+    the totals of the DELETE's RETURNING added with INSERT ... ON CONFLICT DO UPDATE
+    (no ids through Python; the totals' rows are locked in one order, so two purges
+    adding into the same day never deadlock). Whether a row held text is read from the
+    deleted row itself. A row updated by another transaction since the chunk was chosen
+    (the categoriser marking it, the nightly expiry erasing its text) has a new address:
+    this DELETE skips it (chosen, not moved) and the next chunk takes it. In the chunk's
+    transaction: a retried chunk finds the rows gone and adds nothing twice.
     """
     archive = entry.archive
     quote = connection.ops.quote_name
     source, target = entry.model._meta, archive.into._meta
-    table, pk = quote(source.db_table), quote(source.pk.column)
-    if connection.vendor != "postgresql":
-        found = list(chunk)
-        if not found:
-            return 0, 0
-        pks = [pk for pk, _ in found]
-        _forget_admin_history(entry.model, pks)
-        _add_totals_orm(entry, pks)
-        listed = ", ".join(["%s"] * len(pks))
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({listed})", pks)  # noqa: S608
-            return cursor.rowcount, sum(has_text for _, has_text in found)
+    table = quote(source.db_table)
 
     def source_column(name: str) -> str:
         return quote(source.get_field(name).column)
@@ -1043,7 +1070,18 @@ def _archive(entry: registry.PersonalData, chunk: models.QuerySet) -> tuple[int,
         for column in [count] + [c for c, _ in sums]
     )
 
+    chunk = queryset.annotate(
+        # The row address; a quoted constant name, no value.
+        _row=RawSQL(f"{table}.ctid", (), output_field=models.TextField())  # noqa: S611
+    ).values_list("pk", "_row")[:budget]
     select, params = chunk.query.sql_with_params()
+    has_text, has_text_params = "false", ()
+    if entry.stored_text is not None:
+        # The stored-text condition over the deleted row's own columns.
+        query = Query(entry.model)
+        has_text, has_text_params = query.build_where(entry.stored_text.remaining).as_sql(
+            query.get_compiler(connection=connection), connection
+        )
     content_type = ContentType.objects.get_for_model(entry.model, for_concrete_model=False)
     forgotten, forgotten_params = "", ()
     if _has_admin_history(content_type):
@@ -1062,22 +1100,23 @@ def _archive(entry: registry.PersonalData, chunk: models.QuerySet) -> tuple[int,
         ),"""  # noqa: S608 (quoted names)
         forgotten_params = (content_type.pk,)
     sql = f"""
-        WITH chunk (pk, has_text) AS ({select}),{forgotten}
+        WITH chunk (pk, row) AS ({select}),{forgotten}
         moved AS (
-            DELETE FROM {table} USING chunk WHERE {table}.{pk} = chunk.pk
-            RETURNING {returning}, chunk.has_text
+            DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT row FROM chunk))
+            RETURNING {returning}, ({has_text}) AS has_text
         ),
         added AS (
             INSERT INTO {into} ({columns})
             SELECT {values} FROM moved GROUP BY {positions} ORDER BY {positions}
             ON CONFLICT ({conflict}) DO UPDATE SET {added}
         )
-        SELECT count(*), count(*) FILTER (WHERE has_text) FROM moved
+        SELECT (SELECT count(*) FROM chunk), count(*), count(*) FILTER (WHERE has_text)
+        FROM moved
     """  # noqa: S608 (quoted names and the queryset's own SQL)
     with connection.cursor() as cursor:
-        cursor.execute(sql, (*params, *forgotten_params))
-        moved, had_text = cursor.fetchone()
-    return moved, had_text
+        cursor.execute(sql, (*params, *forgotten_params, *has_text_params))
+        chosen, moved, had_text = cursor.fetchone()
+    return chosen, moved, had_text
 
 
 def _add_totals_orm(entry: registry.PersonalData, pks: list) -> None:

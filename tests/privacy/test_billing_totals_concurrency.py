@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import Counter
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -188,3 +190,73 @@ def test_concurrent_purges_add_into_the_same_totals_without_deadlock_or_lost_upd
     assert totals == expected_totals(both)
     assert sum(total[0] for total in totals.values()) == 2 * GENERATIONS_EACH
     assert BillingDailyTotal.objects.count() == len(shared)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_updated_while_its_chunk_waits_is_archived_once_by_the_next_chunk():
+    """A chunk deletes the rows it chose by their addresses (ctid). When another
+    transaction updates one of them first (the categoriser, the nightly expiry), the
+    chunk waits for it, finds the row moved to a new address, and leaves it: the chunk
+    counts only what it moved and says rows remain, and the next chunk archives the
+    row. Nothing is lost, nothing is counted twice."""
+    require_postgres()
+    user = make_user()
+    key = new_key(user)
+    same_days_and_models(key, step=1, tokens=100, cents=3)
+    before = expected_totals(Generation.objects.filter(user=user).values_list(*BILLING_FIELDS))
+    oldest = Generation.objects.filter(user=user).order_by("created_at", "id").first()
+    request = do_delete_account(user=user, acting_user=user)
+    claim = do_claim_deletion_request(request_id=request.pk)
+    assert claim is not None
+
+    # A second session updates the oldest row and keeps its transaction open.
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    blocker = psycopg.connect(**params)
+    blocker.execute(
+        "UPDATE logging_prefs_generation SET categorised = true WHERE id = %s", [oldest.pk]
+    )
+    outcome: list = []
+
+    def first_chunk() -> None:
+        try:
+            outcome.append(do_purge_chunk(request_id=request.pk, claim=claim))
+        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_chunk)
+    thread.start()
+    # The chunk reaches the updated row and waits for the blocker's transaction.
+    with psycopg.connect(**params, autocommit=True) as watcher:
+        deadline = time.monotonic() + 10
+        while not watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE '%DELETE FROM%logging_prefs_generation%'"
+        ).fetchone()[0]:
+            if time.monotonic() > deadline:
+                blocker.rollback()
+                pytest.fail("the chunk never waited for the updated row")
+            time.sleep(0.01)
+    blocker.commit()
+    blocker.close()
+    thread.join(timeout=30)
+    assert outcome == [True], outcome  # rows remain: the skipped one
+
+    progress = DeletionRequest.objects.get(pk=request.pk).progress
+    assert progress["archived"]["logging_prefs.generation"] == GENERATIONS_EACH - 1
+    assert list(Generation.objects.filter(user_id=user.pk).values_list("id", flat=True)) == [
+        oldest.pk
+    ]
+
+    claim = Claim(token=claim.token, chunk=claim.chunk + 1)
+    for _ in range(MAX_CHUNKS):
+        if not do_purge_chunk(request_id=request.pk, claim=claim):
+            break
+        claim = Claim(token=claim.token, chunk=claim.chunk + 1)
+    request.refresh_from_db()
+    assert request.status == Status.COMPLETED
+    assert request.progress["archived"]["logging_prefs.generation"] == GENERATIONS_EACH
+    assert not Generation.objects.filter(user_id=user.pk).exists()
+    assert ledger_totals() == before
