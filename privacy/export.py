@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -42,6 +44,46 @@ FORMAT = "portal-data-export/1"
 # a second of round trips); small enough that a page of 1 KB rows is a couple of MB of
 # memory in the web worker.
 EXPORT_PAGE_ROWS = 2000
+
+
+# One download at a time per account: a million generations keep a web worker busy for
+# about twenty seconds, and a second click would only start the same work again. The
+# lock (in the shared cache) is renewed while the document streams and released when
+# the response closes, finished or not; a web worker killed mid-download leaves it to
+# expire after this long.
+DOWNLOAD_LOCK_SECONDS = 120
+
+
+class Download:
+    """The document as a response body (StreamingHttpResponse calls `close` when the
+    response is closed: sent, or the client went away) holding the account's lock."""
+
+    def __init__(self, key: str, pieces: Iterator[bytes]) -> None:
+        self.key = key
+        self.pieces = pieces
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        renewed = time.monotonic()
+        for piece in self.pieces:
+            yield piece
+            if time.monotonic() - renewed > DOWNLOAD_LOCK_SECONDS / 4:
+                cache.touch(self.key, DOWNLOAD_LOCK_SECONDS)
+                renewed = time.monotonic()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.pieces.close()
+            cache.delete(self.key)
+
+
+def start_download(*, user_id: int, account: str, exported_at: dt.datetime) -> Download | None:
+    """The account's document, or None while another download of it is streaming."""
+    key = f"privacy:data-download:{user_id}"
+    if not cache.add(key, exported_at.isoformat(), DOWNLOAD_LOCK_SECONDS):
+        return None
+    return Download(key, data_export(user_id=user_id, account=account, exported_at=exported_at))
 
 
 def export_entries() -> list[registry.PersonalData]:

@@ -18,7 +18,7 @@ from privacy.actions import (
     do_delete_stored_prompts,
     do_record_data_download,
 )
-from privacy.export import data_export
+from privacy.export import start_download
 from privacy.forms import DeleteAccountForm, DeleteStoredPromptsForm
 from privacy.models import DeletionRequest
 from privacy.selectors import (
@@ -90,14 +90,23 @@ def account_data_download(request: HttpRequest) -> HttpResponse:
     """Download your data: every row the personal-data registry lists for you, as one
     JSON file (privacy/export.py), streamed so a large account does not fill memory.
     Behind a recent reauthentication like the rest of the page: the file holds every
-    stored prompt. Each download is in the audit trail."""
+    stored prompt. One at a time per account; each one is in the audit trail."""
     user = request.user
     now = timezone.now()
-    do_record_data_download(user=user)
-    response = StreamingHttpResponse(
-        data_export(user_id=user.pk, account=str(user.public_id), exported_at=now),
-        content_type="application/json; charset=utf-8",
-    )
+    download = start_download(user_id=user.pk, account=str(user.public_id), exported_at=now)
+    if download is None:
+        messages.warning(
+            request,
+            "A download of your data is already running. When it has finished, you can "
+            "download again.",
+        )
+        return redirect("account_data")
+    try:
+        do_record_data_download(user=user)
+    except BaseException:
+        download.close()  # nothing was sent: the next click may start again
+        raise
+    response = StreamingHttpResponse(download, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="portal-data-{now:%Y-%m-%d}.json"'
     return response
 

@@ -7,7 +7,8 @@ import datetime as dt
 import json
 
 import pytest
-from django.db import connection
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -179,3 +180,39 @@ def test_the_registry_refuses_to_leave_out_a_field_that_does_not_exist_or_withou
         registry.register(ApiKey, not_exported={"secret": "why"})
     with pytest.raises(ValueError, match="say why"):
         registry.register(ApiKey, not_exported={"hashed_key": ""})
+
+
+def test_a_second_download_while_one_is_streaming_is_refused_with_a_clear_message():
+    user = make_user()
+    ingest(new_key(user), count=3, prompt=unique_marker("prompt"))
+    client = signed_in_and_reauthenticated(user, DOWNLOAD_URL)
+
+    first = client.get(DOWNLOAD_URL)  # headers sent, body not read yet
+    assert first.status_code == 200
+    second = client.get(DOWNLOAD_URL, follow=True)
+    assert second.redirect_chain == [(DATA_URL, 302)]
+    assert "A download of your data is already running" in second.content.decode()
+
+    # The first download streams in full; the response closes at its end (as the server
+    # closes it), which frees the next.
+    doc = json.loads(b"".join(first.streaming_content))
+    assert doc["complete"] is True
+    _, body = download(client)
+    assert json.loads(body)["complete"] is True
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.DATA_DOWNLOADED).count() == 2
+
+
+def test_a_download_the_client_abandons_before_reading_frees_the_next():
+    user = make_user()
+    client = signed_in_and_reauthenticated(user, DOWNLOAD_URL)
+    abandoned = client.get(DOWNLOAD_URL)
+    # The browser went away before the first byte: the server closes the response
+    # (without the test client's request_finished handler, which would close the test's
+    # database connection, as the client itself does).
+    request_finished.disconnect(close_old_connections)
+    try:
+        abandoned.close()
+    finally:
+        request_finished.connect(close_old_connections)
+    _, body = download(client)
+    assert json.loads(body)["complete"] is True
