@@ -22,4 +22,10 @@ register(
         "termination are kept; the account id and all free text are erased."
     ),
     anonymise={"user_id": None, "reason": "", "notice_text": "", "legal_hold_reason": ""},
+    not_exported={
+        "legal_hold_reason": (
+            "why the company must keep data (an investigation, a court order): telling the "
+            "person could defeat the hold"
+        ),
+    },
 )

@@ -101,6 +101,7 @@ def test_a_user_downloads_every_registered_record_about_them_and_nothing_of_anyo
     assert client.session.session_key not in text
     assert doc["left_out"]["accounts.user"]["password"]
     assert set(doc["left_out"]["sessions.session"]) == {"session_key", "session_data"}
+    assert set(doc["left_out"]["privacy.termination"]) == {"legal_hold_reason"}
 
 
 def test_each_download_is_in_the_audit_trail_without_an_email_address():
