@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Iterator
 
@@ -37,6 +38,8 @@ from django.db import models
 from django.db.models import Q
 
 from privacy import registry
+
+logger = logging.getLogger(__name__)
 
 FORMAT = "portal-data-export/1"
 
@@ -56,9 +59,10 @@ DOWNLOAD_LOCK_SECONDS = 120
 
 class Download:
     """The document as a response body (StreamingHttpResponse calls `close` when the
-    response is closed: sent, or the client went away) holding the account's lock."""
+    response is closed: sent, or the client went away) holding the account's lock
+    (`key`; None when the cache was unreachable and the download went ahead without)."""
 
-    def __init__(self, key: str, pieces: Iterator[bytes]) -> None:
+    def __init__(self, key: str | None, pieces: Iterator[bytes]) -> None:
         self.key = key
         self.pieces = pieces
         self.closed = False
@@ -67,23 +71,38 @@ class Download:
         renewed = time.monotonic()
         for piece in self.pieces:
             yield piece
-            if time.monotonic() - renewed > DOWNLOAD_LOCK_SECONDS / 4:
-                cache.touch(self.key, DOWNLOAD_LOCK_SECONDS)
+            if self.key and time.monotonic() - renewed > DOWNLOAD_LOCK_SECONDS / 4:
+                _cache_call(cache.touch, self.key, DOWNLOAD_LOCK_SECONDS)
                 renewed = time.monotonic()
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
             self.pieces.close()
-            cache.delete(self.key)
+            if self.key:
+                _cache_call(cache.delete, self.key)
 
 
 def start_download(*, user_id: int, account: str, exported_at: dt.datetime) -> Download | None:
     """The account's document, or None while another download of it is streaming."""
     key = f"privacy:data-download:{user_id}"
-    if not cache.add(key, exported_at.isoformat(), DOWNLOAD_LOCK_SECONDS):
+    taken = _cache_call(cache.add, key, exported_at.isoformat(), DOWNLOAD_LOCK_SECONDS)
+    if taken is False:
         return None
-    return Download(key, data_export(user_id=user_id, account=account, exported_at=exported_at))
+    # None: the cache is unreachable. The lock only spares the server repeated work,
+    # so the person still gets their data, unguarded.
+    return Download(
+        key if taken else None,
+        data_export(user_id=user_id, account=account, exported_at=exported_at),
+    )
+
+
+def _cache_call(method, *args):
+    try:
+        return method(*args)
+    except Exception:  # the cache's own errors (Redis down, a full disk) vary by backend
+        logger.warning("data download: the cache is unreachable", exc_info=True)
+        return None
 
 
 def export_entries() -> list[registry.PersonalData]:

@@ -217,3 +217,22 @@ def test_a_download_the_client_abandons_before_reading_frees_the_next():
         request_finished.connect(close_old_connections)
     _, body = download(client)
     assert json.loads(body)["complete"] is True
+
+
+def test_the_download_goes_ahead_when_the_cache_is_unreachable(monkeypatch, caplog):
+    """The one-at-a-time lock lives in the cache (Redis); without it the person still
+    gets their data, and nothing answers 500."""
+    user = make_user()
+    client = signed_in_and_reauthenticated(user, DOWNLOAD_URL)
+
+    class Unreachable:
+        def __getattr__(self, name):
+            def down(*args, **kwargs):
+                raise ConnectionError("the cache is down")
+
+            return down
+
+    monkeypatch.setattr(export, "cache", Unreachable())
+    _, body = download(client)
+    assert json.loads(body)["complete"] is True
+    assert "the cache is unreachable" in caplog.text
