@@ -44,8 +44,8 @@ Method = DeletionRequest.VerificationMethod
 # second (bench/purge.py: median 147-149 ms a task), so ingestion, the activity pages
 # and replication never wait long behind a purge, and a crash or a killed worker repeats
 # at most one chunk. This is more than "a few thousand rows" because each chunk has a
-# fixed cost (the broker round trip, the request row, the audit event, a query per
-# registered model, a commit that waits for its WAL to reach the disk): bench/purge.py
+# fixed cost (the broker round trip, the request row, the audit event, the queries of
+# the registry walk, a commit that waits for its WAL to reach the disk): bench/purge.py
 # measured the million-row purge at 19.4 s with 5,000-row chunks and 15.8 s with 10,000
 # (an older chunk statement); on 2026-11-28, with the chunk deleted by row address,
 # 12.7-13.2 s with 10,000, 11.4-11.6 s with 15,000 and 11.4-12.0 s with 20,000. Larger

@@ -262,9 +262,14 @@ def entries() -> list[PersonalData]:
     An entry goes before every entry whose model it points at (a foreign key, one-to-one
     or an explicit `before`): children before parents, so no row is left pointing at a
     deleted one and a PROTECT link is cut before its target goes. Among entries that are
-    free to go, registration order decides; the account row itself is always last.
+    free to go, those with a `chunk_order` (many rows per person) come first, then
+    registration order; the account row itself is always last. Putting the big entries
+    first means an account deletion's chunks spend their whole budget there and stop
+    (privacy.actions.do_purge_chunk), instead of first asking each small model again for
+    rows it no longer has: a dozen queries and savepoints less in each of a large
+    account's chunks; the small models are erased by the last chunk.
     """
-    pending = list(_registry)
+    pending = sorted(_registry, key=lambda entry: not entry.chunk_order)
     ordered: list[PersonalData] = []
 
     def must_wait(entry: PersonalData) -> bool:
