@@ -40,8 +40,8 @@ Action = AuditEvent.Action
 Method = DeletionRequest.VerificationMethod
 
 # Rows erased per chunk, each chunk one transaction. A chunk holds row locks (and the
-# request row) until it commits: 15,000 generations archived take about a seventh of a
-# second (bench/purge.py: median 147-149 ms a task), so ingestion, the activity pages
+# request row) until it commits: 15,000 generations archived take about an eighth of a
+# second (bench/purge.py: median 125-133 ms a task), so ingestion, the activity pages
 # and replication never wait long behind a purge, and a crash or a killed worker repeats
 # at most one chunk. This is more than "a few thousand rows" because each chunk has a
 # fixed cost (the broker round trip, the request row, the audit event, the queries of

@@ -232,3 +232,40 @@ def test_task_whose_whole_worker_is_sigkilled_mid_run_is_redelivered_to_a_new_wo
         10,
         "the redelivered message to be acknowledged",
     )
+
+
+def backends_seen(run: IntegrationRun, result_key: str, count: int) -> list[int]:
+    """Run record_database_backend `count` more times, one after the other; every
+    backend recorded under `result_key` so far, in order."""
+    for _ in range(count):
+        done = run.redis.llen(result_key) + 1
+        run.enqueue(worker_tasks.record_database_backend, result_key)
+        wait_for(
+            lambda done=done: run.redis.llen(result_key) >= done, TASK_TIMEOUT, "the task", run.logs
+        )
+    return [int(pid) for pid in run.redis.lrange(result_key, 0, -1)]
+
+
+def test_tasks_keep_their_database_connection_from_one_task_to_the_next(worker_run):
+    """Celery's Django fixup would close it around every task (a new PostgreSQL backend
+    each time, a sixth of a purge chunk); portal/celery.py keeps it, as Django keeps a
+    web worker's, until it is broken or older than CONN_MAX_AGE."""
+    worker_run.start_worker()
+    backends = backends_seen(worker_run, worker_run.key("backends"), 3)
+    assert len(set(backends)) == 1, backends
+
+
+def test_a_task_after_the_database_dropped_the_connection_reconnects_and_runs(worker_run):
+    """A kept connection that the server ended (a restart, a failover, an idle timeout)
+    is found broken by the health check before the next task's first query, and
+    replaced: the task runs, no error."""
+    worker_run.start_worker()
+    result_key = worker_run.key("backends")
+    (first,) = backends_seen(worker_run, result_key, 1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [first])
+        assert cursor.fetchone() == (True,)
+    backends = backends_seen(worker_run, result_key, 1)
+    assert backends[0] == first
+    assert backends[1] != first, worker_run.logs()
+    assert "Traceback" not in worker_run.logs()

@@ -14,6 +14,7 @@ import redis
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.db import connection
 
 RECORD_TTL_SECONDS = 600
 RELEASE_WAIT_SECONDS = 120
@@ -52,3 +53,13 @@ def wait_for_release(run_key: str) -> None:
         time.sleep(0.05)
     client.rpush(f"{run_key}:done", os.getpid())
     client.expire(f"{run_key}:done", RECORD_TTL_SECONDS)
+
+
+@shared_task
+def record_database_backend(result_key: str) -> None:
+    """Record which PostgreSQL backend (server process) this task's queries ran on."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    _redis().rpush(result_key, backend)
+    _redis().expire(result_key, RECORD_TTL_SECONDS)
