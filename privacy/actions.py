@@ -48,12 +48,14 @@ Method = DeletionRequest.VerificationMethod
 # the registry walk, a commit that waits for its WAL to reach the disk): bench/purge.py
 # measured the million-row purge at 19.4 s with 5,000-row chunks and 15.8 s with 10,000
 # (an older chunk statement); on 2026-11-28, with the chunk deleted by row address,
-# 12.7-13.2 s with 10,000, 11.4-11.6 s with 15,000 and 11.4-12.0 s with 20,000. Larger
-# is not faster (40,000 rows: slower than 10,000 in a bare loop, their dirty pages no
-# longer fit the buffer cache and the backend writes them out itself), and one account
-# with millions of generations would hold a long lock and face a long rollback. The
-# chunk size does not change the WAL a purge writes (a full-page image of nearly every
-# heap page it touches: 3.5 GB for the million rows, like the raw DELETE's).
+# 12.7-13.2 s with 10,000, 11.4-11.6 s with 15,000 and 11.4-12.0 s with 20,000, and once
+# workers kept their database connection, 9.9-10.7 s with 15,000 against 10.1-10.3 s
+# with 20,000 (no clear gain for longer locks). Larger is not faster (40,000 rows:
+# slower than 10,000 in a bare loop, their dirty pages no longer fit the buffer cache
+# and the backend writes them out itself), and one account with millions of generations
+# would hold a long lock and face a long rollback. The chunk size does not change the
+# WAL a purge writes (a full-page image of nearly every heap page it touches: 3.5 GB for
+# the million rows, like the raw DELETE's).
 PURGE_CHUNK_SIZE = 15000
 
 # An archive entry that moved at least this many of the account's rows has its table
