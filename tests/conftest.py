@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 from django.conf import settings
@@ -18,6 +19,16 @@ def require(condition: bool, reason: str) -> None:
     if services_required():
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+def run_together(threads: list[threading.Thread], *, timeout: float, what: str) -> None:
+    """Start `threads`, wait for all of them, and fail if one is still running after
+    `timeout` seconds (`what` hung)."""
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), f"{what} hung"
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from logging_prefs.actions import (
     do_set_logging_preferences,
 )
 from logging_prefs.models import Generation
-from tests.conftest import require
+from tests.conftest import require, run_together
 from tests.factories import UserFactory
 from tests.logging_prefs.conftest import create_key, record
 
@@ -98,11 +98,7 @@ def test_toggle_takes_effect_for_the_next_ingestion_after_commit(how, monkeypatc
 
     threads = [threading.Thread(target=ingest) for _ in range(INGEST_THREADS)]
     threads.append(threading.Thread(target=toggle))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    run_together(threads, timeout=120, what="a thread")
     assert not errors, errors
 
     # The race really happened: text was stored before the toggle, and batches kept
@@ -172,11 +168,7 @@ def test_two_batches_reposting_the_same_ids_at_once_store_each_generation_once(m
         threading.Thread(target=ingest, args=(records,)),
         threading.Thread(target=ingest, args=(records[::-1],)),
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    run_together(threads, timeout=60, what="a thread")
     assert not errors, errors
 
     # The race really happened: one batch's COPY collided and it took the fallback.

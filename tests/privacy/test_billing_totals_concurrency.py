@@ -27,6 +27,7 @@ from logging_prefs.actions import do_ingest_generations
 from logging_prefs.models import BillingDailyTotal, Generation
 from privacy.actions import Claim, do_claim_deletion_request, do_delete_account, do_purge_chunk
 from privacy.models import DeletionRequest
+from tests.conftest import run_together
 from tests.privacy.conftest import (
     BILLING_FIELDS,
     expected_totals,
@@ -164,11 +165,7 @@ def test_concurrent_purges_add_into_the_same_totals_without_deadlock_or_lost_upd
             connection.close()
 
     threads = [threading.Thread(target=purge, args=(user.pk,)) for user in users]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a purge hung"
+    run_together(threads, timeout=120, what="a purge")
     # No error in either thread: a deadlock is PostgreSQL's "deadlock detected", raised
     # in one of them (after deadlock_timeout, a second).
     assert not errors, errors
