@@ -111,14 +111,13 @@ def export_entries() -> list[registry.PersonalData]:
     return sorted(entries, key=lambda entry: not entry.is_account)
 
 
-def left_out() -> dict[str, dict[str, str]]:
-    return {
-        entry.kind: dict(entry.not_exported) for entry in export_entries() if entry.not_exported
-    }
+def _left_out(entries: list[registry.PersonalData]) -> dict[str, dict[str, str]]:
+    return {entry.kind: dict(entry.not_exported) for entry in entries if entry.not_exported}
 
 
 def data_export(*, user_id: int, account: str, exported_at: dt.datetime) -> Iterator[bytes]:
     """The JSON document of everything registered about `user_id`, in pieces."""
+    entries = export_entries()
     yield (
         b'{"format": '
         + _dumps(FORMAT)
@@ -127,10 +126,10 @@ def data_export(*, user_id: int, account: str, exported_at: dt.datetime) -> Iter
         + b', "account": '
         + _dumps(account)
         + b', "left_out": '
-        + _dumps(left_out())
+        + _dumps(_left_out(entries))
         + b', "records": {'
     )
-    for index, entry in enumerate(export_entries()):
+    for index, entry in enumerate(entries):
         yield (b", " if index else b"") + _dumps(entry.kind) + b": ["
         first = True
         for page in _pages(entry, user_id):
