@@ -57,15 +57,17 @@ INSTALLED_APPS = [
     "logging_prefs",
 ]
 
+# The portal.middleware classes are Django's own, skipped for the gateway API, which
+# has no session, user or messages (portal/middleware.py).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "portal.middleware.SessionMiddleware",
+    "portal.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.AuthenticationMiddleware",
+    "portal.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.ThrottledUserSessionsMiddleware",

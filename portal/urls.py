@@ -3,12 +3,15 @@ from django.urls import include, path
 
 from logging_prefs.api import api as gateway_api
 from portal import views
+from portal.middleware import GATEWAY_API_PATH
 
 admin.site.site_header = "Portal support"
 admin.site.site_title = "Portal support"
 admin.site.index_title = "Requests, accounts and records"
 
 urlpatterns = [
+    # First: the gateway's calls (its hot path) are resolved without trying the others.
+    path(GATEWAY_API_PATH.removeprefix("/"), gateway_api.urls),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
@@ -16,7 +19,6 @@ urlpatterns = [
     path("account/", include("logging_prefs.urls")),
     path("account/", include("privacy.account_urls")),
     path("models/", include("logging_prefs.public_urls")),
-    path("internal/v1/", gateway_api.urls),
     path("legal/", include("privacy.urls")),
     path("admin/", admin.site.urls),
 ]
