@@ -31,7 +31,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
-from pydantic import Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 
 from logging_prefs.actions import do_ingest_generations
 from logging_prefs.schemas import MAX_BATCH, GenerationRecord, StorableStr
@@ -58,7 +58,9 @@ class GatewayToken(HttpBearer):
             raise AuthenticationError(
                 message="The gateway API is disabled: PORTAL_GATEWAY_TOKEN is not configured."
             )
-        header = request.headers.get(self.header, "")
+        # META, not request.headers: that builds a dict of every header on first use,
+        # and this runs on each of the gateway's calls.
+        header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, token = header.partition(" ")
         if not header or scheme.lower() != self.openapi_scheme:
             raise AuthenticationError(
@@ -121,13 +123,18 @@ def _json_type(value: object) -> str:
 # --- Schemas -------------------------------------------------------------------------
 
 
-class DecisionIn(Schema):
+# The decision endpoint's schemas are plain pydantic models rather than ninja Schemas:
+# a Schema validates through ninja's wrapper for reading Django objects, which the
+# gateway's hot path does not need (bench/decisions.py). The OpenAPI document is the same.
+
+
+class DecisionIn(BaseModel):
     # StorableStr refuses text that is not valid Unicode (a lone surrogate could not be
     # hashed): that is a malformed request (422), any other unknown key is a 401.
     api_key: StorableStr = Field(min_length=1, max_length=256, description="The raw API key.")
 
 
-class ProviderPolicy(Schema):
+class ProviderPolicy(BaseModel):
     allow_training_paid: bool
     allow_training_free: bool
     allow_retention: bool
@@ -135,7 +142,7 @@ class ProviderPolicy(Schema):
     zdr_only: bool
 
 
-class DecisionOut(Schema):
+class DecisionOut(BaseModel):
     key_id: int = Field(description="The key's id; generation records carry it as key_id.")
     account: str = Field(
         description="The account's opaque public id.", json_schema_extra={"format": "uuid"}
@@ -289,13 +296,23 @@ api = GatewayAPI(
         "revoked key, 403 when the key's account is not active."
     ),
 )
-def decide(request: HttpRequest, payload: DecisionIn):
+def decide(request: HttpRequest, payload: DecisionIn) -> HttpResponse:
     try:
-        return decision_for_key(payload.api_key)
+        decision = decision_for_key(payload.api_key)
     except UnknownKey:
         raise HttpError(401, "Unknown or revoked API key.") from None
     except AccountInactive:
         raise HttpError(403, "The API key's account is not active.") from None
+    # Built and validated here, then serialised by pydantic in one call: ninja would
+    # validate the dataclass again through its Django-object wrapper, then encode a dict
+    # with the json module (bench/decisions.py). Same document, same schema.
+    answer = DecisionOut(
+        key_id=decision.key_id,
+        account=decision.account,
+        log_prompts=decision.log_prompts,
+        provider_policy=decision.provider_policy,
+    )
+    return HttpResponse(answer.model_dump_json(), content_type="application/json; charset=utf-8")
 
 
 @api.post(
