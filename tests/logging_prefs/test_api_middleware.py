@@ -76,3 +76,8 @@ def test_the_api_still_refuses_a_missing_token_and_answers_json_404s(gateway, ke
     response = gateway.post(GATEWAY_API_PATH + "no-such-endpoint", {})
     assert response.status_code == 404
     assert response.json()["detail"].startswith("No gateway API endpoint")
+
+
+def test_a_host_outside_allowed_hosts_is_refused_on_the_gateway_api_too(gateway, key):
+    response = gateway.post(DECISIONS_URL, {"api_key": key.raw}, HTTP_HOST="evil.example")
+    assert response.status_code == 400
