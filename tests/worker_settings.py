@@ -28,12 +28,19 @@ def isolated_transport_options(base: dict, key_prefix: str) -> dict:
       second keeps the test short (a message whose worker was killed comes back as soon
       as its visibility timeout has passed); what is restored is still decided by the
       visibility timeout.
+    - unacked_mutex_expire: each sweep holds a lock in Redis (`unacked_mutex`) that
+      expires after 300 seconds by default. A worker killed during a sweep (the purge
+      test's SIGKILL lands at a random moment, and the worker sweeps every second)
+      leaves the lock behind, and the next worker cannot put the killed one's message
+      back for five minutes: longer than the test waits. Five seconds is far longer than
+      a sweep of a test's few messages takes.
     """
     return {
         **base,
         "global_keyprefix": key_prefix,
         "unacked_restore_interval": 1,
         "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": 5,
     }
 
 
