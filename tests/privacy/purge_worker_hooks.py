@@ -1,8 +1,8 @@
 """Loaded into the test's worker processes (CELERY_IMPORTS in purge_worker_settings.py).
 
 Smaller chunks, and a pause inside each chunk's transaction after its rows were erased
-but before it commits, so the test's SIGKILL lands mid-purge and usually mid-chunk:
-the case where a half-done chunk must roll back and be done again, once.
+but before it commits. The test sends its SIGKILL during such a pause, so it lands
+mid-chunk: the case where a half-done chunk must roll back and be done again, once.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ billing fields are in the ledger exactly once, one notice is sent."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,7 +92,29 @@ def test_purge_survives_a_killed_worker_and_sends_one_notice(purge_run):
         progress = DeletionRequest.objects.get(pk=request.pk).progress
         return progress.get("archived", {}).get("logging_prefs.generation", 0)
 
-    wait_for(lambda: archived() >= KILL_AFTER_ROWS, PURGE_TIMEOUT, "the purge to start", run.logs)
+    def mid_chunk() -> bool:
+        # The worker's connection is inside a chunk's transaction, early in its pause
+        # (purge_worker_hooks.py), so the kill lands before that chunk commits, while
+        # its message is held unacknowledged. Killed just after a commit instead, the
+        # worker could be taking the next message off the queue: kombu's Redis
+        # transport pops it, then records it as unacknowledged, and a kill in between
+        # loses it; only the sweeper (privacy.actions.SWEEP_GRACE, minutes) would
+        # recover that purge, so the test timed out in about one run of four.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
+                " AND clock_timestamp() - state_change < %s",
+                [dt.timedelta(seconds=CHUNK_PAUSE_SECONDS / 2)],
+            )
+            return cursor.fetchone()[0] > 0
+
+    wait_for(
+        lambda: archived() >= KILL_AFTER_ROWS and mid_chunk(),
+        PURGE_TIMEOUT,
+        "the purge to be mid-chunk",
+        run.logs,
+    )
     first.sigkill_group()
     killed_at = DeletionRequest.objects.get(pk=request.pk)
     assert killed_at.status == DeletionRequest.Status.RUNNING, "killed too late: purge done"
