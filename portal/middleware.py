@@ -45,12 +45,13 @@ class SessionMiddleware(BrowserOnlyMixin, sessions_middleware.SessionMiddleware)
     pass
 
 
-class CommonMiddleware(BrowserOnlyMixin, common.CommonMiddleware):
+class CommonMiddleware(common.CommonMiddleware):
     def __call__(self, request: HttpRequest):
         if is_gateway_request(request):
             # The one part the gateway API needs too: a Host outside ALLOWED_HOSTS is
             # refused (DisallowedHost, a 400) here, as on every other path.
             request.get_host()
+            return self.get_response(request)
         return super().__call__(request)
 
 
