@@ -283,9 +283,11 @@ def _copy_new(rows: list[dict]) -> set[str]:
 
 
 def _stored_ids(gateway_ids: list[str]) -> set[str]:
+    # One array parameter for the whole batch, where the ORM's __in sends one per id.
+    table = connection.ops.quote_name(Generation._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT gateway_id FROM logging_prefs_generation WHERE gateway_id = ANY(%s)",
+            f"SELECT gateway_id FROM {table} WHERE gateway_id = ANY(%s)",  # noqa: S608
             [gateway_ids],
         )
         return {gateway_id for (gateway_id,) in cursor.fetchall()}
