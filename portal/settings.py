@@ -69,6 +69,9 @@ MIDDLEWARE = [
     "portal.middleware.AuthenticationMiddleware",
     "portal.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The gateway's hot path: after everything that shapes a gateway answer, before
+    # what only signed-in browser sessions need (logging_prefs/api.py).
+    "logging_prefs.api.DecisionFastPathMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.ThrottledUserSessionsMiddleware",
 ]
