@@ -42,12 +42,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(workers: int = 4):
-    """Serve bench.settings with gunicorn on a free loopback port."""
+    """Serve bench.settings with gunicorn, configured as deployed, on a free loopback port."""
     port = free_port()
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings")
     proc = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
+            # The portal's own settings (portal/gunicorn_conf.py), as deployed.
+            "--config",
+            str(ROOT / "portal" / "gunicorn_conf.py"),
             "bench.wsgi_app:application",
             "--bind",
             f"127.0.0.1:{port}",
