@@ -50,6 +50,9 @@ def main() -> None:
             "req/s",
             p99_ms=decision["p99_ms"],
             baseline_p99_ms=trivial["p99_ms"],
+            # Each round's, to show whether one slow round made the p99.
+            rounds_p99_ms=[r["decision"]["p99_ms"] for r in rounds],
+            baseline_rounds_p99_ms=[r["trivial"]["p99_ms"] for r in rounds],
         )
     finally:
         user.api_keys.all().delete()
