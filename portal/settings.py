@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "accounts",
     "privacy",
     "logging_prefs",
+    "catalog",
 ]
 
 # The portal.middleware classes are Django's own, skipped for the gateway API, which

@@ -1,4 +1,5 @@
-"""Idempotent demo data for `make run`: a user and a support-staff member."""
+"""Idempotent demo data for `make run`: a user, a support-staff member and the demo
+model catalog."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from catalog.demo_data import load_demo_catalog
 
 DEMO_USER = ("demo@portal.localhost", "demo-portal-password", "Demo User")
 SUPPORT_GROUP = "Support"
@@ -34,7 +36,10 @@ def _ensure_user(email: str, password: str, display_name: str, *, is_staff: bool
 
 
 class Command(BaseCommand):
-    help = "Create the demo user and support-staff member (safe to run repeatedly)."
+    help = (
+        "Create the demo user, the support-staff member and the demo model catalog "
+        "(safe to run repeatedly)."
+    )
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
@@ -45,6 +50,8 @@ class Command(BaseCommand):
         if group is None:
             raise CommandError(f"no {SUPPORT_GROUP!r} group: run `manage.py migrate` first")
         support.groups.add(group)
+        endpoints = load_demo_catalog()
         self.stdout.write(self.style.SUCCESS("Demo sign-ins:"))
         self.stdout.write(f"  user:          {DEMO_USER[0]} / {DEMO_USER[1]}")
         self.stdout.write(f"  support staff: {DEMO_SUPPORT[0]} / {DEMO_SUPPORT[1]}  (/admin/)")
+        self.stdout.write(f"Demo catalog: {endpoints} endpoints (/models/).")

@@ -18,34 +18,16 @@ from django.utils import timezone
 from accounts.actions import do_create_api_key
 from accounts.management.commands.load_demo_data import DEMO_USER
 from accounts.models import ApiKey, User
+from catalog.demo_data import DEMO_ENDPOINTS
 from logging_prefs.schemas import MAX_BATCH
 
 GENERATIONS_URL = "/internal/v1/generations"
 DAYS = 30
 
-# model -> (provider, input $/M tokens, output $/M tokens) for each endpoint serving it.
-MODELS: dict[str, list[tuple[str, str, str]]] = {
-    "openai/gpt-4o": [("OpenAI", "2.50", "10.00"), ("Azure", "2.50", "10.00")],
-    "anthropic/claude-sonnet-4": [
-        ("Anthropic", "3.00", "15.00"),
-        ("Amazon Bedrock", "3.00", "15.00"),
-        ("Google Vertex", "3.00", "15.00"),
-    ],
-    "meta-llama/llama-3.1-70b-instruct": [
-        ("Together", "0.88", "0.88"),
-        ("Fireworks", "0.90", "0.90"),
-        ("DeepInfra", "0.23", "0.40"),
-        ("Lambda", "0.12", "0.30"),
-    ],
-    "mistralai/mistral-large": [("Mistral", "2.00", "6.00"), ("Azure", "2.00", "6.00")],
-    "google/gemini-2.5-flash": [
-        ("Google AI Studio", "0.30", "2.50"),
-        ("Google Vertex", "0.30", "2.50"),
-    ],
-    "deepseek/deepseek-chat": [("DeepSeek", "0.27", "1.10"), ("Novita", "0.28", "1.14")],
-}
+# The demo catalog's models and endpoints (catalog/demo_data.py).
+MODELS = DEMO_ENDPOINTS
 # How often each model is picked (the big general models carry most traffic).
-MODEL_WEIGHTS = [30, 25, 15, 10, 12, 8]
+MODEL_WEIGHTS = [30, 25, 15, 10, 12, 8, 6]
 
 # Each category's usual app (title, url); a call may also come from a general chat app
 # or without app attribution (a script, curl).
