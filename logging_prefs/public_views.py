@@ -1,7 +1,9 @@
-"""Public pages of the anonymous category aggregates, per model.
+"""Public model pages: each model's endpoints with their price and data policy (the
+catalog), and the anonymous category aggregates.
 
-They read CategoryDailyCount only: counts per model, category and day, with no user,
-key or text behind them (see categories.py).
+The aggregates come from CategoryDailyCount only: counts per model, category and day,
+with no user, key or text behind them (see categories.py). A signed-in visitor also
+sees which endpoints their own privacy choices allow, and why not.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from catalog.selectors import catalog_model, catalog_models, endpoints_for_model
 from logging_prefs.categories import CATEGORY_LABELS
 from logging_prefs.models import CategoryDailyCount
+from logging_prefs.selectors import logging_preference_for_user
 
 # The detail page shows the last 30 days, today included.
 DETAIL_WINDOW_DAYS = 30
@@ -28,6 +32,7 @@ class ModelTotal:
     author: str
     slug: str
     total: int
+    endpoints: int
 
 
 @dataclass(frozen=True)
@@ -47,23 +52,40 @@ def _split_model(model: str) -> tuple[str, str] | None:
 
 @require_GET
 def models_index(request: HttpRequest) -> HttpResponse:
-    totals = []
+    totals: dict[str, int] = {}
     # catcount_model_day (model, day) serves the GROUP BY model.
     rows = CategoryDailyCount.objects.values("model").annotate(total=Sum("count")).order_by("model")
     for row in rows:
-        parts = _split_model(row["model"])
+        totals[row["model"]] = row["total"]
+    # The catalog's models, and any other model with categorised requests.
+    endpoint_counts = {model.model_id: model.endpoint_count for model in catalog_models()}
+    entries = []
+    for model in sorted(endpoint_counts.keys() | totals.keys()):
+        parts = _split_model(model)
         if parts is None:  # not an "author/slug" name: there is no page to link to
             continue
-        totals.append(ModelTotal(row["model"], *parts, total=row["total"]))
-    return render(request, "logging_prefs/public/models_index.html", {"models": totals})
+        entries.append(
+            ModelTotal(
+                model,
+                *parts,
+                total=totals.get(model, 0),
+                endpoints=endpoint_counts.get(model, 0),
+            )
+        )
+    return render(request, "logging_prefs/public/models_index.html", {"models": entries})
 
 
 @require_GET
 def model_detail(request: HttpRequest, author: str, slug: str) -> HttpResponse:
     model = f"{author}/{slug}"
+    entry = catalog_model(author=author, slug=slug)
     counts = CategoryDailyCount.objects.filter(model=model)
-    if not counts.exists():
+    if entry is None and not counts.exists():
         raise Http404("No such model")
+    policy = None
+    if request.user.is_authenticated:
+        policy = logging_preference_for_user(user=request.user).provider_policy()
+    endpoints = [] if entry is None else endpoints_for_model(entry, policy=policy)
     until = timezone.now().astimezone(dt.UTC).date()
     since = until - dt.timedelta(days=DETAIL_WINDOW_DAYS - 1)
     rows = (
@@ -85,6 +107,9 @@ def model_detail(request: HttpRequest, author: str, slug: str) -> HttpResponse:
     ]
     context = {
         "model": model,
+        "entry": entry,
+        "endpoints": endpoints,
+        "signed_in": policy is not None,
         "shares": shares,
         "total": total,
         "since": since,

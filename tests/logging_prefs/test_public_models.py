@@ -50,7 +50,7 @@ def test_models_index_lists_models_with_totals_linking_to_each(client):
 def test_models_index_without_data_says_so(client):
     response = client.get("/models/")
     assert response.status_code == 200
-    assert b"No requests have been categorised yet." in response.content
+    assert b"No models are listed yet." in response.content
 
 
 def test_model_detail_shows_last_30_days_breakdown_with_percentages(client):
