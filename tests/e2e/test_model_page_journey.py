@@ -20,6 +20,7 @@ EMAIL = "ana@example.com"
 MODEL = "acme/writer-2"
 TRAINING_LABEL = "Allow paid endpoints that may train on prompts"
 SAVED = "Your privacy choices have been saved."
+SCREENSHOT = "/tmp/e2e-model-page.png"
 
 
 def make_catalog() -> None:
@@ -88,6 +89,7 @@ def test_a_visitor_reads_provider_data_policies_and_a_user_sees_their_choices_ap
     expect(trainer).to_contain_text("Not used")
     expect(trainer).to_contain_text("You do not allow paid endpoints that may train on prompts.")
     browser_guard.assert_clean()
+    page.screenshot(path=SCREENSHOT, full_page=True)
 
     # --- Allow paid endpoints that may train, on the privacy page.
     page.goto("/account/privacy/")
