@@ -78,6 +78,10 @@ def models_index(request: HttpRequest) -> HttpResponse:
 @require_GET
 def model_detail(request: HttpRequest, author: str, slug: str) -> HttpResponse:
     model = f"{author}/{slug}"
+    if not model.isprintable():
+        # No model is named with a control character, and PostgreSQL refuses a NUL in
+        # a query: such an address is a missing page, not an error.
+        raise Http404("No such model")
     entry = catalog_model(author=author, slug=slug)
     counts = CategoryDailyCount.objects.filter(model=model)
     if entry is None and not counts.exists():

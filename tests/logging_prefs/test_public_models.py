@@ -106,6 +106,15 @@ def test_unknown_model_page_is_404(client):
     assert b"Page not found" in response.content
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/models/a/b%00/", "/models/a%00/b/", "/models/a/b%0A/", "/models/" + "a" * 5000 + "/b/"],
+    ids=["NUL in the slug", "NUL in the author", "a newline", "a very long author"],
+)
+def test_a_model_address_that_cannot_name_a_model_is_404_not_an_error(client, path):
+    assert client.get(path).status_code == 404
+
+
 def test_public_model_pages_have_no_inline_style_or_script(client):
     count("openai/gpt-4o", "programming", 3)
     count("openai/gpt-4o", "science", 1)
