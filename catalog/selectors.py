@@ -89,3 +89,20 @@ def catalog_models() -> list[LanguageModel]:
     return list(
         LanguageModel.objects.annotate(endpoint_count=Count("endpoints")).order_by("author", "slug")
     )
+
+
+def routes_for(*, model_id: str, policy: dict[str, bool]) -> list[Endpoint] | None:
+    """The endpoints of `model_id` ("author/slug") that the account's choices allow,
+    cheapest first; None when the catalog has no such model. One query when the model
+    has endpoints (the gateway's path), two when it has none."""
+    author, sep, slug = model_id.partition("/")
+    if not sep or not model_id.isprintable():
+        return None
+    endpoints = list(
+        Endpoint.objects.filter(model__author=author, model__slug=slug)
+        .select_related("provider")
+        .order_by("input_price", "output_price", "provider__name")
+    )
+    if not endpoints and catalog_model(author=author, slug=slug) is None:
+        return None
+    return [endpoint for endpoint in endpoints if endpoint_allowed(endpoint, policy)]

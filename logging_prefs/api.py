@@ -12,6 +12,9 @@ GatewayAPI also turns Django's plain-text 405 and HTML 404 under /internal/v1/ i
 JSON. The docs UI stays off (it would load a CDN, which the CSP forbids); the schema
 is at /internal/v1/openapi.json.
 
+The routes endpoint answers with the catalog's endpoints of a model that the key's
+account allows (catalog.selectors.routes_for).
+
 The decision endpoint, the gateway's hot path, has a fast path in front of ninja
 (DecisionFastPathMiddleware, at the end of this module) that answers well-formed,
 authorised calls with the same parts, byte for byte as ninja would.
@@ -37,6 +40,7 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 
+from catalog.selectors import format_price, routes_for
 from logging_prefs.actions import do_ingest_generations
 from logging_prefs.schemas import MAX_BATCH, GenerationRecord, StorableStr
 from logging_prefs.selectors import AccountInactive, UnknownKey, decision_for_key
@@ -160,6 +164,32 @@ class DecisionOut(BaseModel):
         description="Whether prompt and completion text may be logged for this key now."
     )
     provider_policy: ProviderPolicy
+
+
+class RoutesIn(BaseModel):
+    api_key: StorableStr = Field(min_length=1, max_length=256, description="The raw API key.")
+    model: StorableStr = Field(
+        min_length=1, max_length=200, description='The model, as "author/slug".'
+    )
+
+
+class DataPolicy(BaseModel):
+    trains_on_prompts: bool
+    retains_prompts: bool
+    retention_days: int | None = Field(description="How long prompts are kept, if known.")
+    publishes_prompts: bool
+    zero_data_retention: bool = Field(description="Keeps nothing once the request is answered.")
+
+
+class RouteOut(BaseModel):
+    provider: str
+    input_price: str = Field(description="USD per million prompt tokens, a decimal string.")
+    output_price: str = Field(description="USD per million completion tokens, a decimal string.")
+    data_policy: DataPolicy
+
+
+class RoutesOut(BaseModel):
+    endpoints: list[RouteOut] = Field(description="Cheapest first; never empty.")
 
 
 # Each generation stays a raw JSON value until do_ingest_generations validates it on its
@@ -328,6 +358,55 @@ def _decision_response(api_key: str) -> HttpResponse:
         account=decision.account,
         log_prompts=decision.log_prompts,
         provider_policy=decision.provider_policy,
+    )
+    return HttpResponse(answer.model_dump_json(), content_type="application/json; charset=utf-8")
+
+
+@api.post(
+    "/routes",
+    response={200: RoutesOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, **_ERRORS},
+    operation_id="routes",
+    summary="Where a key's request for a model may go",
+    description=(
+        "The model's endpoints that the key's account allows under its provider "
+        "data-policy choices, cheapest first, read from the database on every call. 401 "
+        "for an unknown or revoked key, 403 when the key's account is not active, 404 for "
+        "a model the catalog does not list, 409 when the account's choices allow none of "
+        "the model's endpoints."
+    ),
+)
+def routes(request: HttpRequest, payload: RoutesIn) -> HttpResponse:
+    try:
+        decision = decision_for_key(payload.api_key)
+    except UnknownKey:
+        return _json_error(401, "Unknown or revoked API key.")
+    except AccountInactive:
+        return _json_error(403, "The API key's account is not active.")
+    endpoints = routes_for(model_id=payload.model, policy=decision.provider_policy)
+    if endpoints is None:
+        return _json_error(404, f"No model named {payload.model!r} is listed.")
+    if not endpoints:
+        return _json_error(
+            409,
+            f"The account's provider data-policy choices allow none of {payload.model}'s "
+            "endpoints: the user can change them on the privacy page.",
+        )
+    answer = RoutesOut(
+        endpoints=[
+            RouteOut(
+                provider=endpoint.provider.name,
+                input_price=format_price(endpoint.input_price),
+                output_price=format_price(endpoint.output_price),
+                data_policy=DataPolicy(
+                    trains_on_prompts=endpoint.trains_on_prompts,
+                    retains_prompts=endpoint.retains_prompts,
+                    retention_days=endpoint.retention_days,
+                    publishes_prompts=endpoint.publishes_prompts,
+                    zero_data_retention=endpoint.zero_data_retention,
+                ),
+            )
+            for endpoint in endpoints
+        ]
     )
     return HttpResponse(answer.model_dump_json(), content_type="application/json; charset=utf-8")
 

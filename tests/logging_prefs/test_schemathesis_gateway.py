@@ -21,10 +21,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from catalog.demo_data import load_demo_catalog
 from portal.wsgi import application
 from tests.logging_prefs.conftest import GENERATIONS_URL, OPENAPI_URL
 
 AUTH = {"Authorization": "Bearer test-gateway-token"}
+ROUTES_URL = "/internal/v1/routes"
+ROUTED_MODEL = "openai/gpt-4o"
 EXAMPLES_PER_OPERATION = 150
 
 
@@ -33,12 +36,20 @@ EXAMPLES_PER_OPERATION = 150
 schema = schemathesis.openapi.from_wsgi(OPENAPI_URL, application)
 
 
-def _aim_at_a_real_key(case, key_id: int) -> None:
+def _aim_at_a_real_key(case, key_id: int, raw_key: str) -> None:
     """Make every other generated record storable, so the insert path (text decision,
     duplicates, PostgreSQL's unnest INSERT) sees generated strings and numbers too:
     a real key, a plausible time and cost; the other fields stay as generated. The
     remaining records stay entirely as generated."""
     body = case.body
+    if case.path == ROUTES_URL and isinstance(body, dict):
+        # A real key, and for about half the cases a listed model, so that routes are
+        # answered (200, 409) and not only refused.
+        if isinstance(body.get("api_key"), str):
+            body["api_key"] = raw_key
+        if isinstance(body.get("model"), str) and len(body["model"]) % 2 == 0:
+            body["model"] = ROUTED_MODEL
+        return
     if case.path != GENERATIONS_URL or not isinstance(body, dict):
         return
     items = body.get("generations")
@@ -52,6 +63,11 @@ def _aim_at_a_real_key(case, key_id: int) -> None:
             item["cost_usd"] = "0.00123"
 
 
+@pytest.fixture
+def routed_model():
+    load_demo_catalog()  # ROUTED_MODEL among them
+
+
 # The WSGI handler, unlike the test client, closes a connection left in a transaction at
 # the end of each request: the data must be committed, hence a transactional database.
 @pytest.mark.django_db(transaction=True)
@@ -62,8 +78,8 @@ def _aim_at_a_real_key(case, key_id: int) -> None:
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_the_gateway_api_never_answers_with_a_server_error(case, key):
-    _aim_at_a_real_key(case, key.api_key.pk)
+def test_the_gateway_api_never_answers_with_a_server_error(case, key, routed_model):
+    _aim_at_a_real_key(case, key.api_key.pk, key.raw)
     response = case.call(headers=AUTH)
     case.validate_response(
         response,
