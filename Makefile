@@ -52,6 +52,7 @@ format: install
 bench: install
 	DEBUG=1 $(MANAGE) migrate --noinput
 	$(PY) -m bench.decisions
+	$(PY) -m bench.routing
 	$(PY) -m bench.ingest
 	$(PY) -m bench.purge
 

@@ -69,7 +69,28 @@ PRICE_FIELD = {
 }
 
 
-class Endpoint(models.Model):
+class DataPolicy:
+    """What an endpoint's prices and policy fields imply; shared by the model and the
+    routes endpoint's rows (catalog.selectors.RouteEndpoint)."""
+
+    input_price: Decimal
+    output_price: Decimal
+    trains_on_prompts: bool
+    retains_prompts: bool
+    publishes_prompts: bool
+
+    @property
+    def is_free(self) -> bool:
+        return self.input_price == 0 and self.output_price == 0
+
+    @property
+    def zero_data_retention(self) -> bool:
+        """Keeps nothing once the request is answered: no training, retention or
+        publication."""
+        return not (self.trains_on_prompts or self.retains_prompts or self.publishes_prompts)
+
+
+class Endpoint(DataPolicy, models.Model):
     """One provider serving one model: its price and what it does with prompts."""
 
     model = models.ForeignKey(LanguageModel, on_delete=models.CASCADE, related_name="endpoints")
@@ -114,13 +135,3 @@ class Endpoint(models.Model):
             raise ValidationError(
                 {"retention_days": "Only an endpoint that retains prompts has a retention period."}
             )
-
-    @property
-    def is_free(self) -> bool:
-        return self.input_price == 0 and self.output_price == 0
-
-    @property
-    def zero_data_retention(self) -> bool:
-        """Keeps nothing once the request is answered: no training, retention or
-        publication."""
-        return not (self.trains_on_prompts or self.retains_prompts or self.publishes_prompts)

@@ -394,7 +394,7 @@ def routes(request: HttpRequest, payload: RoutesIn) -> HttpResponse:
     answer = RoutesOut(
         endpoints=[
             RouteOut(
-                provider=endpoint.provider.name,
+                provider=endpoint.provider,
                 input_price=format_price(endpoint.input_price),
                 output_price=format_price(endpoint.output_price),
                 data_policy=DataPolicy(

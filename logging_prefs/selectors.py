@@ -115,6 +115,9 @@ def _fetch_one(sql: str, params: list[str]) -> tuple | None:
             connection.validate_no_broken_transaction()
             with connection.wrap_database_errors:
                 raw.execute(sql, params)
+            # The query just proved the connection works: a later ORM query in the same
+            # request (the routes endpoint's) need not run the health check's SELECT 1.
+            connection.health_check_done = True
             return raw.fetchone()
         except (OperationalError, InterfaceError):
             if attempt == 2 or connection.in_atomic_block:

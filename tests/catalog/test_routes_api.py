@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from accounts.actions import do_revoke_api_key
 from logging_prefs.actions import do_set_logging_preferences
@@ -138,6 +139,25 @@ def test_a_route_costs_two_queries_whatever_the_number_of_endpoints(
     key = create_key(make_user())
     for _ in range(20):
         EndpointFactory(model=writer)
-    # The key's decision, then the model's endpoints with their providers.
+    # The key's decision, then the model with its endpoints and their providers.
     with django_assert_num_queries(2):
         assert route(gateway, key.raw).status_code == 200
+
+
+def test_a_route_runs_no_health_check_after_the_decision_proved_the_connection(
+    gateway, writer, monkeypatch
+):
+    # CONN_HEALTH_CHECKS: the first query of each request runs a SELECT 1 first. The
+    # decision's query has just used the connection, so the routes query skips it.
+    key = create_key(make_user())
+    checks = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or True)
+    connection.health_check_done = False
+    assert route(gateway, key.raw).status_code == 200
+    assert checks == []
+
+
+def test_a_listed_model_without_endpoints_is_a_409_not_a_404(gateway):
+    LanguageModelFactory(author="acme", slug="bare")
+    response = route(gateway, create_key(make_user()).raw, "acme/bare")
+    assert response.status_code == 409
