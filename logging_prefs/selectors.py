@@ -108,6 +108,7 @@ def _fetch_one(sql: str, params: list[str]) -> tuple | None:
                     cursor = connection.make_cursor(raw)
                 with cursor:
                     cursor.execute(sql, params)
+                    connection.health_check_done = True  # as below
                     return cursor.fetchone()
             # Otherwise what those wrappers would do and nothing more, at a third of
             # their cost: refuse to run in a broken transaction, and turn errors into
