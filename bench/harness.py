@@ -146,3 +146,54 @@ def report(name: str, project: float, baseline: float, unit: str, **extra) -> No
             }
         )
     )
+
+
+# The HTTP benchmarks measure one gateway endpoint against the trivial view on the same
+# server. Both sides alternate in ROUNDS rounds of SECONDS each, so a drift in the
+# machine's speed during the run (a shared 2-core machine drifts by 20%) weighs on both
+# alike.
+ROUNDS = 3
+SECONDS = 5
+CONNECTIONS = 32
+
+
+def report_against_trivial_view(name: str, base: str, path: str, body: dict) -> None:
+    """Drive POST `path` and the trivial view on the gunicorn at `base`, round after
+    round, and print the result line: requests/s against the trivial view's, and the
+    worst round's p99 beside each round's (whether one slow round made it)."""
+    urls = {"trivial": base + "/bench/trivial", name: base + path}
+    # Warm both paths (connections, imports) before measuring.
+    for url in urls.values():
+        wrk(url, body, connections=CONNECTIONS, seconds=2)
+    rounds = [
+        {
+            side: wrk(url, body, connections=CONNECTIONS, seconds=SECONDS)
+            for side, url in urls.items()
+        }
+        for _ in range(ROUNDS)
+    ]
+    trivial, project = (_combine([r[side] for r in rounds]) for side in urls)
+    if project["non_2xx"]:
+        raise SystemExit(f"{path} answered {project['non_2xx']} non-2xx responses")
+    print(f"trivial view: {trivial}")
+    print(f"{path}: {project}")
+    report(
+        name,
+        project["rps"],
+        trivial["rps"],
+        "req/s",
+        p99_ms=project["p99_ms"],
+        baseline_p99_ms=trivial["p99_ms"],
+        rounds_p99_ms=[r[name]["p99_ms"] for r in rounds],
+        baseline_rounds_p99_ms=[r["trivial"]["p99_ms"] for r in rounds],
+    )
+
+
+def _combine(results: list[dict]) -> dict:
+    """Rounds of equal length: the mean rate, the worst round's p99, every error."""
+    return {
+        "rps": sum(r["rps"] for r in results) / len(results),
+        "p99_ms": max(r["p99_ms"] for r in results),
+        "non_2xx": sum(r["non_2xx"] for r in results),
+        "socket_errors": "; ".join(r["socket_errors"] for r in results if r["socket_errors"]),
+    }

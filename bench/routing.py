@@ -12,8 +12,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from bench.decisions import CONNECTIONS, ROUNDS, SECONDS, _combine
-from bench.harness import gunicorn, report, setup_django, wrk
+from bench.harness import gunicorn, report_against_trivial_view, setup_django
 
 ROUTED_ENDPOINTS = 8
 
@@ -39,31 +38,7 @@ def main() -> None:
         _, raw_key = do_create_api_key(user=user, acting_user=user, name="bench")
         with gunicorn() as base:
             body = {"api_key": raw_key, "model": model.model_id}
-            urls = {"trivial": base + "/bench/trivial", "routes": base + "/internal/v1/routes"}
-            for url in urls.values():
-                wrk(url, body, connections=CONNECTIONS, seconds=2)
-            rounds = [
-                {
-                    side: wrk(url, body, connections=CONNECTIONS, seconds=SECONDS)
-                    for side, url in urls.items()
-                }
-                for _ in range(ROUNDS)
-            ]
-        trivial, routes = (_combine([r[side] for r in rounds]) for side in urls)
-        if routes["non_2xx"]:
-            raise SystemExit(f"routes answered {routes['non_2xx']} non-2xx responses")
-        print(f"trivial view: {trivial}")
-        print(f"routes:       {routes}")
-        report(
-            "routing",
-            routes["rps"],
-            trivial["rps"],
-            "req/s",
-            p99_ms=routes["p99_ms"],
-            baseline_p99_ms=trivial["p99_ms"],
-            rounds_p99_ms=[r["routes"]["p99_ms"] for r in rounds],
-            baseline_rounds_p99_ms=[r["trivial"]["p99_ms"] for r in rounds],
-        )
+            report_against_trivial_view("routing", base, "/internal/v1/routes", body)
     finally:
         # Whatever was made before a failure: the model (its endpoints with it), then
         # the providers, then the account.
