@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 from catalog.selectors import format_price, routes_for
 from logging_prefs.actions import do_ingest_generations
 from logging_prefs.schemas import MAX_BATCH, GenerationRecord, StorableStr
-from logging_prefs.selectors import AccountInactive, UnknownKey, decision_for_key
+from logging_prefs.selectors import AccountInactive, Decision, UnknownKey, decision_for_key
 from portal.middleware import GATEWAY_API_PATH
 
 logger = logging.getLogger(__name__)
@@ -341,15 +341,23 @@ def decide(request: HttpRequest, payload: DecisionIn) -> HttpResponse:
     return _decision_response(payload.api_key)
 
 
-def _decision_response(api_key: str) -> HttpResponse:
-    """The answer to a well-formed, authorised decision request: the decision (200), 401
-    for an unknown or revoked key, 403 when the key's account is not active."""
+def _decision_or_refusal(api_key: str) -> Decision | HttpResponse:
+    """The key's decision, or the answer refusing it: 401 for an unknown or revoked
+    key, 403 when the key's account is not active (decisions and routes alike)."""
     try:
-        decision = decision_for_key(api_key)
+        return decision_for_key(api_key)
     except UnknownKey:
         return _json_error(401, "Unknown or revoked API key.")
     except AccountInactive:
         return _json_error(403, "The API key's account is not active.")
+
+
+def _decision_response(api_key: str) -> HttpResponse:
+    """The answer to a well-formed, authorised decision request: the decision (200), or
+    its refusal (401, 403)."""
+    decision = _decision_or_refusal(api_key)
+    if isinstance(decision, HttpResponse):
+        return decision
     # Built and validated here, then serialised by pydantic in one call: ninja would
     # validate the dataclass again through its Django-object wrapper, then encode a dict
     # with the json module (bench/decisions.py). Same document, same schema.
@@ -376,12 +384,9 @@ def _decision_response(api_key: str) -> HttpResponse:
     ),
 )
 def routes(request: HttpRequest, payload: RoutesIn) -> HttpResponse:
-    try:
-        decision = decision_for_key(payload.api_key)
-    except UnknownKey:
-        return _json_error(401, "Unknown or revoked API key.")
-    except AccountInactive:
-        return _json_error(403, "The API key's account is not active.")
+    decision = _decision_or_refusal(payload.api_key)
+    if isinstance(decision, HttpResponse):
+        return decision
     endpoints = routes_for(model_id=payload.model, policy=decision.provider_policy)
     if endpoints is None:
         return _json_error(404, f"No model named {payload.model!r} is listed.")
