@@ -1,4 +1,5 @@
-"""Identity: the portal's own user model, keyed by email address (no username)."""
+"""Identity: the portal's own user model, keyed by email address (no username), and the
+Ethereum wallets a person signs in with (an account may have either or both)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     # The opaque account id other services see (the gateway, exports); never the pk.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    email = models.EmailField("email address", max_length=254, unique=True)
+    # None for an account created with a wallet (Sign-In with Ethereum) that has not
+    # added an address; unique among the accounts that have one.
+    email = models.EmailField("email address", max_length=254, unique=True, null=True, blank=True)
     display_name = models.CharField(
         max_length=DISPLAY_NAME_MAX_LENGTH,
         blank=True,
@@ -69,14 +72,31 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
         ]
 
+    def save(self, *args, **kwargs) -> None:
+        # An emptied address (the admin's blank field) is "no address", not a second "".
+        if not self.email:
+            self.email = None
+        super().save(*args, **kwargs)
+
     def __str__(self) -> str:
-        return self.email
+        return self.email or f"account {self.public_id}"
+
+    @property
+    def identity(self) -> str:
+        """What the person signs in with, as they would recognise it: the email address,
+        or for a wallet-only account its first wallet's address."""
+        if self.email:
+            return self.email
+        wallet = self.wallets.order_by("created_at", "pk").first()
+        return wallet.address if wallet else str(self)
 
     def get_full_name(self) -> str:
-        return self.display_name or self.email
+        return self.display_name or self.identity
 
     def get_short_name(self) -> str:
-        return self.display_name or self.email.split("@", 1)[0]
+        if self.display_name:
+            return self.display_name
+        return self.email.split("@", 1)[0] if self.email else self.identity
 
 
 API_KEY_PREFIX = "sk-pt-"
@@ -120,3 +140,24 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Wallet(models.Model):
+    """An Ethereum account the person proved they control by signing a Sign-In with
+    Ethereum (EIP-4361) message; signing such a message again signs them in."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="wallets")
+    # EIP-55 checksummed ("0x" and 40 hex digits, mixed case): one spelling per address.
+    address = models.CharField(max_length=42, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            # A path that forgets the checksum spelling still cannot link one address twice.
+            models.UniqueConstraint(Lower("address"), name="accounts_wallet_address_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
