@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import API_KEY_PREFIX, ApiKey, User, generate_api_key, hash_api_key
+from accounts.models import (
+    API_KEY_PREFIX,
+    ApiKey,
+    User,
+    Wallet,
+    generate_api_key,
+    hash_api_key,
+)
+
+
+class WalletTaken(Exception):
+    """The wallet is already linked to an account (this one or another)."""
+
+
+class LastSignInMethod(Exception):
+    """Removing it would leave the account with no way to sign in."""
 
 
 @transaction.atomic
@@ -59,3 +74,53 @@ def do_revoke_api_key(*, api_key: ApiKey, acting_user: User | None) -> bool:
     )
     api_key.refresh_from_db(fields=["revoked_at"])
     return bool(updated)
+
+
+def do_sign_up_with_wallet(*, address: str, display_name: str = "") -> User:
+    """Create an account whose only sign-in is the wallet at `address` (checksummed,
+    its signature already verified). The person confirmed being 13 or older just now.
+
+    Raises WalletTaken if the address got an account meanwhile (nothing is written).
+    Side effects: inserts the user (no email, no usable password) and its wallet.
+    """
+    try:
+        with transaction.atomic():
+            user = User(display_name=display_name, age_confirmed_at=timezone.now())
+            user.set_unusable_password()
+            user.save()
+            Wallet.objects.create(user=user, address=address, last_used_at=timezone.now())
+    except IntegrityError as exc:
+        raise WalletTaken(address) from exc
+    return user
+
+
+def do_add_wallet(*, user: User, acting_user: User, address: str) -> Wallet:
+    """Link the wallet at `address` (signature verified) to `user` as a sign-in.
+
+    Raises WalletTaken if any account already has it (nothing is written).
+    Side effects: inserts one Wallet row.
+    """
+    try:
+        with transaction.atomic():
+            return Wallet.objects.create(user=user, address=address)
+    except IntegrityError as exc:
+        raise WalletTaken(address) from exc
+
+
+@transaction.atomic
+def do_remove_wallet(*, wallet: Wallet, acting_user: User) -> None:
+    """Unlink `wallet`. Raises LastSignInMethod when the account would have no sign-in
+    left: no other wallet and no password (an email address alone does not sign in).
+
+    Side effects: deletes the Wallet row.
+    """
+    user = User.objects.select_for_update().get(pk=wallet.user_id)
+    others = Wallet.objects.filter(user=user).exclude(pk=wallet.pk).exists()
+    if not others and not user.has_usable_password():
+        raise LastSignInMethod
+    wallet.delete()
+
+
+def do_record_wallet_use(*, wallet: Wallet) -> None:
+    """Side effects: sets the wallet's last_used_at (a sign-in or a confirmation)."""
+    Wallet.objects.filter(pk=wallet.pk).update(last_used_at=timezone.now())

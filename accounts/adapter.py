@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import time
+
+from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.flows.login import get_authentication_records
+from allauth.core import context
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, Wallet
+
+
+def confirmed_with_wallet_recently(request: HttpRequest) -> bool:
+    """Whether the person signed a "confirm it is me" message with one of the account's
+    wallets within allauth's reauthentication timeout."""
+    if request is None or not request.user.is_authenticated:
+        return False
+    return any(
+        record.get("method") == "wallet"
+        and record.get("reauthenticated")
+        and time.time() - record.get("at", 0) < account_settings.REAUTHENTICATION_TIMEOUT
+        for record in get_authentication_records(request, request.user)
+    )
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -29,6 +48,27 @@ class AccountAdapter(DefaultAccountAdapter):
         # here means the person confirmed it now.
         user.age_confirmed_at = timezone.now()
         return super().save_user(request, user, form, commit=commit)
+
+    def get_reauthentication_methods(self, user) -> list[dict]:
+        # allauth knows the password, codes and MFA; a wallet account may have none of
+        # them (and allauth would then refuse every sensitive change outright).
+        methods = super().get_reauthentication_methods(user)
+        if user.is_authenticated and Wallet.objects.filter(user_id=user.pk).exists():
+            methods.append(
+                {
+                    "id": "wallet_reauthenticate",
+                    "description": "Sign with your wallet",
+                    "url": reverse("wallet_reauthenticate"),
+                }
+            )
+        return methods
+
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        # A wallet confirmation counts like a password one (allauth's own check only
+        # counts the methods it knows).
+        if confirmed_with_wallet_recently(context.request):
+            return False
+        return super().is_reauthentication_required(app=app, **kwargs)
 
     def respond_user_inactive(self, request: HttpRequest, user) -> HttpResponse:
         # Reached only after a correct password (or wallet signature): only then may a

@@ -14,6 +14,7 @@ urlpatterns = [
     path(GATEWAY_API_PATH.removeprefix("/"), gateway_api.urls),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("accounts/wallet/", include("accounts.wallet_urls")),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("account/", include("logging_prefs.urls")),
