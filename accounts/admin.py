@@ -11,7 +11,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
-from accounts.models import User
+from accounts.models import User, Wallet
 from privacy.actions import do_report_under_13, do_terminate_account, termination_notice_template
 from privacy.admin import change_url, step_target, support_step
 from privacy.models import Termination
@@ -53,12 +53,45 @@ def account_facts(user: User) -> list[tuple[str, str]]:
     return [("Account", f"#{user.pk}"), ("Active", "yes" if user.is_active else "no")]
 
 
+class WalletInline(admin.TabularInline):
+    """The wallets an account signs in with, to find and tell accounts apart. Read-only:
+    the person links and removes them (a removal here could lock them out)."""
+
+    model = Wallet
+    fields = ["address", "created_at", "last_used_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    ordering = ["email"]
-    list_display = ["email", "display_name", "is_active", "is_staff", "date_joined"]
+    ordering = ["email", "pk"]
+    list_display = [
+        "email",
+        "wallet_addresses",
+        "display_name",
+        "is_active",
+        "is_staff",
+        "date_joined",
+    ]
     list_filter = ["is_active", "is_staff", "is_superuser"]
-    search_fields = ["email", "display_name"]
+    search_fields = ["email", "display_name", "wallets__address"]
+    inlines = [WalletInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("wallets")
+
+    @admin.display(description="Wallets")
+    def wallet_addresses(self, user: User) -> str:
+        return ", ".join(wallet.address for wallet in user.wallets.all()) or "-"
+
     readonly_fields = ["date_joined", "last_login", "age_confirmed_at"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),

@@ -175,7 +175,7 @@ def do_request_deletion(
         received_at=now,
         received_by_id=_actor_id(acting_user),
         due_at=now + DELETION_DUE_AFTER,
-        notice_email=user.email if notice_email is None else notice_email,
+        notice_email=(user.email or "") if notice_email is None else notice_email,
     )
     _audit(
         action=Action.REQUESTED,

@@ -73,25 +73,26 @@ class DeleteStoredPromptsForm(forms.Form):
 
 
 class DeleteAccountForm(forms.Form):
-    """Typing the account's email address: it proves the person means this account (some
-    people have more than one), which a button alone does not."""
+    """Typing the account's email address (or, for a wallet account, its wallet's
+    address): it proves the person means this account (some people have more than
+    one), which a button alone does not."""
 
-    confirmation = forms.CharField(
-        max_length=254,
-        strip=True,
-        label="Type your email address to confirm",
-        error_messages={"required": "Type your email address to confirm; nothing was deleted."},
-    )
+    confirmation = forms.CharField(max_length=254, strip=True)
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.identity = user.identity
+        self.what = "email address" if user.email else "wallet address"
+        field = self.fields["confirmation"]
+        field.label = f"Type your {self.what} to confirm"
+        field.error_messages["required"] = f"Type your {self.what} to confirm; nothing was deleted."
 
     def clean_confirmation(self) -> str:
         value = self.cleaned_data["confirmation"]
-        if value.casefold() != self.user.email.casefold():
+        if value.casefold() != self.identity.casefold():
             raise ValidationError(
-                f"That is not this account’s email address. Type {self.user.email} exactly; "
+                f"That is not this account’s {self.what}. Type {self.identity} exactly; "
                 "nothing was deleted."
             )
         return value
