@@ -24,6 +24,8 @@ class UserFactory(factory.django.DjangoModelFactory):
         if not create:
             return
         self.save()
+        if self.email is None:  # a wallet account
+            return
         EmailAddress.objects.create(
             user=self, email=self.email, primary=True, verified=extracted is not False
         )

@@ -14,6 +14,7 @@ from accounts.models import User
 from tests.privacy.conftest import make_user
 
 SUPPORT_MIGRATION = importlib.import_module("privacy.migrations.0004_support_group")
+SUPPORT_WALLETS_MIGRATION = importlib.import_module("privacy.migrations.0006_support_views_wallets")
 
 
 def support_group() -> Group:
@@ -29,6 +30,7 @@ def support_group() -> Group:
         editor = Editor()
         editor.connection = connection
         SUPPORT_MIGRATION.forwards(apps, editor)
+        SUPPORT_WALLETS_MIGRATION.forwards(apps, editor)
         group = Group.objects.get(name=SUPPORT_MIGRATION.GROUP)
     return group
 

@@ -25,6 +25,7 @@ from privacy.actions import (
 from privacy.models import AuditEvent, DeletionRequest
 from tests.privacy.admin_helpers import (
     SUPPORT_MIGRATION,
+    SUPPORT_WALLETS_MIGRATION,
     admin_client,
     make_superuser,
     make_support_member,
@@ -65,10 +66,13 @@ def test_support_group_has_exactly_the_least_privileges():
         for p in group.permissions.select_related("content_type")
     }
     assert granted == {
-        f"{app_label}.{codename}" for app_label, _, codename in SUPPORT_MIGRATION.PERMISSIONS
+        f"{app_label}.{codename}"
+        for migration in (SUPPORT_MIGRATION, SUPPORT_WALLETS_MIGRATION)
+        for app_label, _, codename in migration.PERMISSIONS
     }
     assert granted == {
         "accounts.view_user",
+        "accounts.view_wallet",
         "privacy.view_deletionrequest",
         "privacy.change_deletionrequest",
         "privacy.view_auditevent",
@@ -79,6 +83,8 @@ def test_support_group_has_exactly_the_least_privileges():
     member = make_support_member()
     for forbidden in (
         "accounts.change_user",
+        "accounts.change_wallet",
+        "accounts.delete_wallet",
         "auth.change_permission",
         "auth.change_group",
         "privacy.delete_auditevent",
