@@ -30,6 +30,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import wallets
@@ -179,7 +180,7 @@ def login(request: HttpRequest) -> HttpResponse:
     request.session[SIGNUP_SESSION_KEY] = {"address": address, "at": time.time()}
     url = reverse("wallet_signup")
     next_url = get_next_redirect_url(request)
-    return redirect(f"{url}?next={next_url}" if next_url else url)
+    return redirect(f"{url}?{urlencode({'next': next_url})}" if next_url else url)
 
 
 def _pending_signup(request: HttpRequest) -> str | None:
@@ -255,7 +256,9 @@ def _needs_confirmation(request: HttpRequest) -> bool:
 
 def _confirm_url(request: HttpRequest) -> str:
     methods = get_adapter(request).get_reauthentication_methods(request.user)
-    return f"{methods[0]['url']}?next={reverse('account_wallets')}" if methods else ""
+    return (
+        f"{methods[0]['url']}?{urlencode({'next': reverse('account_wallets')})}" if methods else ""
+    )
 
 
 def _wallets_page(request: HttpRequest, *, error=None, status=200) -> HttpResponse:

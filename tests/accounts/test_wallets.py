@@ -141,6 +141,19 @@ def test_wallet_sign_in_follows_a_safe_next_and_ignores_another_sites():
     assert response["Location"] == "/account/"
 
 
+def test_a_new_wallet_keeps_its_next_through_sign_up():
+    client = Client()
+    next_url = "/account/keys/?a=1&b=2"
+    response = wallet_login(client, TestWallet.create(), next=next_url)
+    assert response["Location"] == f"{WALLET_SIGNUP_URL}?next=%2Faccount%2Fkeys%2F%3Fa%3D1%26b%3D2"
+    page = client.get(response["Location"])
+    assert page.context["next"] == next_url
+    done = client.post(
+        response["Location"], {"age_confirmation": "on", "next": page.context["next"]}
+    )
+    assert done["Location"] == next_url
+
+
 def test_signed_in_person_opening_wallet_sign_in_goes_to_their_account():
     wallet = TestWallet.create()
     wallet_user(wallet)
