@@ -54,4 +54,5 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo sign-ins:"))
         self.stdout.write(f"  user:          {DEMO_USER[0]} / {DEMO_USER[1]}")
         self.stdout.write(f"  support staff: {DEMO_SUPPORT[0]} / {DEMO_SUPPORT[1]}  (/admin/)")
+        self.stdout.write("  or any Ethereum wallet: /accounts/wallet/login/ (signs up a new one)")
         self.stdout.write(f"Demo catalog: {endpoints} endpoints (/models/).")
