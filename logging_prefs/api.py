@@ -15,9 +15,9 @@ is at /internal/v1/openapi.json.
 The routes endpoint answers with the catalog's endpoints of a model that the key's
 account allows (catalog.selectors.routes_for).
 
-The decision endpoint, the gateway's hot path, has a fast path in front of ninja
-(DecisionFastPathMiddleware, at the end of this module) that answers well-formed,
-authorised calls with the same parts, byte for byte as ninja would.
+The decisions and routes endpoints, the gateway's hot path, have a fast path in front
+of ninja (GatewayFastPathMiddleware, at the end of this module) that answers
+well-formed, authorised calls with the same parts, byte for byte as ninja would.
 """
 
 from __future__ import annotations
@@ -337,8 +337,8 @@ api = GatewayAPI(
 )
 def decide(request: HttpRequest, payload: DecisionIn) -> HttpResponse:
     # A well-formed, authorised call is usually answered before it gets here, by
-    # DecisionFastPathMiddleware, with the same function.
-    return _decision_response(payload.api_key)
+    # GatewayFastPathMiddleware, with the same function.
+    return _decision_response(payload)
 
 
 def _decision_or_refusal(api_key: str) -> Decision | HttpResponse:
@@ -352,10 +352,10 @@ def _decision_or_refusal(api_key: str) -> Decision | HttpResponse:
         return _json_error(403, "The API key's account is not active.")
 
 
-def _decision_response(api_key: str) -> HttpResponse:
+def _decision_response(payload: DecisionIn) -> HttpResponse:
     """The answer to a well-formed, authorised decision request: the decision (200), or
     its refusal (401, 403)."""
-    decision = _decision_or_refusal(api_key)
+    decision = _decision_or_refusal(payload.api_key)
     if isinstance(decision, HttpResponse):
         return decision
     # Built and validated here, then serialised by pydantic in one call: ninja would
@@ -384,6 +384,13 @@ def _decision_response(api_key: str) -> HttpResponse:
     ),
 )
 def routes(request: HttpRequest, payload: RoutesIn) -> HttpResponse:
+    # Like decisions, usually answered by GatewayFastPathMiddleware with this function.
+    return _routes_response(payload)
+
+
+def _routes_response(payload: RoutesIn) -> HttpResponse:
+    """The answer to a well-formed, authorised routes request: the allowed endpoints
+    (200), or why there are none (401, 403, 404, 409)."""
     decision = _decision_or_refusal(payload.api_key)
     if isinstance(decision, HttpResponse):
         return decision
@@ -505,32 +512,38 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _json_error(500, "Internal error; it has been logged.")
 
 
-# --- The decision's fast path --------------------------------------------------------
+# --- The fast path of decisions and routes -------------------------------------------
 
-DECISIONS_PATH = GATEWAY_API_PATH + "decisions"
+# The calls the gateway makes for every request it serves: their input schema, and the
+# function that answers a valid one (the ninja operations call the same functions).
+_FAST_PATHS = {
+    GATEWAY_API_PATH + "decisions": (DecisionIn, _decision_response),
+    GATEWAY_API_PATH + "routes": (RoutesIn, _routes_response),
+}
 
 
-class DecisionFastPathMiddleware:
-    """Answers a well-formed, authorised `POST /internal/v1/decisions` itself, without
-    resolving the URL or running ninja's request cycle; every other request, and any
-    decision request it would not accept as it is, goes on to ninja unchanged.
+class GatewayFastPathMiddleware:
+    """Answers a well-formed, authorised `POST /internal/v1/decisions` or
+    `/internal/v1/routes` itself, without resolving the URL or running ninja's request
+    cycle; every other request, and any such request it would not accept as it is, goes
+    on to ninja unchanged.
 
-    The decision is the platform's hot path: the gateway asks it for every request it
-    serves. Resolving the URL through three URLconfs and running an operation (checks,
-    a temporal response, the body's parameter model, the result's protocol) cost more
-    than the decision's database query (bench/decisions.py). This middleware does only
-    what that cycle does for such a request, with the same parts: the GatewayToken
-    check, the JSON body read as JSONOnlyParser reads it, DecisionIn's validation,
-    then _decision_response, which the ninja operation calls too; an exception goes to
-    the API's own exception handlers. A request it does not accept (no or a wrong
-    token, a body that is not JSON or not a valid DecisionIn, a body too large) is
+    Decisions and routes are the platform's hot path: the gateway asks them for every
+    request it serves. Resolving the URL through three URLconfs and running an operation
+    (checks, a temporal response, the body's parameter model, the result's protocol)
+    cost more than a decision's database query (bench/decisions.py, bench/routing.py).
+    This middleware does only what that cycle does for such a request, with the same
+    parts: the GatewayToken check, the JSON body read as JSONOnlyParser reads it, the
+    input schema's validation, then the function the ninja operation calls too; an
+    exception goes to the API's own exception handlers. A request it does not accept
+    (no or a wrong token, a body that is not JSON or not valid, a body too large) is
     passed on, so ninja answers it exactly as before, and the OpenAPI document still
-    describes the one endpoint.
+    describes both endpoints.
 
     It sits after every middleware that shapes a gateway answer (security headers, CSP,
     the Host check, X-Frame-Options) and before those that only concern signed-in
     browser sessions, so an answer is the same byte for byte whichever way it came
-    (tests/logging_prefs/test_decision_fast_path.py).
+    (tests/logging_prefs/test_gateway_fast_path.py).
     """
 
     def __init__(self, get_response) -> None:
@@ -538,24 +551,27 @@ class DecisionFastPathMiddleware:
         self.authenticate = GatewayToken()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info == DECISIONS_PATH and request.method == "POST":
-            api_key = self._api_key(request)
-            if api_key is not None:
-                try:
-                    return _decision_response(api_key)
-                except Exception as exc:
-                    return api.on_exception(request, exc)
+        if request.method == "POST":
+            route = _FAST_PATHS.get(request.path_info)
+            if route is not None:
+                schema, respond = route
+                payload = self._payload(request, schema)
+                if payload is not None:
+                    try:
+                        return respond(payload)
+                    except Exception as exc:
+                        return api.on_exception(request, exc)
         return self.get_response(request)
 
-    def _api_key(self, request: HttpRequest) -> str | None:
-        """The request's API key when ninja would accept the request as it is, else None."""
+    def _payload(self, request: HttpRequest, schema: type[BaseModel]) -> BaseModel | None:
+        """The request's validated body when ninja would accept the request as it is,
+        else None."""
         if not _declares_json(request.content_type or ""):
             return None
         try:
             self.authenticate(request)
-            data = json.loads(request.body)
             # A non-object body fails validation like an invalid one.
-            return DecisionIn.model_validate(data).api_key
+            return schema.model_validate(json.loads(request.body))
         except Exception:
             # An authentication error, an unreadable, oversized or invalid body: ninja
             # answers it (401, 400, 413, 415, 422) with its own message.

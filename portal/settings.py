@@ -72,7 +72,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # The gateway's hot path: after everything that shapes a gateway answer, before
     # what only signed-in browser sessions need (logging_prefs/api.py).
-    "logging_prefs.api.DecisionFastPathMiddleware",
+    "logging_prefs.api.GatewayFastPathMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.ThrottledUserSessionsMiddleware",
 ]

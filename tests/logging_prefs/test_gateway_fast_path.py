@@ -1,8 +1,8 @@
-"""The decision's fast path (logging_prefs.api.DecisionFastPathMiddleware) answers a
-well-formed, authorised decision request itself, and hands every other request to the
-ninja endpoint. Whichever way a request goes, its answer is the same byte for byte:
-each request below is sent once through the portal's middleware and once with the fast
-path removed, and the two answers are compared."""
+"""The gateway's fast path (logging_prefs.api.GatewayFastPathMiddleware) answers a
+well-formed, authorised decisions or routes request itself, and hands every other
+request to the ninja endpoints. Whichever way a request goes, its answer is the same
+byte for byte: each request below is sent once through the portal's middleware and once
+with the fast path removed, and the two answers are compared."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from ninja.operation import Operation
 
 from accounts.actions import do_revoke_api_key
 from logging_prefs import api as gateway_api
+from tests.catalog.factories import EndpointFactory, LanguageModelFactory
 from tests.logging_prefs.conftest import DECISIONS_URL, GENERATIONS_URL, create_key
 from tests.logging_prefs.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
-FAST_PATH = "logging_prefs.api.DecisionFastPathMiddleware"
+FAST_PATH = "logging_prefs.api.GatewayFastPathMiddleware"
+ROUTES_URL = "/internal/v1/routes"
 
 
 def _send(client: Client, request: dict):
@@ -63,7 +65,7 @@ def _both_ways(request: dict):
 
 
 @pytest.fixture
-def keys():
+def keys(catalog):
     active = create_key(make_user())
     revoked = create_key(make_user())
     do_revoke_api_key(api_key=revoked.api_key, acting_user=revoked.user)
@@ -71,6 +73,17 @@ def keys():
     closed.user.is_active = False
     closed.user.save(update_fields=["is_active"])
     return {"active": active.raw, "revoked": revoked.raw, "closed": closed.raw}
+
+
+@pytest.fixture
+def catalog():
+    """acme/open: an endpoint a new account allows; acme/trainer: none it allows."""
+    EndpointFactory(model=LanguageModelFactory(slug="open"))
+    EndpointFactory(model=LanguageModelFactory(slug="trainer"), trains_on_prompts=True)
+
+
+def _routes(body, **request) -> dict:
+    return {"path": ROUTES_URL, "body": body, **request}
 
 
 # Requests the fast path answers: well-formed and authorised, whatever the key.
@@ -88,6 +101,16 @@ FAST = {
         200,
     ),
     "unknown fields besides the key": ({"body": {"api_key": "{active}", "model": "x"}}, 200),
+    "routes": (_routes({"api_key": "{active}", "model": "acme/open"}), 200),
+    "routes, no endpoint allowed": (_routes({"api_key": "{active}", "model": "acme/trainer"}), 409),
+    "routes, an unlisted model": (_routes({"api_key": "{active}", "model": "acme/none"}), 404),
+    "routes, a bad model name": (_routes({"api_key": "{active}", "model": "a/b/c"}), 404),
+    "routes, an unknown key": (_routes({"api_key": "sk-pt-nobody", "model": "acme/open"}), 401),
+    "routes, a revoked key": (_routes({"api_key": "{revoked}", "model": "acme/open"}), 401),
+    "routes, a closed account's key": (
+        _routes({"api_key": "{closed}", "model": "acme/open"}),
+        403,
+    ),
 }
 
 # Requests it hands to ninja, which answers them as before.
@@ -126,6 +149,15 @@ NINJA = {
     ),
     "GET": ({"method": "get", "body": None}, 405),
     "a trailing slash": ({"body": {"api_key": "{active}"}, "path": DECISIONS_URL + "/"}, 404),
+    "routes, no token": (_routes({"api_key": "{active}", "model": "acme/open"}, token=None), 401),
+    "routes, no model": (_routes({"api_key": "{active}"}), 422),
+    "routes, a model too long": (_routes({"api_key": "{active}", "model": "a/" + "b" * 300}), 422),
+    "routes, a model that is not a string": (_routes({"api_key": "{active}", "model": 7}), 422),
+    "routes, a form": (
+        _routes("api_key=x&model=acme/open", content_type="application/x-www-form-urlencoded"),
+        415,
+    ),
+    "routes, GET": ({"method": "get", "path": ROUTES_URL, "body": None}, 405),
 }
 
 
@@ -164,8 +196,9 @@ def test_any_other_request_is_answered_by_ninja_as_before(case, keys):
     [(OperationalError("the server closed the connection"), 503), (RuntimeError("bug"), 500)],
     ids=["database unavailable", "unexpected error"],
 )
-def test_an_error_behind_the_fast_path_gets_the_apis_own_answer(error, status, keys):
-    request = _filled({"body": {"api_key": "{active}"}}, keys)
+@pytest.mark.parametrize("path", [DECISIONS_URL, ROUTES_URL])
+def test_an_error_behind_the_fast_path_gets_the_apis_own_answer(error, status, path, keys):
+    request = _filled({"path": path, "body": {"api_key": "{active}", "model": "acme/open"}}, keys)
     with mock.patch.object(gateway_api, "decision_for_key", side_effect=error):
         fast, slow, ninja_ran = _both_ways(request)
     assert not ninja_ran
