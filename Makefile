@@ -55,6 +55,7 @@ bench: install
 	$(PY) -m bench.routing
 	$(PY) -m bench.ingest
 	$(PY) -m bench.purge
+	$(PY) -m bench.export
 
 clean:
 	rm -rf var db.sqlite3 staticfiles
