@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,15 +88,35 @@ wrk.method = "POST"
 wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {token}"
+
+-- Every latency wrk recorded (microseconds, and how many requests took it), so that
+-- rounds can be merged into one distribution.
+done = function(summary, latency, requests)
+  local out = io.open({histogram}, "w")
+  for i = 1, #latency do
+    local value, count = latency(i)
+    out:write(value, " ", count, "\\n")
+  end
+  out:close()
+end
 """
 
 
 def wrk(url: str, body: dict, *, connections: int = 32, seconds: int = 10) -> dict:
-    """Drive `url` with wrk; return requests/s, p99 in ms and non-2xx count."""
+    """Drive `url` with wrk; return requests/s, p99 in ms, non-2xx count and the
+    latency histogram ({microseconds: requests})."""
     if not shutil.which("wrk"):
         sys.exit("wrk is required: apt-get install -y wrk")
+    histogram_file = tempfile.NamedTemporaryFile("r", suffix=".hist", delete=False)  # noqa: SIM115
+    histogram_file.close()
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_LUA.format(body=json.dumps(json.dumps(body)), token=GATEWAY_TOKEN))
+        script.write(
+            _LUA.format(
+                body=json.dumps(json.dumps(body)),
+                token=GATEWAY_TOKEN,
+                histogram=json.dumps(histogram_file.name),
+            )
+        )
     try:
         out = subprocess.run(
             [
@@ -112,8 +133,10 @@ def wrk(url: str, body: dict, *, connections: int = 32, seconds: int = 10) -> di
             text=True,
             check=True,
         ).stdout
+        histogram = _read_histogram(histogram_file.name)
     finally:
         os.unlink(script.name)
+        os.unlink(histogram_file.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
@@ -123,7 +146,29 @@ def wrk(url: str, body: dict, *, connections: int = 32, seconds: int = 10) -> di
         "p99_ms": p99,
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
         "socket_errors": errors.group(0) if errors else "",
+        "histogram": histogram,
     }
+
+
+def _read_histogram(path: str) -> Counter:
+    histogram: Counter = Counter()
+    with open(path) as lines:
+        for line in lines:
+            value, count = line.split()
+            histogram[int(value)] += int(count)
+    return histogram
+
+
+def percentile_ms(histogram: Counter, percent: float) -> float:
+    """The latency that `percent` of the requests in `histogram` took at most."""
+    total = sum(histogram.values())
+    wanted = total * percent / 100
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= wanted:
+            return value / 1000
+    raise ValueError("an empty histogram has no percentile")
 
 
 def _ms(text: str) -> float:
@@ -159,8 +204,9 @@ CONNECTIONS = 32
 
 def report_against_trivial_view(name: str, base: str, path: str, body: dict) -> None:
     """Drive POST `path` and the trivial view on the gunicorn at `base`, round after
-    round, and print the result line: requests/s against the trivial view's, and the
-    worst round's p99 beside each round's (whether one slow round made it)."""
+    round, and print the result line: requests/s against the trivial view's; `p99_ms`,
+    the p99 of every request measured (the rounds' latencies merged); and each round's
+    p99 and the worst of them, which tell whether one slow round made the tail."""
     urls = {"trivial": base + "/bench/trivial", name: base + path}
     # Warm both paths (connections, imports) before measuring.
     for url in urls.values():
@@ -175,8 +221,8 @@ def report_against_trivial_view(name: str, base: str, path: str, body: dict) -> 
     trivial, project = (_combine([r[side] for r in rounds]) for side in urls)
     if project["non_2xx"]:
         raise SystemExit(f"{path} answered {project['non_2xx']} non-2xx responses")
-    print(f"trivial view: {trivial}")
-    print(f"{path}: {project}")
+    for label, side in (("trivial view", trivial), (path, project)):
+        print(f"{label}: {_without(side, 'histogram')}")
     report(
         name,
         project["rps"],
@@ -184,16 +230,27 @@ def report_against_trivial_view(name: str, base: str, path: str, body: dict) -> 
         "req/s",
         p99_ms=project["p99_ms"],
         baseline_p99_ms=trivial["p99_ms"],
+        worst_round_p99_ms=project["worst_round_p99_ms"],
+        baseline_worst_round_p99_ms=trivial["worst_round_p99_ms"],
         rounds_p99_ms=[r[name]["p99_ms"] for r in rounds],
         baseline_rounds_p99_ms=[r["trivial"]["p99_ms"] for r in rounds],
+        requests=project["requests"],
     )
 
 
+def _without(result: dict, key: str) -> dict:
+    return {k: v for k, v in result.items() if k != key}
+
+
 def _combine(results: list[dict]) -> dict:
-    """Rounds of equal length: the mean rate, the worst round's p99, every error."""
+    """Rounds of equal length: the mean rate; the p99 of all their requests and the
+    worst round's; every error."""
+    merged: Counter = sum((r["histogram"] for r in results), Counter())
     return {
         "rps": sum(r["rps"] for r in results) / len(results),
-        "p99_ms": max(r["p99_ms"] for r in results),
+        "p99_ms": round(percentile_ms(merged, 99), 2),
+        "worst_round_p99_ms": max(r["p99_ms"] for r in results),
+        "requests": sum(merged.values()),
         "non_2xx": sum(r["non_2xx"] for r in results),
         "socket_errors": "; ".join(r["socket_errors"] for r in results if r["socket_errors"]),
     }
