@@ -17,7 +17,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db.models import Model, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -25,7 +26,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from accounts.models import User
+from accounts.models import User, Wallet
+from accounts.wallets import ADDRESS_RE as WALLET_ADDRESS_RE
 from privacy.actions import (
     DeletionRequestError,
     TerminationError,
@@ -206,22 +208,37 @@ class RejectForm(forms.Form):
 
 
 class OpenRequestForm(forms.Form):
-    email = forms.EmailField(
-        label="Account's email address",
-        help_text="The address of the account the person wrote in about.",
+    address = forms.CharField(
+        label="Account's email or wallet address",
+        max_length=254,
+        help_text="The email address of the account the person wrote in about, or for an "
+        "account that signs in with a wallet, its address (0x…).",
     )
     scope = forms.ChoiceField(choices=DeletionRequest.Scope.choices, widget=forms.RadioSelect)
 
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"]
-        # Addresses are stored lower-cased; iexact also finds one stored otherwise.
-        account = User.objects.filter(email__iexact=email.strip()).first()
+    def clean_address(self) -> str:
+        address = self.cleaned_data["address"].strip()
+        if WALLET_ADDRESS_RE.match(address):
+            # Checksummed when stored; iexact finds any spelling.
+            wallet = Wallet.objects.select_related("user").filter(address__iexact=address)
+            account = next((w.user for w in wallet[:1]), None)
+            what = "wallet address"
+        else:
+            try:
+                validate_email(address)
+            except ValidationError:
+                raise forms.ValidationError(
+                    "Enter an email address, or a wallet address (0x and 40 hexadecimal digits)."
+                ) from None
+            # Addresses are stored lower-cased; iexact also finds one stored otherwise.
+            account = User.objects.filter(email__iexact=address).first()
+            what = "email address"
         if account is None:
             raise forms.ValidationError(
-                "No account has this email address. Check the address with the person."
+                f"No account has this {what}. Check the address with the person."
             )
         self.cleaned_data["account"] = account
-        return email
+        return address
 
 
 @admin.register(DeletionRequest)

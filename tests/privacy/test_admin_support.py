@@ -428,7 +428,7 @@ def test_support_opens_a_request_for_someone_who_wrote_in():
     assert f"{LIST}open/" in listing.text
 
     response = client.post(
-        f"{LIST}open/", {"email": person.email.upper(), "scope": "account"}, follow=True
+        f"{LIST}open/", {"address": person.email.upper(), "scope": "account"}, follow=True
     )
 
     request = DeletionRequest.objects.get(user_id=person.pk)
@@ -443,13 +443,16 @@ def test_support_opens_a_request_for_someone_who_wrote_in():
     assert person.is_active  # nothing happens before verification
 
     # An address no account has: a clear error on the form, nothing opened.
-    response = client.post(f"{LIST}open/", {"email": "nobody@example.com", "scope": "prompts"})
+    response = client.post(f"{LIST}open/", {"address": "nobody@example.com", "scope": "prompts"})
     assert response.status_code == 200
     assert "No account has this email address." in response.text
-    response = client.post(f"{LIST}open/", {"email": "not an address", "scope": "prompts"})
+    response = client.post(f"{LIST}open/", {"address": "not an address", "scope": "prompts"})
     assert response.status_code == 200
-    assert "Enter a valid email address." in response.text
-    response = client.post(f"{LIST}open/", {"email": person.email, "scope": "everything"})
+    assert "Enter an email address, or a wallet address" in response.text
+    response = client.post(f"{LIST}open/", {"address": "0x" + "a" * 40, "scope": "prompts"})
+    assert response.status_code == 200
+    assert "No account has this wallet address." in response.text
+    response = client.post(f"{LIST}open/", {"address": person.email, "scope": "everything"})
     assert response.status_code == 200
     assert "Select a valid choice." in response.text
     assert DeletionRequest.objects.count() == 1

@@ -106,3 +106,15 @@ def test_support_finds_an_account_by_its_wallet_address():
     assert wallet.address in listing.text
     page = staff.get(f"/admin/accounts/user/{user.pk}/change/")
     assert page.status_code == 200 and wallet.address in page.text
+
+
+def test_support_opens_a_request_for_a_wallet_account_that_wrote_in():
+    user, wallet, _ = wallet_account()
+    staff = admin_client(make_support_member())
+    response = staff.post(
+        "/admin/privacy/deletionrequest/open/",
+        {"address": f" {wallet.address.lower()} ", "scope": "prompts"},
+    )
+    assert response.status_code == 302, response.content[:500]
+    request = DeletionRequest.objects.get(user_id=user.pk)
+    assert request.scope == "prompts" and request.notice_email == ""
