@@ -162,7 +162,7 @@ def test_a_visitor_signs_up_with_a_browser_wallet_and_signs_in_again(
     browser_guard.assert_clean()
     page.get_by_role("link", name="Confirm it is you").click()
     expect(page).to_have_url(
-        re.compile(r"/accounts/wallet/reauthenticate/\?next=/account/wallets/$")
+        re.compile(r"/accounts/wallet/reauthenticate/\?next=%2Faccount%2Fwallets%2F$")
     )
     expect(page.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
     browser_guard.assert_clean()
