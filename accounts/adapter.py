@@ -9,6 +9,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
 from allauth.core import context
 from django import forms
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -47,7 +48,19 @@ class AccountAdapter(DefaultAccountAdapter):
         # The sign-up form cannot validate without the 13+ confirmation, so reaching
         # here means the person confirmed it now.
         user.age_confirmed_at = timezone.now()
-        return super().save_user(request, user, form, commit=commit)
+        if not commit:
+            return super().save_user(request, user, form, commit=False)
+        # Signing up is done under the policy in force (the form links it).
+        from privacy.actions import do_acknowledge_policy
+        from privacy.models import PolicyAcknowledgement
+        from privacy.policy import CURRENT
+
+        with transaction.atomic():
+            user = super().save_user(request, user, form, commit=True)
+            do_acknowledge_policy(
+                user=user, version=CURRENT.version, how=PolicyAcknowledgement.How.SIGNUP
+            )
+        return user
 
     def get_reauthentication_methods(self, user) -> list[dict]:
         # allauth knows the password, codes and MFA; a wallet account may have none of

@@ -92,10 +92,10 @@ class UserAdmin(DjangoUserAdmin):
     def wallet_addresses(self, user: User) -> str:
         return ", ".join(wallet.address for wallet in user.wallets.all()) or "-"
 
-    readonly_fields = ["date_joined", "last_login", "age_confirmed_at"]
+    readonly_fields = ["date_joined", "last_login", "age_confirmed_at", "policy_acknowledged"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        ("Profile", {"fields": ["display_name", "age_confirmed_at"]}),
+        ("Profile", {"fields": ["display_name", "age_confirmed_at", "policy_acknowledged"]}),
         (
             "Permissions",
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},

@@ -59,6 +59,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     age_confirmed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the user confirmed being 13 or older."
     )
+    # The newest privacy policy version (its date) the person acknowledged; the history
+    # is privacy.PolicyAcknowledgement. Kept here so that deciding whether a page shows
+    # the "the policy changed" notice costs no query.
+    policy_acknowledged = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="The newest privacy policy version the user acknowledged.",
+    )
 
     objects = UserManager()
 

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as django_login
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -43,6 +44,9 @@ from accounts.actions import (
     do_sign_up_with_wallet,
 )
 from accounts.models import User, Wallet
+from privacy.actions import do_acknowledge_policy
+from privacy.models import PolicyAcknowledgement
+from privacy.policy import CURRENT
 
 SIGNUP_SESSION_KEY = "wallet_signup"
 _BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -208,9 +212,14 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = WalletSignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = do_sign_up_with_wallet(
-                address=address, display_name=form.cleaned_data["display_name"]
-            )
+            with transaction.atomic():
+                user = do_sign_up_with_wallet(
+                    address=address, display_name=form.cleaned_data["display_name"]
+                )
+                # Signing up is done under the policy in force (the page links it).
+                do_acknowledge_policy(
+                    user=user, version=CURRENT.version, how=PolicyAcknowledgement.How.SIGNUP
+                )
         except WalletTaken:
             request.session.pop(SIGNUP_SESSION_KEY, None)
             messages.error(request, "This wallet already has an account: sign in with it.")

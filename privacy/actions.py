@@ -30,7 +30,14 @@ from django.utils import timezone
 from accounts.actions import do_revoke_api_key
 from accounts.models import ApiKey, User
 from privacy import registry
-from privacy.models import DELETION_DUE_AFTER, AuditEvent, DeletionRequest, Termination
+from privacy.models import (
+    DELETION_DUE_AFTER,
+    AuditEvent,
+    DeletionRequest,
+    PolicyAcknowledgement,
+    Termination,
+)
+from privacy.policy import policy_version
 
 logger = logging.getLogger(__name__)
 
@@ -1353,3 +1360,29 @@ def _publish(enqueue, request_id: int) -> None:
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+class UnknownPolicyVersion(Exception):
+    """No such version of the privacy policy was ever published."""
+
+
+def do_acknowledge_policy(*, user: User, version: str, how: str) -> PolicyAcknowledgement:
+    """Record that `user` acknowledged the privacy policy `version` (privacy/policy.py),
+    `how` being PolicyAcknowledgement.How. Acknowledging a version again changes
+    nothing; acknowledging an older one never lowers the newest acknowledged.
+
+    Raises UnknownPolicyVersion for a version never published (nothing is written).
+    Side effects: inserts one PolicyAcknowledgement; sets user.policy_acknowledged.
+    """
+    if policy_version(version) is None:
+        raise UnknownPolicyVersion(version)
+    with transaction.atomic():
+        acknowledgement, _ = PolicyAcknowledgement.objects.get_or_create(
+            user=user, version=version, defaults={"how": how}
+        )
+        User.objects.filter(pk=user.pk, policy_acknowledged__lt=version).update(
+            policy_acknowledged=version
+        )
+    if (user.policy_acknowledged or "") < version:
+        user.policy_acknowledged = version
+    return acknowledgement

@@ -257,3 +257,28 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnly("audit events are append-only")
+
+
+class PolicyAcknowledgement(models.Model):
+    """A person acknowledged a version of the privacy policy (privacy/policy.py): by
+    signing up under it, or on the notice that it changed."""
+
+    class How(models.TextChoices):
+        SIGNUP = "signup", "Signed up under it"
+        NOTICE = "notice", "Read it from the change notice"
+
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="policy_acknowledgements"
+    )
+    version = models.CharField(max_length=10)
+    how = models.CharField(max_length=8, choices=How)
+    acknowledged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["acknowledged_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "version"], name="policy_ack_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"policy {self.version}, {self.get_how_display()}"

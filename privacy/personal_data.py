@@ -7,8 +7,10 @@ cleared once the notice is sent).
 
 from __future__ import annotations
 
-from privacy.models import Termination
+from privacy.models import PolicyAcknowledgement, Termination
 from privacy.registry import register
+
+register(PolicyAcknowledgement)
 
 # A termination is a record of a company action, kept after the account is gone (who
 # on staff ended which kind of breach, when, and whether a legal hold applied); the

@@ -7,12 +7,17 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from privacy import policy
 from privacy.actions import (
     DeletionRequestError,
+    UnknownPolicyVersion,
+    do_acknowledge_policy,
     do_cancel_deletion_request,
     do_delete_account,
     do_delete_stored_prompts,
@@ -20,15 +25,56 @@ from privacy.actions import (
 )
 from privacy.export import start_download
 from privacy.forms import DeleteAccountForm, DeleteStoredPromptsForm
-from privacy.models import DeletionRequest
+from privacy.models import DeletionRequest, PolicyAcknowledgement
 from privacy.selectors import (
     data_page_for_user,
     deletion_request_for_user,
 )
 
 
-def privacy_policy(request: HttpRequest) -> HttpResponse:
-    return render(request, "privacy/policy.html")
+def privacy_policy(request: HttpRequest, version: str | None = None) -> HttpResponse:
+    """The policy in force, or (at /legal/privacy/<version>/) any published version."""
+    shown = policy.CURRENT if version is None else policy.policy_version(version)
+    if shown is None:
+        raise Http404("No such version of the privacy policy.")
+    acknowledged_at = None
+    if request.user.is_authenticated:
+        acknowledged_at = (
+            PolicyAcknowledgement.objects.filter(user=request.user, version=shown.version)
+            .values_list("acknowledged_at", flat=True)
+            .first()
+        )
+    return render(
+        request,
+        "privacy/policy.html",
+        {
+            "shown": shown,
+            "current": policy.CURRENT,
+            "versions": list(reversed(policy.VERSIONS)),
+            "acknowledged_at": acknowledged_at,
+        },
+    )
+
+
+@login_required
+@require_POST
+def acknowledge_policy(request: HttpRequest) -> HttpResponse:
+    """The notice's "I have read it": records the version the notice showed."""
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse("privacy_policy")
+    try:
+        do_acknowledge_policy(
+            user=request.user,
+            version=request.POST.get("version", ""),
+            how=PolicyAcknowledgement.How.NOTICE,
+        )
+    except UnknownPolicyVersion:
+        messages.error(request, "That version of the privacy policy does not exist.")
+        return redirect("privacy_policy")
+    return redirect(next_url)
 
 
 # --- Account pages: /account/data/, /account/manage/, /account/deleted/ ---------------

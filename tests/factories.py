@@ -5,6 +5,7 @@ from allauth.account.models import EmailAddress
 from django.utils import timezone
 
 from accounts.models import User
+from privacy.policy import CURRENT as CURRENT_POLICY
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -17,6 +18,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     display_name = factory.Faker("name")
     age_confirmed_at = factory.LazyFunction(timezone.now)
+    # As if signed up under the policy in force (tests/privacy/test_policy_versions.py
+    # covers the notice an account that has not acknowledged it sees).
+    policy_acknowledged = CURRENT_POLICY.version
     password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
 
     @factory.post_generation

@@ -1,0 +1,46 @@
+"""The privacy policy's published versions.
+
+The policy says: "We may modify this Privacy Policy at any time without notice. Your
+continued use of our services after posting changes indicates your acceptance of these
+changes." So every version stays readable at /legal/privacy/<version>/, the current one
+at /legal/privacy/, and the portal records which version each person acknowledged and
+when (PolicyAcknowledgement): at sign-up, and on the notice every signed-in page shows
+until they have read a newer version.
+
+A version is its "Last Updated" date. Its text is a template,
+templates/privacy/policies/<version>.html, which never changes once published: a
+change is a new file and a new entry at the end of VERSIONS (tests check both).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    version: str  # its "Last Updated" date, ISO 8601
+    changes: str  # what changed from the previous version, for the notice
+
+    @property
+    def date(self) -> dt.date:
+        return dt.date.fromisoformat(self.version)
+
+    @property
+    def template(self) -> str:
+        return f"privacy/policies/{self.version}.html"
+
+
+# Oldest first; the last is in force.
+VERSIONS: tuple[PolicyVersion, ...] = (PolicyVersion("2024-10-10", "The first published version."),)
+CURRENT = VERSIONS[-1]
+
+
+def policy_version(version: str) -> PolicyVersion | None:
+    return next((v for v in VERSIONS if v.version == version), None)
+
+
+def needs_acknowledgement(user) -> bool:
+    """Whether a signed-in person has yet to read the version in force."""
+    return user.is_authenticated and (user.policy_acknowledged or "") < CURRENT.version
