@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "privacy.context_processors.policy_notice",
+                "privacy.context_processors.cookie_notice",
             ],
         },
     },

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from privacy import policy
+from privacy.cookies import NOTICE_COOKIE
 
 
 def policy_notice(request: HttpRequest) -> dict:
@@ -15,3 +16,8 @@ def policy_notice(request: HttpRequest) -> dict:
     if user is not None and policy.needs_acknowledgement(user):
         return {"policy_notice": policy.CURRENT}
     return {"policy_notice": None}
+
+
+def cookie_notice(request: HttpRequest) -> dict:
+    """`cookie_notice`: whether the page shows the cookie notice (until it is read)."""
+    return {"cookie_notice": NOTICE_COOKIE not in request.COOKIES}

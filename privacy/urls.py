@@ -3,6 +3,8 @@ from django.urls import path
 from privacy import views
 
 urlpatterns = [
+    path("cookies/", views.cookie_list, name="cookie_list"),
+    path("cookies/ok/", views.cookie_notice_read, name="cookie_notice_read"),
     path("privacy/", views.privacy_policy, name="privacy_policy"),
     path("privacy/acknowledge/", views.acknowledge_policy, name="privacy_policy_acknowledge"),
     path("privacy/<str:version>/", views.privacy_policy, name="privacy_policy_version"),

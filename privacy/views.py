@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from allauth.account.decorators import reauthentication_required
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -13,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from privacy import policy
+from privacy import cookies, policy
 from privacy.actions import (
     DeletionRequestError,
     UnknownPolicyVersion,
@@ -56,15 +57,40 @@ def privacy_policy(request: HttpRequest, version: str | None = None) -> HttpResp
     )
 
 
+@require_GET
+def cookie_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "privacy/cookies.html", {"cookies": cookies.cookies()})
+
+
+@require_POST
+def cookie_notice_read(request: HttpRequest) -> HttpResponse:
+    """The cookie notice's "OK": remember it was read, then go back."""
+    response = redirect(_safe_next(request, fallback=reverse("home")))
+    response.set_cookie(
+        cookies.NOTICE_COOKIE,
+        "1",
+        max_age=cookies.NOTICE_MAX_AGE,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def _safe_next(request: HttpRequest, *, fallback: str) -> str:
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return next_url
+    return fallback
+
+
 @login_required
 @require_POST
 def acknowledge_policy(request: HttpRequest) -> HttpResponse:
     """The notice's "I have read it": records the version the notice showed."""
-    next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = reverse("privacy_policy")
+    next_url = _safe_next(request, fallback=reverse("privacy_policy"))
     try:
         do_acknowledge_policy(
             user=request.user,
