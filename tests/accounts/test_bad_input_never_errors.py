@@ -7,7 +7,8 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.test import Client
 
-from accounts.models import User
+from accounts.models import User, Wallet
+from privacy.models import PolicyAcknowledgement
 from tests.accounts.conftest import REAUTHENTICATE_URL
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -19,6 +20,9 @@ ANONYMOUS_ENDPOINTS = [
     "/accounts/password/reset/",
     "/accounts/confirm-email/not-a-key/",
     "/accounts/password/reset/key/1-not-a-key/",
+    "/accounts/wallet/login/",
+    "/accounts/wallet/signup/",
+    "/legal/cookies/ok/",
 ]
 SIGNED_IN_ENDPOINTS = [
     "/account/profile/",
@@ -27,6 +31,10 @@ SIGNED_IN_ENDPOINTS = [
     "/accounts/sessions/",
     "/accounts/reauthenticate/",
     "/accounts/logout/",
+    "/account/wallets/add/",
+    "/account/wallets/1/remove/",
+    "/accounts/wallet/reauthenticate/",
+    "/legal/privacy/acknowledge/",
 ]
 JUNK = [
     {},
@@ -37,13 +45,22 @@ JUNK = [
     {"next": "//evil.example/", "password": "wrong"},
     {"age_confirmation": ["on", "off"], "password1": "", "password2": "\x00"},
     {"oldpassword": "\x00", "password1": "x", "password2": "y", "display_name": "\x01"},
+    {"message": "\x00", "signature": "0x" + "00" * 65, "version": "\x00", "address": "\x00"},
+    {"message": ["a", "b"], "signature": "x" * 100_000, "version": ["2024-10-10", "9"]},
+    {"message": "x" * 100_000, "signature": "0x" + "ff" * 65, "next": "https://evil.example/"},
 ]
 
 
 def _state():
     return (
-        sorted(User.objects.values_list("email", "password", "display_name", "is_staff")),
+        sorted(
+            User.objects.values_list(
+                "email", "password", "display_name", "is_staff", "policy_acknowledged"
+            )
+        ),
         sorted(EmailAddress.objects.values_list("email", "verified", "primary")),
+        sorted(Wallet.objects.values_list("user_id", "address")),
+        sorted(PolicyAcknowledgement.objects.values_list("user_id", "version")),
     )
 
 
@@ -89,3 +106,24 @@ def test_junk_posted_after_reauthentication_changes_nothing(client):
         assert response.status_code < 500
 
     assert _state() == before
+
+
+WALLET_PAGES = ["/accounts/wallet/login/", "/accounts/wallet/nonce/", "/account/wallets/"]
+JUNK_QUERIES = [
+    {"address": "\x00"},
+    {"address": "0x" + "z" * 40, "purpose": "\x00"},
+    {"address": "x" * 10_000, "next": "//evil.example/"},
+    {"purpose": ["login", "link"], "address": ["0x" + "a" * 40, "b"]},
+    {"next": "\x00"},
+]
+
+
+@pytest.mark.parametrize("path", WALLET_PAGES)
+@pytest.mark.parametrize("query", JUNK_QUERIES)
+def test_junk_queries_on_the_wallet_pages_are_answered_without_error(path, query):
+    anonymous, member = Client(), Client()
+    member.force_login(UserFactory(email="owner@example.com"))
+    for client in (anonymous, member):
+        response = client.get(path, query)
+        assert response.status_code < 500
+        assert not response.get("Location", "").startswith(("//", "http"))
