@@ -21,6 +21,7 @@ from allauth.account.internal.flows.reauthentication import (
 from allauth.account.utils import get_next_redirect_url
 from allauth.core import ratelimit
 from allauth.core.exceptions import ReauthenticationRequired
+from allauth.core.internal import ratelimit as allauth_ratelimit
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -49,6 +50,7 @@ from privacy.models import PolicyAcknowledgement
 from privacy.policy import CURRENT
 
 SIGNUP_SESSION_KEY = "wallet_signup"
+_TOO_MANY = "Too many signature requests from your network: wait a minute and try again."
 _BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
@@ -77,6 +79,15 @@ class WalletSignupForm(forms.Form):
             "required": "You must be 13 or older to use Portal (see the privacy policy)."
         },
     )
+
+
+def _challenge_allowed(request: HttpRequest) -> bool:
+    """Counts a challenge against ACCOUNT_RATE_LIMITS["wallet_challenge"]. Challenges
+    are made by GET requests, which allauth's public consume() never limits."""
+    usage = allauth_ratelimit.consume(
+        request, app="allauth.account", action="wallet_challenge", limit_get=True
+    )
+    return usage is not None
 
 
 def _first_error(form: forms.Form) -> str:
@@ -108,6 +119,10 @@ def _signing_context(request: HttpRequest, purpose: str, **extra) -> dict:
     address = request.GET.get("address", "")
     if request.method == "GET" and address:
         context["address"] = address[:100]
+        if not _challenge_allowed(request):
+            context["address_error"] = _TOO_MANY
+            address = ""
+    if request.method == "GET" and address:
         try:
             context["address"] = wallets.checksum_address(address)
             context["message"] = wallets.challenge(
@@ -131,6 +146,8 @@ def nonce(request: HttpRequest) -> JsonResponse:
     purpose = request.GET.get("purpose", "login")
     if purpose in wallets.PURPOSES and purpose != "login" and not request.user.is_authenticated:
         response = JsonResponse({"error": "Sign in first."}, status=403)
+    elif not _challenge_allowed(request):
+        response = JsonResponse({"error": _TOO_MANY}, status=429)
     else:
         try:
             challenge = wallets.challenge(

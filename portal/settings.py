@@ -234,6 +234,9 @@ ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
     "confirm_email": "1/3m/key",
+    # Ours (accounts/wallet_views.py): each wallet challenge stores a nonce in a session,
+    # a database row for a visitor, so a visitor cannot mint them without limit.
+    "wallet_challenge": "60/m/ip",
 }
 USERSESSIONS_TRACK_ACTIVITY = True
 

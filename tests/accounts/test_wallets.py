@@ -83,6 +83,15 @@ def test_nonce_endpoint_bad_requests_get_a_clear_json_error(query, status, error
     assert error in response.json()["error"]
 
 
+def test_challenges_are_rate_limited_per_network():
+    client = Client()
+    answers = [client.get(NONCE_URL).status_code for _ in range(61)]
+    assert answers[:60] == [200] * 60 and answers[60] == 429
+    assert "wait a minute" in client.get(NONCE_URL).json()["error"]
+    page = client.get(WALLET_LOGIN_URL, {"address": TestWallet.create().address})
+    assert page.context["message"] is None and "wait a minute" in page.text
+
+
 def test_nonce_endpoint_answers_only_get():
     assert Client().post(NONCE_URL).status_code == 405
 
