@@ -110,15 +110,28 @@ def do_add_wallet(*, user: User, acting_user: User, address: str) -> Wallet:
 @transaction.atomic
 def do_remove_wallet(*, wallet: Wallet, acting_user: User) -> None:
     """Unlink `wallet`. Raises LastSignInMethod when the account would have no sign-in
-    left: no other wallet and no password (an email address alone does not sign in).
+    left: no other wallet, and no password with a verified email address to sign in
+    with (sign-in is by email; a password alone opens nothing, and an address alone
+    needs a password).
 
     Side effects: deletes the Wallet row.
     """
     user = User.objects.select_for_update().get(pk=wallet.user_id)
     others = Wallet.objects.filter(user=user).exclude(pk=wallet.pk).exists()
-    if not others and not user.has_usable_password():
+    if not others and not signs_in_with_password(user):
         raise LastSignInMethod
     wallet.delete()
+
+
+def signs_in_with_password(user: User) -> bool:
+    """Whether the account can sign in with email and password: a usable password and a
+    verified address (the only kind allauth signs in with here)."""
+    from allauth.account.models import EmailAddress
+
+    return (
+        user.has_usable_password()
+        and EmailAddress.objects.filter(user=user, verified=True).exists()
+    )
 
 
 def do_record_wallet_use(*, wallet: Wallet) -> None:

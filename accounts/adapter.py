@@ -7,6 +7,7 @@ import time
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
+from allauth.account.models import EmailAddress
 from allauth.core import context
 from django import forms
 from django.db import transaction
@@ -29,6 +30,12 @@ def confirmed_with_wallet_recently(request: HttpRequest) -> bool:
         and time.time() - record.get("at", 0) < account_settings.REAUTHENTICATION_TIMEOUT
         for record in get_authentication_records(request, request.user)
     )
+
+
+def password_confirms(user) -> bool:
+    """Whether allauth's password confirmation can succeed for `user`: it checks the
+    password against the account's primary email address."""
+    return user.has_usable_password() and EmailAddress.objects.get_primary_email(user) is not None
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -66,6 +73,10 @@ class AccountAdapter(DefaultAccountAdapter):
         # allauth knows the password, codes and MFA; a wallet account may have none of
         # them (and allauth would then refuse every sensitive change outright).
         methods = super().get_reauthentication_methods(user)
+        if user.is_authenticated and not password_confirms(user):
+            # allauth checks the password against the primary address: without one, a
+            # right password would be refused, so it is not offered.
+            methods = [m for m in methods if m["id"] != "reauthenticate"]
         if user.is_authenticated and Wallet.objects.filter(user_id=user.pk).exists():
             methods.append(
                 {

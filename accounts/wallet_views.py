@@ -43,7 +43,9 @@ from accounts.actions import (
     do_record_wallet_use,
     do_remove_wallet,
     do_sign_up_with_wallet,
+    signs_in_with_password,
 )
+from accounts.adapter import password_confirms
 from accounts.models import User, Wallet
 from privacy.actions import do_acknowledge_policy
 from privacy.models import PolicyAcknowledgement
@@ -259,7 +261,13 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     template = "accounts/wallet_reauthenticate.html"
     linked = list(request.user.wallets.all())
     if request.method == "GET":
-        return _page(request, template, "reauthenticate", wallets=linked)
+        return _page(
+            request,
+            template,
+            "reauthenticate",
+            wallets=linked,
+            password_confirms=password_confirms(request.user),
+        )
     limited = ratelimit.consume_or_429(request, action="reauthenticate", user=request.user)
     if limited:
         return limited
@@ -268,7 +276,15 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     if error is None and wallet is None:
         error = "That wallet is not linked to this account; sign with one that is."
     if error:
-        return _page(request, template, "reauthenticate", error=error, status=400, wallets=linked)
+        return _page(
+            request,
+            template,
+            "reauthenticate",
+            error=error,
+            status=400,
+            wallets=linked,
+            password_confirms=password_confirms(request.user),
+        )
     record_authentication(
         request, request.user, method="wallet", address=address, reauthenticated=True
     )
@@ -297,7 +313,7 @@ def _wallets_page(request: HttpRequest, *, error=None, status=200) -> HttpRespon
         error=error,
         status=status,
         wallets=list(user.wallets.all()),
-        has_password=user.has_usable_password(),
+        has_password=signs_in_with_password(user),
         needs_confirmation=needs_confirmation,
         confirm_url=_confirm_url(request) if needs_confirmation else "",
     )
@@ -352,8 +368,8 @@ def wallet_remove(request: HttpRequest, pk: int) -> HttpResponse:
         return _wallets_page(
             request,
             error=(
-                f"{wallet.address} is how you sign in: set a password or link another "
-                "wallet before removing it."
+                f"{wallet.address} is how you sign in: link another wallet, or add and "
+                "verify an email address and set a password, before removing it."
             ),
             status=400,
         )

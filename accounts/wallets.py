@@ -25,7 +25,9 @@ from django.http import HttpRequest
 NONCE_SESSION_KEY = "wallet_challenge"
 # Long enough to open a wallet, read the message and sign it by hand.
 CHALLENGE_TTL_SECONDS = 10 * 60
-MESSAGE_MAX_LENGTH = 2000
+# The portal's messages are about 350 characters; siwe's grammar parser is slow on long
+# crafted input, so anything much longer is refused before it is parsed.
+MESSAGE_MAX_LENGTH = 1000
 SIGNATURE_MAX_LENGTH = 200
 ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 SIGNATURE_RE = re.compile(r"^(0x)?[0-9a-fA-F]{130}$")
@@ -113,6 +115,14 @@ def verify(request: HttpRequest, *, purpose: str, message: str, signature: str) 
     if not SIGNATURE_RE.match(signature):
         raise WalletError(
             "That is not a wallet signature: it is “0x” followed by 130 hexadecimal digits."
+        )
+    # Every message the portal writes starts with this line; checked before parsing.
+    header = f"{request.get_host()} wants you to sign in with your Ethereum account:"
+    if message.split("\n", 1)[0] != header:
+        first = message.split("\n", 1)[0][:100]
+        raise WalletError(
+            f"This message does not ask to sign in to this site (it begins “{first}”); "
+            "it was not accepted."
         )
     siwe = _siwe()
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from allauth.account.models import EmailAddress
 from allauth.usersessions.models import UserSession
 from django.test import Client
 
@@ -245,7 +246,8 @@ def _rewritten(message: str, old: str, new: str) -> str:
     "rewrite, error",
     [
         # A phishing site's message, with this session's nonce.
-        (lambda m: _rewritten(m, "testserver wants", "evil.example wants"), "not to this site"),
+        (lambda m: _rewritten(m, "testserver wants", "evil.example wants"), "not ask to sign in"),
+        (lambda m: "https://" + m, "not ask to sign in"),
         (
             lambda m: _rewritten(m, "URI: http://testserver", "URI: https://evil.example"),
             "not to this site",
@@ -464,8 +466,41 @@ def test_the_only_way_to_sign_in_cannot_be_removed():
     remove_url = f"/account/wallets/{user.wallets.get().pk}/remove/"
     response = client.post(remove_url)
     assert response.status_code == 400
-    assert "set a password or link another wallet" in response.text
+    assert "link another wallet, or add and verify an email address" in response.text
     assert user.wallets.count() == 1
+
+
+def test_a_password_without_a_verified_address_does_not_count_as_a_way_in():
+    """Sign-in is by email: a wallet account that set a password but has no verified
+    address would be locked out (and orphaned, its keys still working) without its
+    wallet."""
+    wallet = TestWallet.create()
+    user = wallet_user(wallet)
+    client = signed_in_with(wallet)
+    wallet_reauthenticate(client, wallet, "/accounts/password/set/")
+    password = "violet-otter-quietly-7-lanterns"
+    response = client.post(
+        "/accounts/password/set/", {"password1": password, "password2": password}
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.has_usable_password()
+    wallet_reauthenticate(client, wallet, WALLETS_URL)
+    response = client.post(f"/account/wallets/{user.wallets.get().pk}/remove/")
+    assert response.status_code == 400
+    assert "add and verify an email address and set a password" in response.text
+    assert user.wallets.count() == 1
+    # Nor is the password offered to confirm it is them: allauth could never accept it.
+    page = client.get(WALLET_REAUTH_URL)
+    assert "Use your password instead" not in page.text
+    client2 = signed_in_with(wallet)
+    response = client2.get("/account/manage/")
+    assert response["Location"].startswith(WALLET_REAUTH_URL)
+    # With a verified address the password signs in, so the wallet may go.
+    EmailAddress.objects.create(user=user, email="ada@example.com", verified=True, primary=True)
+    User.objects.filter(pk=user.pk).update(email="ada@example.com")
+    response = client.post(f"/account/wallets/{user.wallets.get().pk}/remove/")
+    assert response.status_code == 302 and not user.wallets.exists()
 
 
 def test_removing_a_wallet_needs_confirmation_and_then_it_no_longer_signs_in():
