@@ -1388,6 +1388,10 @@ def do_acknowledge_policy(*, user: User, version: str, how: str) -> PolicyAcknow
     return acknowledgement
 
 
+_ROW_SESSION_ENGINES = {
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cached_db",
+}
 # Expired sign-in records are deleted in batches of this many rows, one transaction
 # each, so the daily clean-up never holds long locks on the sessions table.
 EXPIRED_BATCH_ROWS = 10_000
@@ -1413,8 +1417,12 @@ def do_clear_expired_sign_in_records(*, now: dt.datetime | None = None) -> Expir
 
     now = now or timezone.now()
     sessions = _delete_in_batches(Session.objects.filter(expire_date__lt=now))
-    live = Session.objects.filter(expire_date__gte=now).values("session_key")
-    session_records = _delete_in_batches(UserSession.objects.exclude(session_key__in=live))
+    session_records = 0
+    # The session list's records are matched against session rows, which only the
+    # database engines keep (with another engine every record would look dead).
+    if settings.SESSION_ENGINE in _ROW_SESSION_ENGINES:
+        live = Session.objects.filter(expire_date__gte=now).values("session_key")
+        session_records = _delete_in_batches(UserSession.objects.exclude(session_key__in=live))
     confirmation_days = settings.ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS
     cutoff = now - dt.timedelta(days=confirmation_days)
     email_confirmations = _delete_in_batches(

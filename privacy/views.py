@@ -149,7 +149,8 @@ def account_data(request: HttpRequest) -> HttpResponse:
         messages.success(
             request,
             "Your request is scheduled: your stored prompts and completions are being "
-            "deleted. This page shows its progress; we email you when it is done.",
+            "deleted. This page shows its progress"
+            + ("; we email you when it is done." if request.user.email else "."),
         )
     return redirect("account_data")
 

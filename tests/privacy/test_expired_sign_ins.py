@@ -81,3 +81,15 @@ def test_beat_runs_it_daily():
     entry = BEAT_SCHEDULE["clear-expired-sign-in-records"]
     assert entry["task"] == tasks.clear_expired_sign_in_records.name
     assert entry["schedule"] == 60 * 60 * 24
+
+
+def test_session_records_are_kept_when_sessions_are_not_rows(settings):
+    """With a session engine that keeps no rows, every record would look dead: the
+    records (which account deletion uses to end sessions) are left alone."""
+    user = UserFactory()
+    browser = Client()
+    login(browser, user.email)
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    result = do_clear_expired_sign_in_records()
+    assert result.session_records == 0
+    assert UserSession.objects.filter(user=user).count() == 1

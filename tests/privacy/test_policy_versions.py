@@ -176,3 +176,18 @@ def test_the_notice_costs_no_query():
                 assert client.get(url).status_code == 200
             counts.append(len(queries))
         assert counts[0] == counts[1], url
+
+
+def test_the_notices_go_back_only_to_pages_that_can_be_got_again():
+    """A page drawn in answer to a POST (a form error) cannot be got again: the notices
+    then go back to a default page, not to a 405."""
+    from tests.wallets import WALLET_ADD_URL
+
+    client = signed_in(unacknowledged())
+    client.post(
+        "/accounts/reauthenticate/?next=/account/wallets/",
+        {"password": "correct-horse-battery-staple"},
+    )
+    page = client.post(WALLET_ADD_URL, {"message": "x", "signature": "y"})
+    assert page.status_code == 400 and NOTICE in page.text
+    assert f'name="next" value="{WALLET_ADD_URL}"' not in page.text

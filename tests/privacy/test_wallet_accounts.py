@@ -118,3 +118,12 @@ def test_support_opens_a_request_for_a_wallet_account_that_wrote_in():
     assert response.status_code == 302, response.content[:500]
     request = DeletionRequest.objects.get(user_id=user.pk)
     assert request.scope == "prompts" and request.notice_email == ""
+
+
+def test_a_wallet_account_is_not_promised_mail_it_cannot_get(task_queue):
+    user, wallet, client = wallet_account()
+    wallet_reauthenticate(client, wallet, "/account/data/")
+    response = client.post("/account/data/", {"which": "all"}, follow=True)
+    assert response.status_code == 200
+    assert "This page shows its progress." in response.text
+    assert "we email you" not in response.text
