@@ -90,7 +90,8 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {token}"
 
 -- Every latency wrk recorded (microseconds, and how many requests took it), so that
--- rounds can be merged into one distribution.
+-- rounds can be merged into one distribution. As in wrk's own percentiles, these include
+-- the samples its coordinated-omission correction adds for stalled requests.
 done = function(summary, latency, requests)
   local out = io.open({histogram}, "w")
   for i = 1, #latency do
@@ -138,11 +139,13 @@ def wrk(url: str, body: dict, *, connections: int = 32, seconds: int = 10) -> di
         os.unlink(script.name)
         os.unlink(histogram_file.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     p99 = _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     return {
         "rps": rps,
+        "requests": requests,
         "p99_ms": p99,
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
         "socket_errors": errors.group(0) if errors else "",
@@ -160,9 +163,10 @@ def _read_histogram(path: str) -> Counter:
 
 
 def percentile_ms(histogram: Counter, percent: float) -> float:
-    """The latency that `percent` of the requests in `histogram` took at most."""
+    """The latency that `percent` of the requests in `histogram` took at most, ranked as
+    wrk ranks its own percentiles (hdr_value_at_percentile)."""
     total = sum(histogram.values())
-    wanted = total * percent / 100
+    wanted = max(int(total * percent / 100 + 0.5), 1)
     seen = 0
     for value in sorted(histogram):
         seen += histogram[value]
@@ -250,7 +254,7 @@ def _combine(results: list[dict]) -> dict:
         "rps": sum(r["rps"] for r in results) / len(results),
         "p99_ms": round(percentile_ms(merged, 99), 2),
         "worst_round_p99_ms": max(r["p99_ms"] for r in results),
-        "requests": sum(merged.values()),
+        "requests": sum(r["requests"] for r in results),
         "non_2xx": sum(r["non_2xx"] for r in results),
         "socket_errors": "; ".join(r["socket_errors"] for r in results if r["socket_errors"]),
     }

@@ -20,8 +20,8 @@ def test_percentile_is_the_latency_that_many_requests_took_at_most():
 
 
 def test_rounds_merge_into_one_distribution_beside_the_worst_round():
-    fast = {"rps": 100.0, "p99_ms": 2.0, "non_2xx": 0, "socket_errors": ""}
-    slow = {"rps": 50.0, "p99_ms": 40.0, "non_2xx": 1, "socket_errors": "timeout 1"}
+    fast = {"rps": 100.0, "requests": 1_000, "p99_ms": 2.0, "non_2xx": 0, "socket_errors": ""}
+    slow = {"rps": 50.0, "requests": 500, "p99_ms": 40.0, "non_2xx": 1, "socket_errors": "t 1"}
     fast["histogram"] = Counter({1_000: 990, 2_000: 10})
     slow["histogram"] = Counter({1_000: 490, 40_000: 10})
     combined = _combine([fast, slow])
@@ -30,4 +30,4 @@ def test_rounds_merge_into_one_distribution_beside_the_worst_round():
     # 20 slower requests of 1,500: the p99 (the 1,485th) took 2 ms, whatever the worst round.
     assert combined["p99_ms"] == 2.0
     assert combined["worst_round_p99_ms"] == 40.0
-    assert combined["non_2xx"] == 1 and combined["socket_errors"] == "timeout 1"
+    assert combined["non_2xx"] == 1 and combined["socket_errors"] == "t 1"
