@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.core.cache import cache
 from django.http import HttpRequest
 
 NONCE_SESSION_KEY = "wallet_challenge"
@@ -143,6 +144,13 @@ def verify(request: HttpRequest, *, purpose: str, message: str, signature: str) 
         or not secrets.compare_digest(str(pending.get("nonce", "")), parsed.nonce)
         or time.time() - float(pending.get("at", 0)) > CHALLENGE_TTL_SECONDS
     ):
+        raise WalletError(
+            "This signature request has expired or was already used. Start again to "
+            "get a new message to sign."
+        )
+    # The session's copy is removed above, but two requests carrying the same session
+    # at once could both have read it: the shared cache lets only the first through.
+    if not cache.add(f"wallet-nonce-spent:{parsed.nonce}", True, CHALLENGE_TTL_SECONDS):
         raise WalletError(
             "This signature request has expired or was already used. Start again to "
             "get a new message to sign."

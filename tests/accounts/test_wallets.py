@@ -224,6 +224,26 @@ def test_a_signature_cannot_be_replayed():
     assert elsewhere.post(WALLET_LOGIN_URL, form).status_code == 400
 
 
+def test_a_nonce_is_spent_once_even_by_two_requests_with_the_same_session():
+    """Two requests carrying one session at once both read its nonce before either
+    saves the session without it; the shared cache lets only the first through."""
+    wallet = TestWallet.create()
+    wallet_user(wallet)
+    client = Client()
+    form = signed(client, wallet)
+    pending = client.session[wallets.NONCE_SESSION_KEY]
+    assert client.post(WALLET_LOGIN_URL, form).status_code == 302
+    # The second request: a session that still holds the nonce.
+    racer = Client()
+    session = racer.session
+    session[wallets.NONCE_SESSION_KEY] = pending
+    session.save()
+    racer.cookies["sessionid"] = session.session_key
+    response = racer.post(WALLET_LOGIN_URL, form)
+    assert response.status_code == 400 and "already used" in response.text
+    assert not is_signed_in(racer)
+
+
 def test_a_signature_by_another_key_is_refused_and_spends_the_nonce():
     wallet, thief = TestWallet.create(), TestWallet.create()
     wallet_user(wallet)
