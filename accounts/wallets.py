@@ -42,6 +42,12 @@ STATEMENTS = {
 PURPOSES = tuple(STATEMENTS)
 
 
+_SPENT = (
+    "This signature request has expired or was already used. Start again to get a new "
+    "message to sign."
+)
+
+
 class WalletError(Exception):
     """A signed message the portal does not accept; the text says why, for the person."""
 
@@ -144,17 +150,11 @@ def verify(request: HttpRequest, *, purpose: str, message: str, signature: str) 
         or not secrets.compare_digest(str(pending.get("nonce", "")), parsed.nonce)
         or time.time() - float(pending.get("at", 0)) > CHALLENGE_TTL_SECONDS
     ):
-        raise WalletError(
-            "This signature request has expired or was already used. Start again to "
-            "get a new message to sign."
-        )
+        raise WalletError(_SPENT)
     # The session's copy is removed above, but two requests carrying the same session
     # at once could both have read it: the shared cache lets only the first through.
     if not cache.add(f"wallet-nonce-spent:{parsed.nonce}", True, CHALLENGE_TTL_SECONDS):
-        raise WalletError(
-            "This signature request has expired or was already used. Start again to "
-            "get a new message to sign."
-        )
+        raise WalletError(_SPENT)
     if parsed.statement != STATEMENTS[purpose]:
         raise WalletError("This message was signed for something else; it was not accepted.")
     try:
