@@ -123,15 +123,14 @@ def _signing_context(request: HttpRequest, purpose: str, **extra) -> dict:
         context["address"] = address[:100]
         if not _challenge_allowed(request):
             context["address_error"] = _TOO_MANY
-            address = ""
-    if request.method == "GET" and address:
-        try:
-            context["address"] = wallets.checksum_address(address)
-            context["message"] = wallets.challenge(
-                request, purpose=purpose, address=address
-            ).message
-        except wallets.WalletError as exc:
-            context["address_error"] = str(exc)
+        else:
+            try:
+                context["address"] = wallets.checksum_address(address)
+                context["message"] = wallets.challenge(
+                    request, purpose=purpose, address=address
+                ).message
+            except wallets.WalletError as exc:
+                context["address_error"] = str(exc)
     context["next"] = get_next_redirect_url(request) or ""
     context.update(extra)
     return context
