@@ -42,7 +42,6 @@ How it is fair and what it leaves behind:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import os
@@ -50,10 +49,9 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.parse
 import uuid
 
-from bench.harness import ROOT, report, setup_django
+from bench.harness import ROOT, report, scratch_database, secondary_indexes, setup_django, sql
 
 ROWS = int(os.environ.get("BENCH_EXPORT_ROWS", 100_000))
 OTHER_ROWS = int(os.environ.get("BENCH_EXPORT_OTHER_ROWS", 200_000))
@@ -68,36 +66,6 @@ RUN = uuid.uuid4().hex[:10]
 
 
 # --- The parent: data, rounds, check, report ----------------------------------------
-
-
-@contextlib.contextmanager
-def scratch_database(name: str):
-    """A database of its own for the run, created next to DATABASE_URL's (which points at
-    it meanwhile, for this process and its children) and dropped at the end."""
-    import psycopg
-
-    admin_url = os.environ["DATABASE_URL"]
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        parts = urllib.parse.urlsplit(admin_url)
-        os.environ["DATABASE_URL"] = urllib.parse.urlunsplit(parts._replace(path="/" + name))
-        yield name
-    finally:
-        os.environ["DATABASE_URL"] = admin_url
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _sql(statement: str, params=None) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
 
 
 def make_account():
@@ -131,33 +99,16 @@ def make_account():
     return target, [key.pk for key in keys], others
 
 
-def _secondary_indexes(table: str) -> list[tuple[str, str]]:
-    """(name, definition) of the indexes that back no constraint."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT i.relname, pg_get_indexdef(i.oid)
-            FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-            WHERE x.indrelid = %s::regclass
-              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
-            """,
-            [table],
-        )
-        return cursor.fetchall()
-
-
 def load_generations(target_id: int, target_keys: list[int], others: list[tuple[int, int]]):
     """ROWS generations of the target (every (ROWS + OTHER_ROWS) / ROWS-th row, as
     arrival order mixes accounts; spread over its three keys) and OTHER_ROWS of the
     others, by INSERT … SELECT generate_series with the secondary indexes rebuilt after."""
     total = ROWS + OTHER_ROWS
-    indexes = _secondary_indexes(TABLE)
+    indexes = secondary_indexes(TABLE)
     for name, _ in indexes:
-        _sql(f'DROP INDEX "{name}"')
+        sql(f'DROP INDEX "{name}"')
     started = time.perf_counter()
-    _sql(
+    sql(
         f"""
         INSERT INTO {TABLE} (
             gateway_id, user_id, api_key_id, model, provider, app_url, app_title,
@@ -195,8 +146,8 @@ def load_generations(target_id: int, target_keys: list[int], others: list[tuple[
     loaded = time.perf_counter() - started
     started = time.perf_counter()
     for _, definition in indexes:
-        _sql(definition)
-    _sql(f"VACUUM (ANALYZE) {TABLE}")
+        sql(definition)
+    sql(f"VACUUM (ANALYZE) {TABLE}")
     print(
         f"loaded {total:,} generations ({ROWS:,} of the exported account) in {loaded:.1f} s; "
         f"{len(indexes)} indexes rebuilt and VACUUM ANALYZE in "
@@ -316,8 +267,8 @@ def _copy_statements(user_id: int) -> list[tuple[str, str, list]]:
         sort = _sort_field(entry)
         keys = [sort, pk] if sort else [pk]
         queryset = entry.queryset(user_id).order_by(*keys).values_list(*names)
-        sql, params = queryset.query.sql_with_params()
-        statements.append((entry.kind, f"COPY ({sql}) TO STDOUT", list(params)))
+        query_sql, params = queryset.query.sql_with_params()
+        statements.append((entry.kind, f"COPY ({query_sql}) TO STDOUT", list(params)))
     return statements
 
 

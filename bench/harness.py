@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -33,6 +34,59 @@ def setup_django() -> None:
     import django
 
     django.setup()
+
+
+@contextlib.contextmanager
+def scratch_database(name: str):
+    """A database of its own for the run, created next to DATABASE_URL's (which points at
+    it meanwhile, for this process and its children) and dropped at the end, even on
+    failure."""
+    import psycopg
+
+    admin_url = os.environ["DATABASE_URL"]
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        parts = urllib.parse.urlsplit(admin_url)
+        os.environ["DATABASE_URL"] = urllib.parse.urlunsplit(parts._replace(path="/" + name))
+        yield name
+    finally:
+        os.environ["DATABASE_URL"] = admin_url
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def sql(statement: str, params=None) -> float:
+    """Run one statement on Django's connection; return the seconds it took."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+    return time.perf_counter() - started
+
+
+def secondary_indexes(table: str) -> list[tuple[str, str]]:
+    """(name, definition) of the indexes that back no constraint: a bulk load drops them
+    first and rebuilds them after."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT i.relname, pg_get_indexdef(i.oid)
+            FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+            WHERE x.indrelid = %s::regclass
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+            ORDER BY i.relname
+            """,
+            [table],
+        )
+        return cursor.fetchall()
 
 
 def free_port() -> int:

@@ -57,7 +57,16 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from bench.harness import BIN, ROOT, gunicorn, report, setup_django
+from bench.harness import (
+    BIN,
+    ROOT,
+    gunicorn,
+    report,
+    scratch_database,
+    secondary_indexes,
+    setup_django,
+    sql,
+)
 
 ROWS = int(os.environ.get("BENCH_PURGE_ROWS", 1_000_000))
 TOTAL = int(os.environ.get("BENCH_PURGE_TOTAL", 3_000_000))
@@ -71,60 +80,6 @@ COPY = "bench_purge_copy"
 
 RUN = uuid.uuid4().hex[:10]
 QUEUE = f"bench-purge-{RUN}"
-
-
-def _database_url(url: str, name: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
-
-
-@contextlib.contextmanager
-def scratch_database():
-    """A database of its own for the run, created next to DATABASE_URL's and dropped."""
-    import psycopg
-
-    admin_url = os.environ["DATABASE_URL"]
-    name = f"bench_purge_{RUN}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        os.environ["DATABASE_URL"] = _database_url(admin_url, name)
-        yield name
-    finally:
-        os.environ["DATABASE_URL"] = admin_url
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _sql(statement: str, params=None) -> float:
-    from django.db import connection
-
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-    return time.perf_counter() - started
-
-
-def _secondary_indexes(table: str) -> list[tuple[str, str]]:
-    """(name, definition) of the indexes that back no constraint."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT i.relname, pg_get_indexdef(i.oid)
-            FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-            WHERE x.indrelid = %s::regclass
-              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
-            ORDER BY i.relname
-            """,
-            [table],
-        )
-        return cursor.fetchall()
 
 
 def _all_indexes(table: str) -> list[str]:
@@ -141,13 +96,13 @@ def _all_indexes(table: str) -> list[str]:
 def load_rows(target_id: int, others: list[tuple[int, int]], target_key: int) -> None:
     """TOTAL rows, ROWS of them the target's (spread evenly), the rest round-robin over
     the other accounts; secondary indexes are dropped for the load and rebuilt after."""
-    indexes = _secondary_indexes(TABLE)
+    indexes = secondary_indexes(TABLE)
     for name, _ in indexes:
-        _sql(f'DROP INDEX "{name}"')
+        sql(f'DROP INDEX "{name}"')
     started = time.perf_counter()
     # Row i is the target's when floor(i * ROWS / TOTAL) steps up at i: ROWS such rows,
     # evenly spread (every third for the defaults).
-    _sql(
+    sql(
         f"""
         INSERT INTO {TABLE} (
             gateway_id, user_id, api_key_id, model, provider, app_url, app_title,
@@ -180,7 +135,7 @@ def load_rows(target_id: int, others: list[tuple[int, int]], target_key: int) ->
     loaded = time.perf_counter() - started
     started = time.perf_counter()
     for _, definition in indexes:
-        _sql(definition)
+        sql(definition)
     print(
         f"loaded {TOTAL:,} rows in {loaded:.1f} s ({TOTAL / loaded:,.0f} rows/s); "
         f"{len(indexes)} indexes rebuilt in {time.perf_counter() - started:.1f} s",
@@ -191,13 +146,13 @@ def load_rows(target_id: int, others: list[tuple[int, int]], target_key: int) ->
 def make_copy() -> None:
     """The baseline's identical copy: same rows in the same order, the same indexes."""
     started = time.perf_counter()
-    _sql(f"CREATE TABLE {COPY} (LIKE {TABLE} INCLUDING ALL EXCLUDING INDEXES)")
+    sql(f"CREATE TABLE {COPY} (LIKE {TABLE} INCLUDING ALL EXCLUDING INDEXES)")
     # A plain sequential scan keeps the physical order (no synchronised scan start).
-    _sql("SET synchronize_seqscans = off")
-    _sql(f"INSERT INTO {COPY} SELECT * FROM {TABLE}")  # noqa: S608
-    _sql("RESET synchronize_seqscans")
+    sql("SET synchronize_seqscans = off")
+    sql(f"INSERT INTO {COPY} SELECT * FROM {TABLE}")  # noqa: S608
+    sql("RESET synchronize_seqscans")
     for n, definition in enumerate(_all_indexes(TABLE)):
-        _sql(
+        sql(
             re.sub(r"INDEX \S+ ON \S+ ", f"INDEX {COPY}_{n} ON public.{COPY} ", definition, count=1)
         )
     print(f"copy built in {time.perf_counter() - started:.1f} s", flush=True)
@@ -363,15 +318,15 @@ def wal_lsn() -> int:
 
 
 def run_baseline(target_id: int) -> float:
-    _sql("CHECKPOINT")
+    sql("CHECKPOINT")
     wal = wal_lsn()
-    seconds = _sql(f"DELETE FROM {COPY} WHERE user_id = %s", [target_id])  # noqa: S608
+    seconds = sql(f"DELETE FROM {COPY} WHERE user_id = %s", [target_id])  # noqa: S608
     print(
         f"baseline: DELETE of {ROWS:,} rows in {seconds:.2f} s, "
         f"{(wal_lsn() - wal) / 2**20:,.0f} MB of WAL",
         flush=True,
     )
-    _sql(f"DROP TABLE {COPY}")
+    sql(f"DROP TABLE {COPY}")
     return seconds
 
 
@@ -397,9 +352,9 @@ def explain_chunk_select(target_id: int) -> None:
         .annotate(_has_text=has_text)
         .values_list("pk", "_has_text")
     )
-    sql, params = pks[:PURGE_CHUNK_SIZE].query.sql_with_params()
+    query_sql, params = pks[:PURGE_CHUNK_SIZE].query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN " + sql, params)
+        cursor.execute("EXPLAIN " + query_sql, params)
         plan = "\n    ".join(row[0] for row in cursor.fetchall())
     print(f"chunk selection plan:\n    {plan}", flush=True)
 
@@ -433,7 +388,7 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
     publish = tasks.enqueue_purge
     tasks.enqueue_purge = lambda request_id, **kw: publish(request_id, **{**kw, "queue": QUEUE})
 
-    _sql("CHECKPOINT")
+    sql("CHECKPOINT")
     sampler = WaitSampler() if os.environ.get("BENCH_PURGE_WAITS") else None
     if sampler is not None:
         sampler.start()
@@ -567,7 +522,7 @@ def main() -> None:
         raise SystemExit("the purge benchmark needs a broker: set REDIS_URL")
     bench_started = time.perf_counter()
     try:
-        with scratch_database() as name, tempfile.TemporaryDirectory() as tmp:
+        with scratch_database(f"bench_purge_{RUN}") as name, tempfile.TemporaryDirectory() as tmp:
             setup_django()
             from django.core.management import call_command
 
@@ -588,8 +543,8 @@ def main() -> None:
             load_rows(target.pk, [(u.pk, k.pk) for u, k in others], target_key.pk)
             make_copy()
             started = time.perf_counter()
-            _sql(f"VACUUM (ANALYZE) {TABLE}")
-            _sql(f"VACUUM (ANALYZE) {COPY}")
+            sql(f"VACUUM (ANALYZE) {TABLE}")
+            sql(f"VACUUM (ANALYZE) {COPY}")
             print(f"vacuum analyze of both in {time.perf_counter() - started:.1f} s")
             print(table_size(TABLE))
             print(table_size(COPY), flush=True)
