@@ -25,6 +25,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Playwright,
+    expect,
     sync_playwright,
 )
 from playwright.sync_api import Error as PlaywrightError
@@ -249,3 +250,11 @@ def sign_in(page: Page, email: str, password: str = DEFAULT_PASSWORD) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign In").click()
+
+
+def sign_out(page: Page) -> None:
+    """Sign out from the header, as a person clicks it, and see the header say so."""
+    main_nav = page.get_by_role("navigation", name="Main")
+    main_nav.get_by_role("button", name="Sign out").click()
+    expect(main_nav.get_by_role("link", name="Sign in")).to_be_visible()
+    expect(main_nav.get_by_role("button", name="Sign out")).to_have_count(0)

@@ -19,6 +19,7 @@ from eth_account.messages import encode_defunct
 from playwright.sync_api import Page, expect
 
 from accounts.models import User, Wallet
+from tests.e2e.conftest import sign_out
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -177,9 +178,7 @@ def test_a_visitor_signs_up_with_a_browser_wallet_and_signs_in_again(
     page.screenshot(path=WALLETS_SCREENSHOT, full_page=True)
 
     # --- Sign out, then sign in again with the same wallet: straight to the account.
-    main_nav.get_by_role("button", name="Sign out").click()
-    expect(main_nav.get_by_role("link", name="Sign in")).to_be_visible()
-    expect(main_nav.get_by_role("button", name="Sign out")).to_have_count(0)
+    sign_out(page)
     browser_guard.assert_clean()
     page.goto("/accounts/wallet/login/")
     page.get_by_role("button", name="Sign in with my wallet").click()
