@@ -26,7 +26,11 @@ class TestWallet:
 
     @classmethod
     def create(cls) -> TestWallet:
-        account = Account.create()
+        return cls.from_key(Account.create().key)
+
+    @classmethod
+    def from_key(cls, key) -> TestWallet:
+        account = Account.from_key(key)
         return cls(key=account.key, address=account.address)
 
     def sign(self, message: str) -> str:

@@ -14,19 +14,18 @@ import re
 
 import pytest
 from django.utils import timezone
-from eth_account import Account
-from eth_account.messages import encode_defunct
 from playwright.sync_api import Page, expect
 
 from accounts.models import User, Wallet
 from tests.e2e.conftest import sign_out
+from tests.wallets import TestWallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 # Fixed test keys: nothing of value is, or ever was, held by them.
-KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
-OTHER_KEY = "0x" + "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-ADDRESS = Account.from_key(KEY).address  # EIP-55 checksummed
+WALLET = TestWallet.from_key("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
+OTHER = TestWallet.from_key("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d")
+ADDRESS = WALLET.address  # EIP-55 checksummed
 AGE_LABEL = "I am 13 or older"
 AGE_ERROR = "You must be 13 or older to use Portal (see the privacy policy)."
 MISMATCH = "The signature does not match this message and address."
@@ -53,12 +52,6 @@ window.ethereum = {
 """
 
 
-def sign(message: str, key: str = KEY) -> str:
-    """What `personal_sign` returns: the EIP-191 signature, 0x-prefixed."""
-    signature = Account.sign_message(encode_defunct(text=message), private_key=key).signature.hex()
-    return signature if signature.startswith("0x") else f"0x{signature}"
-
-
 def host_of(live_server) -> str:
     return live_server.url.removeprefix("http://")
 
@@ -75,14 +68,14 @@ def assert_message_for(message: str, live_server, statement: str) -> None:
 
 
 def install_fake_wallet(page: Page) -> list[str]:
-    """A browser wallet holding KEY; the messages it signed, decoded."""
+    """A browser wallet holding WALLET's key; the messages it signed, decoded."""
     signed: list[str] = []
 
     def personal_sign(hex_message: str, address: str) -> str:
         assert address == ADDRESS.lower(), address  # the account the wallet shared
         message = bytes.fromhex(hex_message.removeprefix("0x")).decode()
         signed.append(message)
-        return sign(message)
+        return WALLET.sign(message)
 
     page.expose_function("__fakeWalletSign", personal_sign)
     page.add_init_script(_FAKE_WALLET.replace("ADDRESS", repr(ADDRESS.lower())))
@@ -228,7 +221,7 @@ def test_a_user_without_a_browser_wallet_signs_the_message_by_hand(
     message = show_message_to_sign()
     expect(page).to_have_url(re.compile(r"/accounts/wallet/login/\?address=0x[0-9a-f]{40}$"))
     browser_guard.assert_clean()
-    page.get_by_label("Signature").fill(sign(message, OTHER_KEY))
+    page.get_by_label("Signature").fill(OTHER.sign(message))
     with page.expect_response(
         lambda r: r.request.method == "POST" and r.url.endswith("/accounts/wallet/login/")
     ) as refused:
@@ -246,7 +239,7 @@ def test_a_user_without_a_browser_wallet_signs_the_message_by_hand(
 
     # --- Start again (the refused message's nonce is spent) and sign with the wallet.
     message = show_message_to_sign()
-    page.get_by_label("Signature").fill(sign(message))
+    page.get_by_label("Signature").fill(WALLET.sign(message))
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(re.compile(r"/account/$"))
     expect(page.get_by_role("main")).to_contain_text(f"Signed in as {ADDRESS}.")
