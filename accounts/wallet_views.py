@@ -312,7 +312,7 @@ def _wallets_page(request: HttpRequest, *, error=None, status=200) -> HttpRespon
         error=error,
         status=status,
         wallets=list(user.wallets.all()),
-        has_password=signs_in_with_password(user),
+        password_signs_in=signs_in_with_password(user),
         needs_confirmation=needs_confirmation,
         confirm_url=_confirm_url(request) if needs_confirmation else "",
     )
