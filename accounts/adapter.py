@@ -69,6 +69,52 @@ class AccountAdapter(DefaultAccountAdapter):
             )
         return user
 
+    def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
+        # Whoever proves they control an address owns it: confirming takes the address
+        # from every account that only holds it unverified, in the same transaction, and
+        # under a lock on the address, so two accounts confirming it at once cannot both
+        # win (the second is refused as allauth refuses any taken address).
+        from accounts.actions import do_add_security_notice, do_take_address, lock_address
+        from accounts.models import SecurityNotice
+        from accounts.selectors import confirmation_needs_account_session
+
+        user = getattr(request, "user", None)
+        in_its_session = user is not None and user.pk == email_address.user_id
+        if not in_its_session and confirmation_needs_account_session(email_address):
+            return False  # accounts/address_views.py explains this to the person
+        with transaction.atomic():
+            lock_address(email_address.email)
+            confirmed = super().confirm_email(request, email_address)
+            if confirmed:
+                do_take_address(owner=email_address.user, email=email_address.email)
+                do_add_security_notice(
+                    user=email_address.user,
+                    kind=SecurityNotice.Kind.ADDRESS_VERIFIED,
+                    subject=email_address.email,
+                )
+        return confirmed
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        # What the portal's mail templates say besides allauth's context: how long a
+        # confirmation link lives, and where to end every other session.
+        request = context.get("request") or globals()["context"].request
+        extra = {"expiration_days": account_settings.EMAIL_CONFIRMATION_EXPIRE_DAYS}
+        if request is not None:
+            extra["sessions_url"] = request.build_absolute_uri(reverse("usersessions_list"))
+        super().send_mail(template_prefix, email, {**extra, **context})
+
+    def send_notification_mail(self, template_prefix, user, context=None, email=None) -> None:
+        # allauth mails a notice to the primary address, which may be one the account
+        # never verified (and so perhaps someone else's). The owner is told at every
+        # address the account verified, and only there.
+        from accounts.selectors import verified_addresses
+
+        if email is not None:
+            super().send_notification_mail(template_prefix, user, context, email=email)
+            return
+        for address in verified_addresses(user):
+            super().send_notification_mail(template_prefix, user, context, email=address)
+
     def get_reauthentication_methods(self, user) -> list[dict]:
         # allauth knows the password, codes and MFA; a wallet account may have none of
         # them (and allauth would then refuse every sensitive change outright).

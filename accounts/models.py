@@ -35,15 +35,34 @@ class UserManager(BaseUserManager["User"]):
         extra_fields.setdefault("age_confirmed_at", timezone.now())
         return self._create_user(email, password, **extra_fields)
 
+    def get_by_natural_key(self, username: str | None) -> User:
+        """The account that owns `username` as an email address: the one that verified
+        it, else the only one holding it. Several accounts may hold an address they
+        have not verified (`User.email`), and then none of them is "the" account."""
+        from allauth.account.models import EmailAddress
+
+        email = (username or "").lower()
+        owner = EmailAddress.objects.filter(email=email, verified=True).values("user_id")
+        users = list(self.filter(pk__in=owner)[:1]) or list(self.filter(email=email)[:2])
+        if len(users) != 1:
+            raise self.model.DoesNotExist(f"No single account holds {email!r}.")
+        return users[0]
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     DISPLAY_NAME_MAX_LENGTH = 80
 
     # The opaque account id other services see (the gateway, exports); never the pk.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    # None for an account created with a wallet (Sign-In with Ethereum) that has not
-    # added an address; unique among the accounts that have one.
-    email = models.EmailField("email address", max_length=254, unique=True, null=True, blank=True)
+    # The primary address, a copy of allauth's primary EmailAddress; None for an
+    # account created with a wallet (Sign-In with Ethereum) that has not added one.
+    # Not unique: ownership is a *verified* EmailAddress, unique among all accounts
+    # (allauth's unique_verified_email constraint). An address nobody has verified may
+    # be held by several accounts, so that signing up with it first, or adding it to
+    # an account, never takes it from the person who can read its mail.
+    email = models.EmailField(  # noqa: DJ001 (NULL is "no address", as it always was here)
+        "email address", max_length=254, null=True, blank=True, db_index=True
+    )
     display_name = models.CharField(
         max_length=DISPLAY_NAME_MAX_LENGTH,
         blank=True,
@@ -67,18 +86,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         blank=True,
         help_text="The newest privacy policy version the user acknowledged.",
     )
+    # When the newest security notice the person has not dismissed was written (NULL:
+    # none), so that deciding whether a page shows notices costs no query.
+    security_notice_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the newest unread security notice was written."
+    )
 
     objects = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
-
-    class Meta:
-        constraints = [
-            # Addresses are stored lower-cased; this guards against a path that forgets.
-            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
-        ]
 
     def save(self, *args, **kwargs) -> None:
         # An emptied address (the admin's blank field) is "no address", not a second "".
@@ -169,3 +187,54 @@ class Wallet(models.Model):
 
     def __str__(self) -> str:
         return self.address
+
+
+class SecurityNotice(models.Model):
+    """A change to how the account can be entered, told to the person on every page
+    until they dismiss it (beside a mail to each verified address): if it was not them,
+    the notice offers to end every other session at once."""
+
+    class Kind(models.TextChoices):
+        ADDRESS_VERIFIED = "address_verified", "An email address was verified"
+        ADDRESS_RELEASED = "address_released", "An unverified address was removed"
+        PASSWORD_SET = "password_set", "A password was set"
+        PASSWORD_CHANGED = "password_changed", "The password was changed"
+        PASSWORD_RESET = "password_reset", "The password was reset"
+        WALLET_ADDED = "wallet_added", "A wallet was linked"
+        SECOND_FACTOR_ADDED = "second_factor_added", "A second factor was added"
+
+    # Kinds that add a way in: the notice asks "was it you?".
+    ADDS_A_WAY_IN = frozenset(
+        {
+            Kind.ADDRESS_VERIFIED,
+            Kind.PASSWORD_SET,
+            Kind.PASSWORD_CHANGED,
+            Kind.PASSWORD_RESET,
+            Kind.WALLET_ADDED,
+            Kind.SECOND_FACTOR_ADDED,
+        }
+    )
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="security_notices")
+    kind = models.CharField(max_length=24, choices=Kind)
+    # What was added or removed, as the person knows it: an address or a wallet.
+    subject = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["user", "-created_at"],
+                condition=models.Q(dismissed_at__isnull=True),
+                name="securitynotice_unread",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.subject}" if self.subject else self.kind
+
+    @property
+    def adds_a_way_in(self) -> bool:
+        return self.kind in self.ADDS_A_WAY_IN

@@ -11,7 +11,7 @@ from allauth.usersessions.models import UserSession
 from django.contrib.admin.models import LogEntry
 from django.contrib.sessions.models import Session
 
-from accounts.models import ApiKey, User, Wallet
+from accounts.models import ApiKey, SecurityNotice, User, Wallet
 from privacy.registry import register
 
 
@@ -55,6 +55,7 @@ register(
     not_exported={"hashed_key": "a digest of the secret key, useless to the person"},
 )
 register(Wallet)
+register(SecurityNotice)
 # The account row itself: the registry always erases it last.
 register(
     User,

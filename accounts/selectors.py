@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
 
-from accounts.models import User
+from accounts.models import User, Wallet
 
 
 @dataclass(frozen=True)
@@ -41,3 +41,57 @@ def account_sections(*, user: User) -> list[AccountSection]:
             continue
         sections.append(AccountSection(title=title, url=url, description=description))
     return sections
+
+
+def users_owning_address(email: str, *, is_active: bool | None = None) -> list[User]:
+    """The account that verified `email` (at most one: verified addresses are unique),
+    as a list. An account holding the address unverified does not own it."""
+    from allauth.account.models import EmailAddress
+
+    owners = User.objects.filter(
+        pk__in=EmailAddress.objects.filter(email=email.lower(), verified=True).values("user_id")
+    )
+    if is_active is not None:
+        owners = owners.filter(is_active=is_active)
+    return list(owners)
+
+
+def verified_addresses(user: User) -> list[str]:
+    """Every address `user` verified, the primary first: where account mail goes."""
+    from allauth.account.models import EmailAddress
+
+    return list(
+        EmailAddress.objects.filter(user_id=user.pk, verified=True)
+        .order_by("-primary", "pk")
+        .values_list("email", flat=True)
+    )
+
+
+def has_sign_in_left(user: User) -> bool:
+    """Whether any way into the account remains: a wallet, or an email address (a
+    verified one signs in; an unverified one can still be confirmed at sign-in)."""
+    from allauth.account.models import EmailAddress
+
+    return (
+        Wallet.objects.filter(user_id=user.pk).exists()
+        or EmailAddress.objects.filter(user_id=user.pk).exists()
+    )
+
+
+def confirmation_needs_account_session(email_address) -> bool:
+    """Whether confirming `email_address` needs a session signed in to its account.
+
+    An address added to an account that already has a way in (a wallet, or another
+    verified address) is confirmed only by someone signed in to that account: else
+    whoever added someone else's address could have its owner click it onto an account
+    they do not control. The address an account signed up with is confirmed from the
+    mail alone: that account has no other way in to hand over.
+    """
+    from allauth.account.models import EmailAddress
+
+    return (
+        Wallet.objects.filter(user_id=email_address.user_id).exists()
+        or EmailAddress.objects.filter(user_id=email_address.user_id, verified=True)
+        .exclude(pk=email_address.pk)
+        .exists()
+    )

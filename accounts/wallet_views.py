@@ -13,7 +13,10 @@ import time
 
 from allauth.account import signals as account_signals
 from allauth.account.adapter import get_adapter
-from allauth.account.internal.flows.login import record_authentication
+from allauth.account.internal.flows.login import (
+    get_authentication_records,
+    record_authentication,
+)
 from allauth.account.internal.flows.reauthentication import (
     is_reauthentication_required,
     resume_request,
@@ -362,7 +365,9 @@ def wallet_remove(request: HttpRequest, pk: int) -> HttpResponse:
     if _needs_confirmation(request):
         raise ReauthenticationRequired  # confirmed, the removal goes through
     try:
-        do_remove_wallet(wallet=wallet, acting_user=request.user)
+        ended = do_remove_wallet(
+            wallet=wallet, acting_user=request.user, keep_session_key=request.session.session_key
+        )
     except LastSignInMethod:
         return _wallets_page(
             request,
@@ -372,5 +377,22 @@ def wallet_remove(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             status=400,
         )
-    messages.success(request, f"Wallet {wallet.address} removed; it no longer signs you in.")
+    messages.success(request, _removed_message(request, wallet.address, ended))
     return redirect("account_wallets")
+
+
+def _removed_message(request: HttpRequest, address: str, ended: int) -> str:
+    """What removing a wallet did to the sessions, as it is."""
+    if ended == 0:
+        sessions = "No other session was signed in with it."
+    elif ended == 1:
+        sessions = "The other session it signed in has been signed out."
+    else:
+        sessions = f"The {ended} other sessions it signed in have been signed out."
+    this_one = any(
+        record.get("address", "").lower() == address.lower()
+        for record in get_authentication_records(request, request.user)
+    )
+    if this_one:
+        sessions += " This session, which you signed in with it, stays open until you sign out."
+    return f"Wallet {address} removed; it no longer signs you in. {sessions}"

@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
+                "accounts.context_processors.security_notices",
                 "privacy.context_processors.policy_notice",
                 "privacy.context_processors.cookie_notice",
             ],
@@ -208,6 +209,16 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
+# Whoever proves they control an address owns it (accounts/address_forms.py): signing
+# up with an address no account verified makes a new account, and a reset goes only to
+# the account that verified the address.
+ACCOUNT_FORMS = {
+    "signup": "accounts.address_forms.OwnedAddressSignupForm",
+    "reset_password": "accounts.address_forms.OwnedAddressResetPasswordForm",
+}
+# Confirmation keys as rows (not signed tokens): an unverified address is forgotten
+# when its newest link expires, which only a stored sending time tells.
+ACCOUNT_EMAIL_CONFIRMATION_HMAC = False
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
@@ -239,6 +250,10 @@ ACCOUNT_RATE_LIMITS = {
     "wallet_challenge": "60/m/ip",
 }
 USERSESSIONS_TRACK_ACTIVITY = True
+# User.email (the USERNAME_FIELD) is not unique on purpose: several accounts may hold
+# an address none of them verified, and ownership is the verified EmailAddress, unique
+# in the database (accounts/models.py). UserManager.get_by_natural_key resolves it.
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True

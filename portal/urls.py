@@ -1,6 +1,7 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from accounts import address_views
 from logging_prefs.api import api as gateway_api
 from portal import views
 from portal.middleware import GATEWAY_API_PATH
@@ -15,6 +16,12 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/wallet/", include("accounts.wallet_urls")),
+    # Before allauth's own: the confirmation link under the portal's rule for addresses.
+    re_path(
+        r"^accounts/confirm-email/(?P<key>[-:\w]+)/$",
+        address_views.confirm_email,
+        name="account_confirm_email",
+    ),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("account/", include("logging_prefs.urls")),

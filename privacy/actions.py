@@ -182,7 +182,8 @@ def do_request_deletion(
         received_at=now,
         received_by_id=_actor_id(acting_user),
         due_at=now + DELETION_DUE_AFTER,
-        notice_email=(user.email or "") if notice_email is None else notice_email,
+        # Only an address the account verified: User.email may be one it never proved.
+        notice_email=_verified_address(user) if notice_email is None else notice_email,
     )
     _audit(
         action=Action.REQUESTED,
@@ -769,6 +770,24 @@ def do_report_under_13(*, user: User, acting_user: User, note: str = "") -> Dele
         origin=DeletionRequest.Origin.UNDER_13,
         verification_method=Method.COMPANY_DECISION,
         verification_note=note,
+    )
+
+
+@transaction.atomic
+def do_erase_unconfirmed_account(*, user: User) -> DeletionRequest:
+    """Close and erase an account nobody can enter: it signed up with an address it
+    never confirmed, and lost that address (its owner confirmed it on another account,
+    or its confirmation expired; accounts.actions). The system acts: no person does.
+
+    Side effects: as do_delete_account (deactivated, sessions ended, keys revoked, an
+    account deletion with origin UNCONFIRMED scheduled now, the purge after commit);
+    no notice is mailed, since the account has no verified address.
+    """
+    return _delete_account(
+        user=user,
+        acting_user=None,
+        origin=DeletionRequest.Origin.UNCONFIRMED,
+        verification_method=Method.COMPANY_DECISION,
     )
 
 
@@ -1402,6 +1421,7 @@ class ExpiredSignIns:
     sessions: int
     session_records: int
     email_confirmations: int
+    unconfirmed_addresses: int = 0
 
 
 def do_clear_expired_sign_in_records(*, now: dt.datetime | None = None) -> ExpiredSignIns:
@@ -1423,6 +1443,11 @@ def do_clear_expired_sign_in_records(*, now: dt.datetime | None = None) -> Expir
     if settings.SESSION_ENGINE in _ROW_SESSION_ENGINES:
         live = Session.objects.filter(expire_date__gte=now).values("session_key")
         session_records = _delete_in_batches(UserSession.objects.exclude(session_key__in=live))
+    # First the unverified addresses whose last link expired: their expired
+    # confirmation is how they are found.
+    from accounts.actions import do_forget_unconfirmed_addresses
+
+    unconfirmed_addresses = do_forget_unconfirmed_addresses(now=now)
     confirmation_days = settings.ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS
     cutoff = now - dt.timedelta(days=confirmation_days)
     email_confirmations = _delete_in_batches(
@@ -1431,7 +1456,10 @@ def do_clear_expired_sign_in_records(*, now: dt.datetime | None = None) -> Expir
         )
     )
     return ExpiredSignIns(
-        sessions=sessions, session_records=session_records, email_confirmations=email_confirmations
+        sessions=sessions,
+        session_records=session_records,
+        email_confirmations=email_confirmations,
+        unconfirmed_addresses=unconfirmed_addresses,
     )
 
 

@@ -39,6 +39,9 @@ class DeletionRequest(models.Model):
         SUPPORT = "support", "Support, on the user's behalf"
         UNDER_13 = "under_13", "Under-13 report"
         TERMINATION = "termination", "Termination"
+        # An account made by signing up with an address it never confirmed, left with
+        # no way in once the address's owner confirmed it elsewhere or it expired.
+        UNCONFIRMED = "unconfirmed", "Never confirmed: no way into the account was left"
 
     class VerificationMethod(models.TextChoices):
         SIGNED_IN = "signed_in", "Signed in and re-authenticated"

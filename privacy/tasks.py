@@ -82,6 +82,7 @@ def clear_expired_sign_in_records() -> dict[str, int]:
         "sessions": result.sessions,
         "session_records": result.session_records,
         "email_confirmations": result.email_confirmations,
+        "unconfirmed_addresses": result.unconfirmed_addresses,
     }
 
 

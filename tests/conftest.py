@@ -40,12 +40,12 @@ def redis_url() -> str:
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Rate-limit counters and cached decisions never leak from one test to the next."""
-    _clear_test_cache()
+    clear_test_cache()
     yield
-    _clear_test_cache()
+    clear_test_cache()
 
 
-def _clear_test_cache() -> None:
+def clear_test_cache() -> None:
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
     if settings.REDIS_URL:
         client = cache._cache.get_client(write=True)

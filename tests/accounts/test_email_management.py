@@ -194,11 +194,16 @@ def test_adding_another_accounts_address_cannot_take_it_over(
     response = _add(reauthenticated_client, "owner@example.com")
     assert response.status_code == 302
 
-    # ...but confirming it on the second account is refused.
+    # ...but confirming it on the second account is refused: from the owner's mail
+    # alone (the link needs the adding account's session)...
     link = link_in(mails_to(mailoutbox, "owner@example.com")[0])
     confirm = Client().get(link)
-    assert "already confirmed by a different account" in confirm.content.decode()
-    Client().post(link)
+    assert "Only someone signed in to that account can confirm it" in confirm.content.decode()
+    assert Client().post(link).status_code == 403
+    # ...and from that session too: the owner confirmed it first.
+    confirm = reauthenticated_client.get(link)
+    assert "another account has already confirmed it" in confirm.content.decode()
+    reauthenticated_client.post(link)
 
     assert EmailAddress.objects.get(email="owner@example.com", verified=True).user == owner
     assert not EmailAddress.objects.get(user=user, email="owner@example.com").verified

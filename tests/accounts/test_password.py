@@ -205,7 +205,7 @@ def test_password_reset_for_an_unknown_address_mails_no_reset_link(mailoutbox):
     # a sign-up link and no reset key; no account is created.
     [message] = mailoutbox
     assert message.to == ["unknown@example.com"]
-    assert "we do not have any record of such an account" in message.body
+    assert "No account has confirmed this address" in message.body
     assert "/accounts/password/reset/key/" not in message.body
     assert not User.objects.filter(email="unknown@example.com").exists()
 

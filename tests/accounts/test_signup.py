@@ -205,13 +205,34 @@ def test_signup_with_an_existing_address_mails_the_owner_that_the_account_exists
     assert "/accounts/confirm-email/" not in message.body
 
 
-def test_signup_with_an_existing_unverified_address_creates_no_second_account(client, mailoutbox):
-    UserFactory(email="pending@example.com", verified=False)
+def test_signing_up_with_an_address_another_account_never_confirmed_makes_an_account_of_ones_own(
+    client, mailoutbox
+):
+    squatter = UserFactory(email="pending@example.com", verified=False)
     response = signup(client, "pending@example.com")
 
     assert response.status_code == 302
     assert response.url == VERIFICATION_SENT_URL
-    assert User.objects.filter(email__iexact="pending@example.com").count() == 1
+    [mine] = User.objects.filter(email="pending@example.com").exclude(pk=squatter.pk)
+    assert EmailAddress.objects.get(user=mine).email == "pending@example.com"
+    # The mail is the ordinary confirmation of a new account, not "you already have one".
+    [message] = mailoutbox
+    assert "Someone signed up for Portal with this address" in message.body
+
+
+def test_signing_up_with_a_confirmed_address_makes_no_account_and_says_nothing_new(
+    client, mailoutbox
+):
+    owner = UserFactory(email="owner@example.com")
+    response = signup(client, "owner@example.com")
+
+    # The same answer as for a new address (no enumeration); the owner is mailed.
+    assert response.status_code == 302
+    assert response.url == VERIFICATION_SENT_URL
+    assert list(User.objects.filter(email="owner@example.com")) == [owner]
+    [message] = mailoutbox
+    assert message.to == ["owner@example.com"]
+    assert "/accounts/confirm-email/" not in message.body
 
 
 def test_signup_by_a_signed_in_user_creates_nothing(client):

@@ -61,7 +61,15 @@ def test_production_settings_pass_check_deploy_with_zero_issues():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "System check identified no issues (0 silenced)." in output
+    # One check is silenced on purpose, and only that one: User.email, the sign-in name,
+    # is not unique, since ownership of an address is its verified EmailAddress.
+    assert "System check identified no issues (1 silenced)." in output
+
+
+def test_the_one_silenced_check_is_the_non_unique_sign_in_address():
+    from django.conf import settings
+
+    assert settings.SILENCED_SYSTEM_CHECKS == ["auth.W004"]
 
 
 def test_check_deploy_fails_on_a_weak_secret_key():

@@ -73,7 +73,12 @@ def test_many_expired_sessions_go_in_batches(monkeypatch):
     for _ in range(5):
         expired_session(user)
     result = tasks.clear_expired_sign_in_records()
-    assert result == {"sessions": 5, "session_records": 5, "email_confirmations": 0}
+    assert result == {
+        "sessions": 5,
+        "session_records": 5,
+        "email_confirmations": 0,
+        "unconfirmed_addresses": 0,
+    }
     assert not Session.objects.exists() and not UserSession.objects.exists()
 
 
