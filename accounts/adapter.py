@@ -103,6 +103,33 @@ class AccountAdapter(DefaultAccountAdapter):
             extra["sessions_url"] = request.build_absolute_uri(reverse("usersessions_list"))
         super().send_mail(template_prefix, email, {**extra, **context})
 
+    def send_confirmation_mail(self, request, emailconfirmation, signup: bool) -> None:
+        # At most one link every 3 minutes per account and address, so nobody's inbox is
+        # flooded (settings.ACCOUNT_RATE_LIMITS explains why not per address alone). A
+        # link not sent leaves the last one valid.
+        address = emailconfirmation.email_address
+        if self._confirmation_mail_allowed(request, f"{address.user_id}:{address.email}"):
+            super().send_confirmation_mail(request, emailconfirmation, signup)
+
+    def send_account_already_exists_mail(self, email: str) -> None:
+        if self._confirmation_mail_allowed(context.request, f"owner:{email.lower()}"):
+            super().send_account_already_exists_mail(email)
+
+    @staticmethod
+    def _confirmation_mail_allowed(request: HttpRequest | None, key: str) -> bool:
+        from allauth.core.internal import ratelimit
+
+        if request is None:
+            return True
+        usage = ratelimit.consume(
+            request,
+            app="allauth.account",
+            action="confirm_email_per_account",
+            key=key,
+            limit_get=True,
+        )
+        return usage is not None
+
     def send_notification_mail(self, template_prefix, user, context=None, email=None) -> None:
         # allauth mails a notice to the primary address, which may be one the account
         # never verified (and so perhaps someone else's). The owner is told at every
