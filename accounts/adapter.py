@@ -80,18 +80,22 @@ class AccountAdapter(DefaultAccountAdapter):
 
         user = getattr(request, "user", None)
         in_its_session = user is not None and user.pk == email_address.user_id
-        if not in_its_session and confirmation_needs_account_session(email_address):
+        # An account that could already be entered gains a way in; the address an
+        # account signed up with is how it begins, and no earlier owner needs telling.
+        adds_a_way_in = confirmation_needs_account_session(email_address)
+        if adds_a_way_in and not in_its_session:
             return False  # accounts/address_views.py explains this to the person
         with transaction.atomic():
             lock_address(email_address.email)
             confirmed = super().confirm_email(request, email_address)
             if confirmed:
                 do_take_address(owner=email_address.user, email=email_address.email)
-                do_add_security_notice(
-                    user=email_address.user,
-                    kind=SecurityNotice.Kind.ADDRESS_VERIFIED,
-                    subject=email_address.email,
-                )
+                if adds_a_way_in:
+                    do_add_security_notice(
+                        user=email_address.user,
+                        kind=SecurityNotice.Kind.ADDRESS_VERIFIED,
+                        subject=email_address.email,
+                    )
         return confirmed
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:

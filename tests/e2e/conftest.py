@@ -32,6 +32,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import require
 from tests.factories import DEFAULT_PASSWORD
+from tests.wallets import TestWallet
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -258,3 +259,40 @@ def sign_out(page: Page) -> None:
     main_nav.get_by_role("button", name="Sign out").click()
     expect(main_nav.get_by_role("link", name="Sign in")).to_be_visible()
     expect(main_nav.get_by_role("button", name="Sign out")).to_have_count(0)
+
+
+# Runs before the page's own scripts: window.ethereum as a wallet extension defines it,
+# sharing one account (lowercase, as wallets report it) and signing through Python.
+_BROWSER_WALLET = """
+window.__walletCalls = [];
+window.ethereum = {
+  isFakeWallet: true,
+  request: async ({ method, params }) => {
+    window.__walletCalls.push(method);
+    if (method === "eth_requestAccounts" || method === "eth_accounts") {
+      return [ADDRESS];
+    }
+    if (method === "personal_sign") {
+      return await window.__fakeWalletSign(params[0], params[1]);
+    }
+    throw { code: 4200, message: `The fake wallet does not support ${method}.` };
+  },
+};
+"""
+
+
+def install_browser_wallet(page: Page, wallet: TestWallet) -> list[str]:
+    """A stand-in for an EIP-1193 browser wallet (window.ethereum) holding `wallet`'s
+    key, injected before the page's scripts; it signs `personal_sign` requests in
+    Python (EIP-191). Returns the messages it signed, decoded."""
+    signed: list[str] = []
+
+    def personal_sign(hex_message: str, address: str) -> str:
+        assert address == wallet.address.lower(), address  # the account the wallet shared
+        message = bytes.fromhex(hex_message.removeprefix("0x")).decode()
+        signed.append(message)
+        return wallet.sign(message)
+
+    page.expose_function("__fakeWalletSign", personal_sign)
+    page.add_init_script(_BROWSER_WALLET.replace("ADDRESS", repr(wallet.address.lower())))
+    return signed

@@ -105,7 +105,7 @@ def test_a_new_user_signs_up_verifies_signs_in_edits_profile_and_signs_out(
     assert len(links) == 1, message.body
     assert links[0].startswith(live_server.url), links[0]
     page.goto(links[0])
-    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm Email Address")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm email address")
     expect(page.get_by_role("main")).to_contain_text(EMAIL)
     browser_guard.assert_clean()
     assert not user.emailaddress_set.get(email=EMAIL).verified  # a GET confirms nothing

@@ -17,7 +17,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.models import User, Wallet
-from tests.e2e.conftest import sign_out
+from tests.e2e.conftest import install_browser_wallet, sign_out
 from tests.wallets import TestWallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -31,25 +31,6 @@ AGE_ERROR = "You must be 13 or older to use Portal (see the privacy policy)."
 MISMATCH = "The signature does not match this message and address."
 SIGNUP_SCREENSHOT = "/tmp/e2e-wallet-signup.png"
 WALLETS_SCREENSHOT = "/tmp/e2e-wallets.png"
-
-# Runs before the page's own scripts: window.ethereum as a wallet extension defines it,
-# sharing one account (lowercase, as wallets report it) and signing through Python.
-_FAKE_WALLET = """
-window.__walletCalls = [];
-window.ethereum = {
-  isFakeWallet: true,
-  request: async ({ method, params }) => {
-    window.__walletCalls.push(method);
-    if (method === "eth_requestAccounts" || method === "eth_accounts") {
-      return [ADDRESS];
-    }
-    if (method === "personal_sign") {
-      return await window.__fakeWalletSign(params[0], params[1]);
-    }
-    throw { code: 4200, message: `The fake wallet does not support ${method}.` };
-  },
-};
-"""
 
 
 def host_of(live_server) -> str:
@@ -69,17 +50,7 @@ def assert_message_for(message: str, live_server, statement: str) -> None:
 
 def install_fake_wallet(page: Page) -> list[str]:
     """A browser wallet holding WALLET's key; the messages it signed, decoded."""
-    signed: list[str] = []
-
-    def personal_sign(hex_message: str, address: str) -> str:
-        assert address == ADDRESS.lower(), address  # the account the wallet shared
-        message = bytes.fromhex(hex_message.removeprefix("0x")).decode()
-        signed.append(message)
-        return WALLET.sign(message)
-
-    page.expose_function("__fakeWalletSign", personal_sign)
-    page.add_init_script(_FAKE_WALLET.replace("ADDRESS", repr(ADDRESS.lower())))
-    return signed
+    return install_browser_wallet(page, WALLET)
 
 
 def test_a_visitor_signs_up_with_a_browser_wallet_and_signs_in_again(
