@@ -1,9 +1,18 @@
 """Accounts in the admin: support staff find people here, terminate an account with
 notice, and act on an under-13 report. Both steps are confirmation pages whose POST
-calls one privacy action (privacy/README.md, "Support")."""
+calls one privacy action (privacy/README.md, "Support").
+
+Nothing that holds personal data is deleted here, superusers included: an account goes
+through the deletion workflow (a request, its purge, its audit trail), and Django's own
+delete would skip all of that and leave admin history naming the address
+(`has_delete_permission` below, and the allauth models registered again at the end)."""
 
 from __future__ import annotations
 
+from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
+from allauth.account.models import EmailAddress
+from allauth.usersessions.admin import UserSessionAdmin as AllauthUserSessionAdmin
+from allauth.usersessions.models import UserSession
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -116,6 +125,35 @@ class UserAdmin(DjangoUserAdmin):
 
     def has_open_request_permission(self, request) -> bool:
         return request.user.has_perm("privacy.change_deletionrequest")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Not even a superuser: an account is deleted by the deletion workflow only. This
+        # removes the delete button and the list's "delete selected" action as well.
+        return False
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """Where the delete button led (a bookmark, a typed URL): to the deletion workflow."""
+        user = step_target(
+            self, request, object_id, allowed=self.has_view_or_change_permission(request)
+        )
+        if isinstance(user, HttpResponse):
+            return user
+        if self.has_open_request_permission(request):
+            self.message_user(
+                request,
+                "Accounts are not deleted here: a deletion request closes the account and "
+                "erases everything it holds, with its audit trail. Open one below.",
+                messages.WARNING,
+            )
+            url = reverse("admin:privacy_deletionrequest_open")
+            return HttpResponseRedirect(f"{url}?account={user.pk}")
+        self.message_user(
+            request,
+            "Accounts are not deleted here: a deletion request closes the account and "
+            "erases everything it holds. Ask support to open one.",
+            messages.ERROR,
+        )
+        return HttpResponseRedirect(change_url(user))
 
     # --- Actions on the list: one account at a time, to its confirmation page
 
@@ -264,3 +302,23 @@ class UserAdmin(DjangoUserAdmin):
             warning="This cannot be undone.",
             facts=account_facts(user),
         )
+
+
+# allauth's own admin pages for these, with deletion closed: a deleted address or session
+# leaves admin history naming it (the address; an IP address and browser) that no purge
+# can find afterwards, and deleting a session's row here would not end the session.
+# They go with the account, through the deletion workflow.
+admin.site.unregister(EmailAddress)
+admin.site.unregister(UserSession)
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(AllauthEmailAddressAdmin):
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(AllauthUserSessionAdmin):
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
