@@ -972,6 +972,10 @@ def do_purge_chunk(*, request_id: int, claim: Claim | None = None) -> bool:
         if not has_more:
             _complete(request, now)
         request.save()
+        if not has_more and (
+            request.scope == Scope.ACCOUNT or not User.objects.filter(pk=request.user_id).exists()
+        ):
+            _forget_erased_account(request.user_id)
     return has_more
 
 
@@ -1289,6 +1293,43 @@ def _complete(request: DeletionRequest, now: dt.datetime) -> None:
         deletion_request=request,
         detail={"chunks": request.chunks_done, **request.receipt["erased"]},
     )
+
+
+def _forget_erased_account(user_id: int) -> None:
+    """Once an account's purge has completed (inside its last chunk), nothing kept may
+    lead back to it: its other open requests are cancelled (nothing is left to erase;
+    one still running forgets the account when it completes), the rows the kept records
+    hold about it lose its id and the free text about the person, and every plain id
+    field of a kept row that holds its id (the person acting on their own request, or a
+    staff member whose own account this was) becomes NULL (privacy/registry.py,
+    register_record; `people` of anonymised entries).
+    Side effects: CANCELLED audit events; updates DeletionRequest, Termination and
+    AuditEvent rows (the audit trigger allows only this forgetting, and only once the
+    account row is gone).
+    """
+    waiting = DeletionRequest.objects.filter(
+        user_id=user_id, status__in=(Status.RECEIVED, Status.VERIFIED, Status.SCHEDULED)
+    ).order_by("pk")
+    for other in waiting:
+        do_cancel_deletion_request(deletion_request=other, acting_user=None)
+    for record in registry.records():
+        if record.about is not None and record.clear:
+            record.about(user_id).update(**record.clear)
+    for holder in [*registry.records(), *registry.entries()]:
+        if not holder.people:
+            continue
+        # One statement per model, each field NULL only where it holds the erased id: a
+        # scan of the requests and terminations (a row per request), the audit_actor
+        # index for the trail.
+        holds = Q()
+        for name in holder.people:
+            holds |= Q(**{name: user_id})
+        holder.model._base_manager.filter(holds).update(
+            **{
+                name: Case(When(**{name: user_id}, then=Value(None)), default=F(name))
+                for name in holder.people
+            }
+        )
 
 
 def do_send_deletion_notice(*, request_id: int) -> bool:

@@ -376,6 +376,9 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
 
     @admin.display(description="account")
     def account(self, obj: DeletionRequest) -> str:
+        if obj.user_id is None:
+            # The purge completed and forgot the account's id (privacy/personal_data.py).
+            return "erased"
         user = User.objects.filter(pk=obj.user_id).only("is_active").first()
         if user is None:
             return f"#{obj.user_id} (erased)"
@@ -716,7 +719,10 @@ class TerminationAdmin(ReadOnlyAdmin):
                 else "Once lifted, the purge starts as soon as the grace period is over "
                 "(at once if it is already over).",
             ],
-            facts=[("Purge after", obj.purge_after), ("Account", f"#{obj.user_id}")],
+            facts=[
+                ("Purge after", obj.purge_after),
+                ("Account", f"#{obj.user_id}" if obj.user_id is not None else "erased"),
+            ],
         )
 
 
