@@ -1,9 +1,18 @@
 """Accounts in the admin: support staff find people here, terminate an account with
 notice, and act on an under-13 report. Both steps are confirmation pages whose POST
-calls one privacy action (privacy/README.md, "Support")."""
+calls one privacy action (privacy/README.md, "Support").
+
+Nothing that holds personal data is deleted here, superusers included: an account goes
+through the deletion workflow (a request, its purge, its audit trail), and Django's own
+delete would skip all of that and leave admin history naming the address
+(`has_delete_permission` below, and the allauth models registered again at the end)."""
 
 from __future__ import annotations
 
+from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
+from allauth.account.models import EmailAddress
+from allauth.usersessions.admin import UserSessionAdmin as AllauthUserSessionAdmin
+from allauth.usersessions.models import UserSession
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -15,6 +24,7 @@ from accounts.models import User, Wallet
 from privacy.actions import do_report_under_13, do_terminate_account, termination_notice_template
 from privacy.admin import change_url, step_target, support_step
 from privacy.models import Termination
+from privacy.selectors import account_step_refusal
 
 
 class TerminateForm(forms.Form):
@@ -113,6 +123,38 @@ class UserAdmin(DjangoUserAdmin):
     def has_report_under_13_permission(self, request) -> bool:
         return request.user.has_perm("privacy.report_under_13")
 
+    def has_open_request_permission(self, request) -> bool:
+        return request.user.has_perm("privacy.change_deletionrequest")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Not even a superuser: an account is deleted by the deletion workflow only. This
+        # removes the delete button and the list's "delete selected" action as well.
+        return False
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """Where the delete button led (a bookmark, a typed URL): to the deletion workflow."""
+        user = step_target(
+            self, request, object_id, allowed=self.has_view_or_change_permission(request)
+        )
+        if isinstance(user, HttpResponse):
+            return user
+        if self.has_open_request_permission(request):
+            self.message_user(
+                request,
+                "Accounts are not deleted here: a deletion request closes the account and "
+                "erases everything it holds, with its audit trail. Open one below.",
+                messages.WARNING,
+            )
+            url = reverse("admin:privacy_deletionrequest_open")
+            return HttpResponseRedirect(f"{url}?account={user.pk}")
+        self.message_user(
+            request,
+            "Accounts are not deleted here: a deletion request closes the account and "
+            "erases everything it holds. Ask support to open one.",
+            messages.ERROR,
+        )
+        return HttpResponseRedirect(change_url(user))
+
     # --- Actions on the list: one account at a time, to its confirmation page
 
     @admin.action(description="Terminate account", permissions=["terminate"])
@@ -152,20 +194,49 @@ class UserAdmin(DjangoUserAdmin):
         extra_context = extra_context or {}
         obj = self.get_object(request, unquote(object_id))
         if obj is not None and obj.is_active:
-            steps = []
-            if self.has_terminate_permission(request):
-                url = reverse("admin:accounts_user_terminate", args=[obj.pk])
-                steps.append(("Terminate account", url))
-            if self.has_report_under_13_permission(request):
-                url = reverse("admin:accounts_user_under_13", args=[obj.pk])
-                steps.append(("Reported as under 13", url))
+            steps, notes = [], []
+            refusal = account_step_refusal(
+                acting_user=request.user,
+                user=obj,
+                step="terminate, report as under 13 or open a deletion request for",
+            )
+            if obj.pk == request.user.pk:
+                # As anyone else: from the account's own pages, after re-authenticating.
+                notes.append(
+                    "This is your own account: delete it from your account's pages "
+                    "(Manage account); it cannot be terminated or reported from here."
+                )
+            elif refusal:
+                notes.append(refusal[0].upper() + refusal[1:] + ".")
+            else:
+                if self.has_terminate_permission(request):
+                    url = reverse("admin:accounts_user_terminate", args=[obj.pk])
+                    steps.append(("Terminate account", url))
+                if self.has_report_under_13_permission(request):
+                    url = reverse("admin:accounts_user_under_13", args=[obj.pk])
+                    steps.append(("Reported as under 13", url))
+                if self.has_open_request_permission(request):
+                    url = reverse("admin:privacy_deletionrequest_open")
+                    steps.append(("Open a deletion request", f"{url}?account={obj.pk}"))
             extra_context["support_steps"] = steps
+            extra_context["support_notes"] = notes
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def _refused(self, request, user: User, step: str) -> HttpResponse | None:
+        """A step's page for an account this person may not act on: back to the account
+        with why (on GET; a POST is refused by the action itself)."""
+        refusal = account_step_refusal(acting_user=request.user, user=user, step=step)
+        if request.method != "GET" or not refusal:
+            return None
+        self.message_user(request, f"Nothing was changed: {refusal}.", messages.ERROR)
+        return HttpResponseRedirect(change_url(user))
 
     def terminate_view(self, request, object_id):
         user = step_target(self, request, object_id, allowed=self.has_terminate_permission(request))
         if isinstance(user, HttpResponse):
             return user
+        if refused := self._refused(request, user, "terminate"):
+            return refused
 
         def perform(data):
             termination = do_terminate_account(
@@ -205,6 +276,8 @@ class UserAdmin(DjangoUserAdmin):
         )
         if isinstance(user, HttpResponse):
             return user
+        if refused := self._refused(request, user, "report as under 13"):
+            return refused
 
         def perform(data):
             deletion = do_report_under_13(user=user, acting_user=request.user, note=data["note"])
@@ -229,3 +302,23 @@ class UserAdmin(DjangoUserAdmin):
             warning="This cannot be undone.",
             facts=account_facts(user),
         )
+
+
+# allauth's own admin pages for these, with deletion closed: a deleted address or session
+# leaves admin history naming it (the address; an IP address and browser) that no purge
+# can find afterwards, and deleting a session's row here would not end the session.
+# They go with the account, through the deletion workflow.
+admin.site.unregister(EmailAddress)
+admin.site.unregister(UserSession)
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(AllauthEmailAddressAdmin):
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(AllauthUserSessionAdmin):
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -18,7 +18,9 @@ from logging_prefs.models import (
 from privacy.registry import StoredText, Totals, register
 
 register(LoggingPreference)
-register(PreferenceChange)
+# Support may change a setting for the person: once that staff account is erased, the
+# history keeps the change and forgets who made it.
+register(PreferenceChange, people=("actor_id",))
 # A deleted account's generations are archived, not anonymised in place: their billing
 # totals are added into the anonymous ledger and the rows deleted (one chunk, one
 # transaction). Rewriting each 1 KB row without its person cost a new row version and

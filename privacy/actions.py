@@ -38,6 +38,7 @@ from privacy.models import (
     Termination,
 )
 from privacy.policy import policy_version
+from privacy.selectors import account_step_refusal, request_step_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,12 @@ class DeletionRequestError(Exception):
 
 class TerminationError(Exception):
     """A termination, legal hold or under-13 step the account's state does not allow."""
+
+
+class ForbiddenStep(Exception):
+    """A step the rules for staff keep from this person (privacy/README.md, "Support"):
+    support acting on a staff or superuser account, scheduling a request they opened and
+    verified alone, or closing someone else's account in one step. A superuser may."""
 
 
 class ClaimLost(Exception):
@@ -160,6 +167,7 @@ def do_request_deletion(
     An account deletion already open for `user` is returned instead of a second one.
     Side effects: inserts a DeletionRequest (its notice address is `user`'s email unless
     given) and a REQUESTED audit event.
+    Raises ForbiddenStep when support opens one for a staff or superuser account.
     """
     if scope not in Scope.values:
         raise ValueError(f"unknown scope: {scope}")
@@ -167,6 +175,19 @@ def do_request_deletion(
         raise ValueError(f"unknown origin: {origin}")
     if older_than is not None and scope != Scope.PROMPTS:
         raise ValueError("older_than applies only to deleting stored prompts")
+    own = (
+        acting_user is not None
+        and acting_user.pk == user.pk
+        and origin == DeletionRequest.Origin.USER
+    )
+    if not own:
+        # The row as it is now: a stale object must not hide a promotion to staff.
+        current = User.objects.filter(pk=user.pk).first() or user
+        refusal = account_step_refusal(
+            acting_user=acting_user, user=current, step="open a deletion request for"
+        )
+        if refusal:
+            raise ForbiddenStep(refusal)
     if scope == Scope.ACCOUNT:
         User.objects.select_for_update().filter(pk=user.pk).first()
         existing = _open_account_deletion(user.pk)
@@ -216,7 +237,8 @@ def do_verify_deletion_request(
     SIGNED_IN (the account pages re-authenticate before they call this).
     Side effects: updates the request; a VERIFIED audit event (with the method, not
     the note: the note is free text).
-    Raises DeletionRequestError for a request not RECEIVED, ValueError for a bad method.
+    Raises DeletionRequestError for a request not RECEIVED, ValueError for a bad method,
+    ForbiddenStep when support verifies a request about a staff or superuser account.
     """
     acting_id = _actor_id(acting_user)
     if verification_method is None:
@@ -232,6 +254,9 @@ def do_verify_deletion_request(
         raise ValueError(f"a verification note has at most {limit} characters")
     request = _locked(deletion_request)
     _require(request, (Status.RECEIVED,), "verify")
+    refusal = request_step_refusal(acting_user=acting_user, deletion_request=request, step="verify")
+    if refusal:
+        raise ForbiddenStep(refusal)
     request.status = Status.VERIFIED
     request.verified_at = timezone.now()
     request.verified_by_id = acting_id
@@ -269,8 +294,18 @@ def do_schedule_deletion_request(
     `_close_account`).
     Side effects: updates the request; may deactivate the account, end its sessions and
     revoke its keys; audit events; after commit, enqueues the purge task.
+    Raises DeletionRequestError for a request not VERIFIED; ForbiddenStep for support
+    scheduling a request about a staff or superuser account, or one they opened and
+    verified themselves (four eyes: someone else schedules it).
     """
-    return _schedule(deletion_request, acting_user=acting_user, purge_after=purge_after)
+    request = _locked(deletion_request)
+    _require(request, (Status.VERIFIED,), "schedule")
+    refusal = request_step_refusal(
+        acting_user=acting_user, deletion_request=request, step="schedule"
+    )
+    if refusal:
+        raise ForbiddenStep(refusal)
+    return _schedule(request, acting_user=acting_user, purge_after=purge_after)
 
 
 def _schedule(
@@ -387,10 +422,15 @@ def do_cancel_deletion_request(
     A cancelled account deletion leaves the account closed (deactivated, keys revoked);
     reopening it is a separate support step.
     Side effects: updates the request (drops the notice address); a CANCELLED audit event.
-    Raises DeletionRequestError when the request is running or finished.
+    Raises DeletionRequestError when the request is running or finished, or under a
+    legal hold (read under the row lock, so a hold set meanwhile is seen: the hold wins).
     """
     request = _locked(deletion_request)
     _require(request, (Status.RECEIVED, Status.VERIFIED, Status.SCHEDULED), "cancel")
+    if request.held:
+        raise DeletionRequestError(
+            "cannot cancel a request under a legal hold: the hold must be lifted first"
+        )
     request.status = Status.CANCELLED
     request.cancelled_at = timezone.now()
     request.cancelled_by_id = _actor_id(acting_user)
@@ -417,7 +457,9 @@ def do_delete_stored_prompts(
     Side effects: a new request goes through do_request_deletion,
     do_verify_deletion_request and do_schedule_deletion_request (their rows, audit
     events and the purge's enqueueing on commit).
+    Raises ForbiddenStep when `acting_user` is someone else and not a superuser.
     """
+    _require_self_or_superuser(user=user, acting_user=acting_user)
     User.objects.select_for_update().filter(pk=user.pk).first()
     existing = (
         DeletionRequest.objects.filter(
@@ -453,8 +495,22 @@ def do_delete_account(
     recorded (or an open one reused). After commit the purge task is enqueued; it erases
     everything in the personal-data registry and sends the completion notice.
     Side effects: as above, plus audit events.
+    Raises ForbiddenStep when `acting_user` is someone else and not a superuser.
     """
+    _require_self_or_superuser(user=user, acting_user=acting_user)
     return _delete_account(user=user, acting_user=acting_user, origin=origin)
+
+
+def _require_self_or_superuser(*, user: User, acting_user: User | None) -> None:
+    """Request, verification and schedule in one step: the person themselves (signed in
+    and re-authenticated), a superuser or the system (None). Support goes through the
+    request's steps instead, where a second person schedules (privacy/README.md)."""
+    if acting_user is None or acting_user.pk == user.pk or acting_user.is_superuser:
+        return
+    raise ForbiddenStep(
+        "support opens a deletion request for the person, and a second member of staff "
+        "schedules it: only a superuser deletes someone else's data in one step"
+    )
 
 
 def _delete_account(
@@ -570,7 +626,8 @@ def do_terminate_account(
     Side effects: as above; ACCOUNT_CLOSED, SCHEDULED, TERMINATED (and LEGAL_HOLD_SET)
     audit events.
     Raises TerminationError when the account is already being deleted or is the acting
-    user's own; ValueError for an unknown category or empty text.
+    user's own; ForbiddenStep when support terminates a staff or superuser account;
+    ValueError for an unknown category or empty text.
     """
     if reason_category not in Termination.ReasonCategory.values:
         raise ValueError(f"unknown reason category: {reason_category}")
@@ -585,6 +642,9 @@ def do_terminate_account(
     if user.pk == acting_user.pk:
         raise TerminationError("you cannot terminate your own account")
     user = User.objects.select_for_update().get(pk=user.pk)
+    refusal = account_step_refusal(acting_user=acting_user, user=user, step="terminate")
+    if refusal:
+        raise ForbiddenStep(refusal)
     existing = _open_account_deletion(user.pk)
     if existing is not None and existing.status in (Status.SCHEDULED, Status.RUNNING):
         raise TerminationError(
@@ -748,12 +808,23 @@ def do_report_under_13(*, user: User, acting_user: User, note: str = "") -> Dele
     password, its sessions end and its keys are revoked. After commit the purge starts.
     Side effects: as above; audit events.
     Raises TerminationError when the account is under a legal hold or its purge is
-    already running (nothing to add); ValueError for an over-long note.
+    already running (nothing to add); ForbiddenStep when support reports a staff or
+    superuser account; ValueError for an over-long note.
     """
     if user.pk == acting_user.pk:
         raise TerminationError("you cannot report your own account")
     user = User.objects.select_for_update().get(pk=user.pk)
-    existing = _open_account_deletion(user.pk)
+    refusal = account_step_refusal(acting_user=acting_user, user=user, step="report as under 13")
+    if refusal:
+        raise ForbiddenStep(refusal)
+    # The open request is locked before its hold is read: a legal hold being set right
+    # now (do_set_legal_hold locks the same row) is waited for and then seen, so the
+    # hold wins; an unlocked read would miss it and cancel the held request.
+    existing = (
+        DeletionRequest.objects.select_for_update()
+        .filter(user_id=user.pk, scope=Scope.ACCOUNT, status__in=DeletionRequest.OPEN_STATUSES)
+        .first()
+    )
     if existing is not None:
         if existing.held:
             raise TerminationError(
@@ -920,6 +991,10 @@ def do_purge_chunk(*, request_id: int, claim: Claim | None = None) -> bool:
         if not has_more:
             _complete(request, now)
         request.save()
+        if not has_more and (
+            request.scope == Scope.ACCOUNT or not User.objects.filter(pk=request.user_id).exists()
+        ):
+            _forget_erased_account(request.user_id)
     return has_more
 
 
@@ -1237,6 +1312,43 @@ def _complete(request: DeletionRequest, now: dt.datetime) -> None:
         deletion_request=request,
         detail={"chunks": request.chunks_done, **request.receipt["erased"]},
     )
+
+
+def _forget_erased_account(user_id: int) -> None:
+    """Once an account's purge has completed (inside its last chunk), nothing kept may
+    lead back to it: its other open requests are cancelled (nothing is left to erase;
+    one still running forgets the account when it completes), the rows the kept records
+    hold about it lose its id and the free text about the person, and every plain id
+    field of a kept row that holds its id (the person acting on their own request, or a
+    staff member whose own account this was) becomes NULL (privacy/registry.py,
+    register_record; `people` of anonymised entries).
+    Side effects: CANCELLED audit events; updates DeletionRequest, Termination and
+    AuditEvent rows (the audit trigger allows only this forgetting, and only once the
+    account row is gone).
+    """
+    waiting = DeletionRequest.objects.filter(
+        user_id=user_id, status__in=(Status.RECEIVED, Status.VERIFIED, Status.SCHEDULED)
+    ).order_by("pk")
+    for other in waiting:
+        do_cancel_deletion_request(deletion_request=other, acting_user=None)
+    for record in registry.records():
+        if record.about is not None and record.clear:
+            record.about(user_id).update(**record.clear)
+    for holder in [*registry.records(), *registry.entries()]:
+        if not holder.people:
+            continue
+        # One statement per model, each field NULL only where it holds the erased id: a
+        # scan of the requests and terminations (a row per request), the audit_actor
+        # index for the trail.
+        holds = Q()
+        for name in holder.people:
+            holds |= Q(**{name: user_id})
+        holder.model._base_manager.filter(holds).update(
+            **{
+                name: Case(When(**{name: user_id}, then=Value(None)), default=F(name))
+                for name in holder.people
+            }
+        )
 
 
 def do_send_deletion_notice(*, request_id: int) -> bool:

@@ -30,6 +30,7 @@ from accounts.models import User, Wallet
 from accounts.wallets import ADDRESS_RE as WALLET_ADDRESS_RE
 from privacy.actions import (
     DeletionRequestError,
+    ForbiddenStep,
     TerminationError,
     do_reject_deletion_request,
     do_request_deletion,
@@ -38,12 +39,14 @@ from privacy.actions import (
     do_verify_deletion_request,
 )
 from privacy.models import AuditEvent, DeletionRequest, Termination
+from privacy.selectors import request_step_refusal
 
 Status = DeletionRequest.Status
 Method = DeletionRequest.VerificationMethod
 
-# What a refused step raises: an illegal transition, or input the action refuses.
-STEP_ERRORS = (DeletionRequestError, TerminationError, ValueError)
+# What a refused step raises: an illegal transition, a step the rules for staff keep
+# from this person, or input the action refuses.
+STEP_ERRORS = (DeletionRequestError, TerminationError, ForbiddenStep, ValueError)
 # The mail a step sends inside its transaction could not go out (SMTPException is one).
 MAIL_ERRORS = (OSError,)
 
@@ -373,6 +376,9 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
 
     @admin.display(description="account")
     def account(self, obj: DeletionRequest) -> str:
+        if obj.user_id is None:
+            # The purge completed and forgot the account's id (privacy/personal_data.py).
+            return "erased"
         user = User.objects.filter(pk=obj.user_id).only("is_active").first()
         if user is None:
             return f"#{obj.user_id} (erased)"
@@ -414,12 +420,25 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
         extra_context = extra_context or {}
         obj = self.get_object(request, unquote(object_id))
         if obj is not None and self.has_process_permission(request):
-            extra_context["support_steps"] = [
-                (label, reverse(f"admin:privacy_deletionrequest_{step}", args=[obj.pk]))
-                for step, label, allowed in _STEPS
-                if obj.status in allowed
-            ]
+            steps, notes = [], []
+            for step, label, allowed in _STEPS:
+                if obj.status not in allowed:
+                    continue
+                refusal = self._refusal(request, obj, step)
+                if refusal:
+                    notes.append(f"{label}: {refusal}.")
+                else:
+                    url = reverse(f"admin:privacy_deletionrequest_{step}", args=[obj.pk])
+                    steps.append((label, url))
+            extra_context["support_steps"] = steps
+            extra_context["support_notes"] = notes
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def _refusal(self, request, obj: DeletionRequest, step: str) -> str | None:
+        """Why this person may not take `step` on this request (the action checks again)."""
+        if step not in ("verify", "schedule"):
+            return None
+        return request_step_refusal(acting_user=request.user, deletion_request=obj, step=step)
 
     def _step_target(self, request, object_id, step: str) -> DeletionRequest | HttpResponse:
         """The request `step` acts on. A step its state refuses is not offered (a GET
@@ -434,6 +453,10 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
                 f"Cannot {step} {obj}: it is {obj.get_status_display().lower()}.",
                 messages.ERROR,
             )
+            return HttpResponseRedirect(change_url(obj))
+        refusal = self._refusal(request, obj, step) if request.method == "GET" else None
+        if refusal:
+            self.message_user(request, f"Cannot {step} {obj}: {refusal}.", messages.ERROR)
             return HttpResponseRedirect(change_url(obj))
         return obj
 
@@ -537,6 +560,13 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
             )
             return f"{opened} is open. Verify the requester next.", change_url(opened)
 
+        # From an account's page ("Delete account"): the account's address filled in.
+        initial = None
+        account_id = request.GET.get("account", "")
+        if request.method == "GET" and account_id.isdigit():
+            account = User.objects.filter(pk=int(account_id)).first()
+            if account is not None:
+                initial = {"address": account.identity}
         return support_step(
             self,
             request,
@@ -552,6 +582,7 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
                 "An account deletion already open for the account is shown instead of a "
                 "second one.",
             ],
+            initial=initial,
         )
 
 
@@ -688,7 +719,10 @@ class TerminationAdmin(ReadOnlyAdmin):
                 else "Once lifted, the purge starts as soon as the grace period is over "
                 "(at once if it is already over).",
             ],
-            facts=[("Purge after", obj.purge_after), ("Account", f"#{obj.user_id}")],
+            facts=[
+                ("Purge after", obj.purge_after),
+                ("Account", f"#{obj.user_id}" if obj.user_id is not None else "erased"),
+            ],
         )
 
 

@@ -18,7 +18,9 @@ class DeletionRequest(models.Model):
     """One request to erase a person's data, from receipt to its receipt.
 
     Ids of people are plain integers: the row outlives the account it erases (and the
-    support agent's account), so it never points at them with a foreign key.
+    support agent's account), so it never points at them with a foreign key. Once an
+    account's purge completes, every one of its ids here is set to NULL and the free text
+    about it cleared (a kept record: privacy/personal_data.py).
     """
 
     class Status(models.TextChoices):
@@ -54,7 +56,12 @@ class DeletionRequest(models.Model):
 
     OPEN_STATUSES = (Status.RECEIVED, Status.VERIFIED, Status.SCHEDULED, Status.RUNNING)
 
-    user_id = models.BigIntegerField(db_index=True, help_text="The account whose data is erased.")
+    user_id = models.BigIntegerField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="The account whose data is erased; empty once it is erased.",
+    )
     scope = models.CharField(max_length=16, choices=Scope)
     # Prompts scope only: erase text of generations created before this moment.
     older_than = models.DateTimeField(null=True, blank=True)
@@ -67,7 +74,8 @@ class DeletionRequest(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     verified_by_id = models.BigIntegerField(null=True, blank=True)
     # How the requester was shown to be the account holder; the note says how for
-    # "other" (free text, support's words: no copy of an ID document, no address).
+    # "other" (free text, support's words: no copy of an ID document, no address;
+    # cleared once the account is erased, as the rejection reason is).
     verification_method = models.CharField(max_length=20, choices=VerificationMethod, blank=True)
     verification_note = models.CharField(max_length=500, blank=True)
     scheduled_at = models.DateTimeField(null=True, blank=True)
@@ -192,6 +200,10 @@ class Termination(models.Model):
         return f"termination:{self.pk}"
 
 
+# An audit event's target once the account it named is erased (AuditEvent).
+ERASED_ACCOUNT_TARGET = "account:erased"
+
+
 class AppendOnly(Exception):
     """Raised when code tries to change or remove an audit event."""
 
@@ -208,8 +220,11 @@ class AuditEvent(models.Model):
     """One step of a privacy lifecycle: who, what, when, on which opaque target.
 
     Append-only: the model refuses updates and deletes, and on PostgreSQL a trigger
-    (migration 0002) refuses them to raw SQL as well. No prompt text and no email
+    (migrations 0002, 0008) refuses them to raw SQL as well. No prompt text and no email
     address ever goes in: `target` is an opaque id and `detail` holds counts and states.
+    The one change allowed is forgetting an erased account: its id in `actor_id` becomes
+    NULL and `account:<id>` becomes ERASED_ACCOUNT_TARGET, and the trigger allows that
+    only once the account row is gone (the purge does it: privacy/personal_data.py).
     """
 
     class Action(models.TextChoices):
@@ -231,7 +246,8 @@ class AuditEvent(models.Model):
         DATA_DOWNLOADED = "data_downloaded", "Data downloaded by the person"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    # A user id (the person or support staff) as a plain integer; NULL is the system.
+    # A user id (the person or support staff) as a plain integer; NULL is the system,
+    # or an account since erased.
     actor_id = models.BigIntegerField(null=True, blank=True)
     action = models.CharField(max_length=20, choices=Action)
     target = models.CharField(max_length=64, db_index=True)
@@ -248,6 +264,13 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        indexes = [
+            # An erased account's id is forgotten by actor (the purge's last chunk);
+            # most events are the system's (NULL), so the index holds only people's.
+            models.Index(
+                fields=["actor_id"], condition=models.Q(actor_id__isnull=False), name="audit_actor"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.target}"

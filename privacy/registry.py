@@ -14,6 +14,13 @@ privacy app is ready), so the declaration sits beside the models it describes:
 `tests/privacy/test_registry.py` fails when a model related to `User` (directly or
 through another registered model) is missing, so a new model cannot escape deletion.
 
+Kept records (`register_record`): the lifecycle's own rows, which outlive the people
+they name (a deletion request and its receipt, the audit trail). They hold people's ids
+as plain integers and, on the rows about a person, free text. When an account's purge
+completes, every such id of it is forgotten (NULL) and that text cleared. The registry
+tests fail on a plain id field or a free-text field of a kept row that nothing here
+accounts for, so a new one cannot outlive the person either.
+
 Order of erasure (see `entries()`): a model is erased before every registered model it
 points at, so a link (Generation -> ApiKey, Generation -> User) is always cut before
 its target row goes; ties keep registration order; the account row is last.
@@ -89,6 +96,9 @@ class PersonalData:
     chunk_order: tuple[str, ...] = ()
     # Fields the person's data download leaves out, each with why (see `register`).
     not_exported: Mapping[str, str] = field(default_factory=dict)
+    # Plain integer ids of other people on the rows (the staff who acted): NULL once
+    # that account is erased (see `register`).
+    people: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -122,6 +132,7 @@ def register(
     archive: Totals | None = None,
     chunk_order: tuple[str, ...] = (),
     not_exported: Mapping[str, str] | None = None,
+    people: tuple[str, ...] = (),
 ) -> PersonalData:
     """Declare that `model` holds data about a person and how the purge erases it.
 
@@ -147,6 +158,9 @@ def register(
       (privacy/export.py, which walks this registry) leaves out: secrets that would let
       whoever holds the file act as the person (a password hash, a session key) and
       other people's data. Every other field of the person's rows is in the download.
+    - people: plain integer fields holding the id of someone else (the staff member who
+      acted); when that person's account is erased, the purge sets them to NULL on
+      every row that stays (privacy.actions._forget_erased_account).
     """
     if how not in HOWS:
         raise ValueError(f"how must be one of {', '.join(HOWS)}, not {how!r}")
@@ -175,6 +189,7 @@ def register(
         _check_archive(model, archive)
     elif archive is not None:
         raise ValueError(f"{model.__name__}: `archive` is only for how='archive'")
+    _check_ids(model, people)
     entry = PersonalData(
         model=model,
         how=how,
@@ -187,9 +202,96 @@ def register(
         archive=archive,
         chunk_order=tuple(chunk_order),
         not_exported=not_exported,
+        people=tuple(people),
     )
     _registry.append(entry)
     return entry
+
+
+@dataclass(frozen=True)
+class Record:
+    """A kept record (see `register_record`)."""
+
+    model: type[models.Model]
+    reason: str
+    # Account id -> the rows about that account the completed purge may rewrite.
+    about: Callable[[int], models.QuerySet] | None
+    # What those rows lose: the account's id and the free text about the person.
+    clear: Mapping[str, Any]
+    # Plain integer fields holding anyone's id: NULL where they hold the erased one.
+    people: tuple[str, ...]
+    # Text fields that stay, each with why they hold nothing about the person.
+    kept: Mapping[str, str]
+
+    @property
+    def kind(self) -> str:
+        return self.model._meta.label_lower
+
+
+_records: list[Record] = []
+
+
+def register_record(
+    model: type[models.Model],
+    *,
+    reason: str,
+    about: Callable[[int], models.QuerySet] | None = None,
+    clear: Mapping[str, Any] | None = None,
+    people: tuple[str, ...] = (),
+    kept: Mapping[str, str] | None = None,
+) -> Record:
+    """Declare a record the lifecycle keeps after the people it names are erased.
+
+    When an account's purge completes (privacy.actions._forget_erased_account, in its
+    last chunk's transaction), the rows `about` returns for the account get `clear`
+    (its id and the free text about the person), and every field in `people` that
+    holds the account's id is set to NULL on every row. The purge's plain UPDATEs go
+    through the model's base manager: a model that refuses updates in Python (the audit
+    trail) is still written this one way, and its database trigger checks the account
+    is really gone.
+    - about: for the rows to rewrite only those that are finished (a request still
+      running needs its account id until it completes).
+    - kept: field -> why, for every text or JSON field not cleared (the registry test
+      checks each one is accounted for).
+    """
+    if not reason:
+        raise ValueError(f"{model.__name__}: a kept record must say why it is kept")
+    clear = dict(clear or {})
+    if clear and about is None:
+        raise ValueError(f"{model.__name__}: say which rows (`about`) lose {sorted(clear)}")
+    concrete = {f.attname for f in model._meta.concrete_fields}
+    for name in [*clear, *(kept or {})]:
+        if name not in concrete:
+            raise ValueError(f"{model.__name__}: no field {name!r}")
+    for name, why in (kept or {}).items():
+        if not why:
+            raise ValueError(f"{model.__name__}: say why {name!r} is kept")
+    _check_ids(model, people)
+    record = Record(
+        model=model,
+        reason=reason,
+        about=about,
+        clear=clear,
+        people=tuple(people),
+        kept=dict(kept or {}),
+    )
+    _records.append(record)
+    return record
+
+
+def _check_ids(model: type[models.Model], people: tuple[str, ...]) -> None:
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    for name in people:
+        found = fields.get(name)
+        if found is None or found.is_relation or not isinstance(found, models.IntegerField):
+            raise ValueError(f"{model.__name__}: {name!r} is not a plain integer id")
+        if not found.null:
+            raise ValueError(f"{model.__name__}: {name!r} must be nullable to be forgotten")
+
+
+def records() -> list[Record]:
+    """The kept records, in registration order."""
+    return list(_records)
 
 
 def _check_archive(model: type[models.Model], archive: Totals | None) -> None:

@@ -162,3 +162,58 @@ def data_page_for_user(*, user: User, past_limit: int = PAST_REQUESTS_LIMIT) -> 
     past = [summarise(r) for r in finished[:past_limit]]
     stored = Generation.objects.filter(user=user, text_state=Generation.TextState.STORED).count()
     return DataPage(current=current, past=past, past_total=finished.count(), stored_texts=stored)
+
+
+# --- What a member of staff may do (privacy/README.md, "Support") ---------------------
+# One wording for the actions (which refuse, privacy.actions.ForbiddenStep) and the admin
+# (which hides the step and says why): None means allowed.
+
+
+def is_staff_account(user: User) -> bool:
+    return user.is_staff or user.is_superuser
+
+
+def account_step_refusal(*, acting_user: User | None, user: User, step: str) -> str | None:
+    """Why `acting_user` may not take `step` ("terminate", "report as under 13", "open a
+    deletion request for", ...) on `user`'s account, or None.
+
+    A superuser may act on anyone; support staff only on accounts that are neither staff
+    nor superusers, so one support account cannot close or erase a colleague or an
+    administrator. None as the actor is the system (a task, a management command).
+    """
+    if acting_user is None or acting_user.is_superuser:
+        return None
+    if is_staff_account(user):
+        return f"only a superuser can {step} a staff or superuser account"
+    return None
+
+
+def request_step_refusal(
+    *, acting_user: User | None, deletion_request: DeletionRequest, step: str
+) -> str | None:
+    """Why `acting_user` may not `step` ("verify" or "schedule") this request, or None.
+
+    - The person's own request (origin "user", acting on it themselves) is theirs to move.
+    - A request about a staff or superuser account is moved by a superuser only.
+    - Four eyes: a request support opened and verified is scheduled by someone else (a
+      second member of staff or a superuser), never by the one who did both.
+    """
+    request = deletion_request
+    if acting_user is None or acting_user.is_superuser:
+        return None
+    if request.origin == DeletionRequest.Origin.USER and acting_user.pk == request.user_id:
+        return None
+    account = User.objects.filter(pk=request.user_id).first() if request.user_id else None
+    if account is not None and is_staff_account(account):
+        return f"only a superuser can {step} a request about a staff or superuser account"
+    if (
+        step == "schedule"
+        and request.origin == DeletionRequest.Origin.SUPPORT
+        and request.received_by_id == acting_user.pk
+        and request.verified_by_id == acting_user.pk
+    ):
+        return (
+            "you opened and verified this request, so another member of staff (or a "
+            "superuser) schedules it"
+        )
+    return None

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from privacy.actions import do_delete_account, do_request_deletion
+from accounts.models import User
+from privacy.actions import do_delete_account, do_record_data_download, do_request_deletion
 from privacy.models import AppendOnly, AuditEvent, DeletionRequest
 from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
 
@@ -59,3 +60,53 @@ def test_audit_trail_is_append_only_and_holds_no_email_or_text(
             cursor.execute(sql, [event.pk])
     assert AuditEvent.objects.get(pk=event.pk).action == "requested"
     assert AuditEvent.objects.count() == len(events)
+
+
+def test_the_audit_trail_only_ever_forgets_an_erased_account_and_changes_nothing_else():
+    """The one UPDATE the trigger allows: an erased account's id forgotten (actor_id NULL,
+    a data download's target "account:erased"), and only once the account row is gone."""
+    live = make_user()
+    live_event = do_record_data_download(user=live)
+    gone_id = (User.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
+    gone_event = AuditEvent.objects.create(
+        action="data_downloaded", actor_id=gone_id, target=f"account:{gone_id}"
+    )
+
+    def refused(sql: str, params: list) -> None:
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, params)
+
+    # A live account is never forgotten, not even by raw SQL.
+    refused("UPDATE privacy_auditevent SET actor_id = NULL WHERE id = %s", [live_event.pk])
+    refused(
+        "UPDATE privacy_auditevent SET target = 'account:erased' WHERE id = %s", [live_event.pk]
+    )
+    # Forgetting an erased account changes nothing else of the event.
+    for sql, params in (
+        ("UPDATE privacy_auditevent SET actor_id = %s WHERE id = %s", [live.pk]),
+        ("UPDATE privacy_auditevent SET target = %s WHERE id = %s", [f"account:{live.pk}"]),
+        ("UPDATE privacy_auditevent SET target = 'anything' WHERE id = %s", []),
+        ("UPDATE privacy_auditevent SET actor_id = NULL, action = 'completed' WHERE id = %s", []),
+        ("UPDATE privacy_auditevent SET actor_id = NULL, detail = %s WHERE id = %s", ['{"n": 1}']),
+        ("UPDATE privacy_auditevent SET actor_id = NULL, at = now() WHERE id = %s", []),
+        ("DELETE FROM privacy_auditevent WHERE id = %s", []),
+    ):
+        refused(sql, [*params, gone_event.pk])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE privacy_auditevent SET actor_id = NULL, target = 'account:erased'"
+            " WHERE id = %s",
+            [gone_event.pk],
+        )
+    gone_event = AuditEvent.objects.get(pk=gone_event.pk)
+    assert (gone_event.actor_id, gone_event.target) == (None, "account:erased")
+    assert gone_event.action == "data_downloaded"
+    live_event = AuditEvent.objects.get(pk=live_event.pk)
+    assert (live_event.actor_id, live_event.target) == (live.pk, f"account:{live.pk}")
+    # The model still refuses every change in Python.
+    with pytest.raises(AppendOnly):
+        AuditEvent.objects.filter(pk=gone_event.pk).update(actor_id=None)

@@ -216,3 +216,86 @@ def test_register_refuses_totals_without_a_unique_constraint_to_add_into():
     with pytest.raises(ValueError, match="needs a unique constraint on day, model, provider$"):
         registry.register(Generation, how="archive", reason="billing", archive=totals)
     assert list(registry.entries()) == before
+
+
+def _plain_ids(model: type[models.Model]) -> list[str]:
+    """Integer fields named like an id that are not a relation: by the house rule, ids of
+    people on rows that outlive them ("user_id", "verified_by_id", "actor_id")."""
+    return [
+        f.attname
+        for f in model._meta.concrete_fields
+        if isinstance(f, models.IntegerField)
+        and not f.is_relation
+        and not f.primary_key
+        and f.attname.endswith("_id")
+    ]
+
+
+def _free_text(model: type[models.Model]) -> list[str]:
+    """Fields that can hold anything a person typed: text without fixed choices, and JSON."""
+    return [
+        f.attname
+        for f in model._meta.concrete_fields
+        if (isinstance(f, models.CharField | models.TextField) and not f.choices)
+        or isinstance(f, models.JSONField)
+    ]
+
+
+def test_every_plain_account_id_is_forgotten_when_that_account_is_erased():
+    forgotten: dict[type, set[str]] = {}
+    for entry in registry.entries():
+        names = forgotten.setdefault(entry.model, set())
+        names.update(entry.people)
+        if entry.how == "anonymise" and entry.anonymise.get(entry.user_field, 0) is None:
+            names.add(entry.user_field)
+    for record in registry.records():
+        names = forgotten.setdefault(record.model, set())
+        names.update(record.people)
+        names.update(name for name, value in record.clear.items() if value is None)
+    plain = {
+        model: _plain_ids(model)
+        for model in apps.get_models(include_auto_created=True)
+        if _plain_ids(model)
+    }
+    # The walk finds the lifecycle's records, whose people are plain integers.
+    assert {"privacy.deletionrequest", "privacy.termination", "privacy.auditevent"} <= {
+        model._meta.label_lower for model in plain
+    }
+    missing = sorted(
+        f"{model._meta.label}.{name}"
+        for model, names in plain.items()
+        for name in names
+        if name not in forgotten.get(model, set())
+    )
+    assert missing == [], (
+        f"{missing} hold an account's id and outlive it: declare them in the registry "
+        "(register(..., people=...) or register_record) so the purge forgets them"
+    )
+
+
+def test_every_free_text_of_a_kept_row_is_cleared_when_its_account_is_erased_or_says_why():
+    kept_rows = [entry for entry in registry.entries() if entry.how == "anonymise"]
+    assert kept_rows and registry.records()
+    missing = []
+    for entry in kept_rows:
+        missing += [
+            f"{entry.model._meta.label}.{name}"
+            for name in _free_text(entry.model)
+            if entry.anonymise.get(name, 0) not in ("", None)
+        ]
+    for record in registry.records():
+        missing += [
+            f"{record.model._meta.label}.{name}"
+            for name in _free_text(record.model)
+            if record.clear.get(name, 0) is None
+            or (name not in record.clear and name not in record.kept)
+        ]
+    assert missing == [], (
+        f"{missing} can hold free text about a person on a row kept after the account is "
+        "erased: clear it (anonymise / register_record(clear=...)) or say why it stays (kept)"
+    )
+    # Support's own words about the person are among what goes.
+    from privacy.models import DeletionRequest
+
+    (requests,) = [r for r in registry.records() if r.model is DeletionRequest]
+    assert {"verification_note", "rejection_reason"} <= set(requests.clear)
