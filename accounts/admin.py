@@ -10,7 +10,7 @@ delete would skip all of that and leave admin history naming the address
 from __future__ import annotations
 
 from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
-from allauth.account.models import EmailAddress
+from allauth.account.models import EmailAddress, EmailConfirmation
 from allauth.usersessions.admin import UserSessionAdmin as AllauthUserSessionAdmin
 from allauth.usersessions.models import UserSession
 from django import forms
@@ -310,6 +310,9 @@ class UserAdmin(DjangoUserAdmin):
 # They go with the account, through the deletion workflow.
 admin.site.unregister(EmailAddress)
 admin.site.unregister(UserSession)
+# Confirmation keys are secrets that confirm an address: no one on staff needs them, and
+# showing them would let staff confirm an address they do not control.
+admin.site.unregister(EmailConfirmation)
 
 
 @admin.register(EmailAddress)

@@ -354,3 +354,10 @@ def test_an_unverified_copy_is_not_the_sign_in_name_of_its_account():
     assert User.objects.get_by_natural_key("shared@example.com") == owner
     with pytest.raises(User.DoesNotExist):
         User.objects.get_by_natural_key("nobody@example.com")
+
+
+def test_no_admin_page_shows_a_confirmation_key(admin_client):
+    from django.contrib import admin
+
+    assert EmailConfirmation not in admin.site._registry
+    assert admin_client.get("/admin/account/emailconfirmation/").status_code == 404

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('privacy', '0007_policy_acknowledgements'),
+        ('privacy', '0008_forget_erased_accounts'),
     ]
 
     operations = [
