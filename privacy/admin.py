@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import User, Wallet
+from accounts.selectors import users_owning_address
 from accounts.wallets import ADDRESS_RE as WALLET_ADDRESS_RE
 from privacy.actions import (
     DeletionRequestError,
@@ -233,9 +234,10 @@ class OpenRequestForm(forms.Form):
                 raise forms.ValidationError(
                     "Enter an email address, or a wallet address (0x and 40 hexadecimal digits)."
                 ) from None
-            # Addresses are stored lower-cased; iexact also finds one stored otherwise.
-            account = User.objects.filter(email__iexact=address).first()
-            what = "email address"
+            # The account that confirmed the address: one that only holds it unverified
+            # has not shown it is theirs, and the person writing in may be its owner.
+            account = next(iter(users_owning_address(address)), None)
+            what = "confirmed email address"
         if account is None:
             raise forms.ValidationError(
                 f"No account has this {what}. Check the address with the person."

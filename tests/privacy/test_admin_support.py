@@ -8,6 +8,7 @@ import datetime as dt
 import smtplib
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Permission
 from django.core import mail
 from django.core.management import call_command
@@ -445,7 +446,13 @@ def test_support_opens_a_request_for_someone_who_wrote_in():
     # An address no account has: a clear error on the form, nothing opened.
     response = client.post(f"{LIST}open/", {"address": "nobody@example.com", "scope": "prompts"})
     assert response.status_code == 200
-    assert "No account has this email address." in response.text
+    assert "No account has this confirmed email address." in response.text
+    # Nor one that some account holds without having confirmed it: it may be the
+    # writer's own address, and the account someone else's.
+    squatter = make_user()
+    EmailAddress.objects.create(user=squatter, email="held@example.com", verified=False)
+    response = client.post(f"{LIST}open/", {"address": "held@example.com", "scope": "account"})
+    assert "No account has this confirmed email address." in response.text
     response = client.post(f"{LIST}open/", {"address": "not an address", "scope": "prompts"})
     assert response.status_code == 200
     assert "Enter an email address, or a wallet address" in response.text
