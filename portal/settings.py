@@ -73,6 +73,9 @@ MIDDLEWARE = [
     # The gateway's hot path: after everything that shapes a gateway answer, before
     # what only signed-in browser sessions need (logging_prefs/api.py).
     "logging_prefs.api.GatewayFastPathMiddleware",
+    # What answers further in (views, CSRF failures, error pages, allauth) passes
+    # through it; the gateway's fast path answers before it and never meets it.
+    "portal.middleware.NoStoreMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.ThrottledUserSessionsMiddleware",
 ]
