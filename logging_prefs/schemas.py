@@ -25,6 +25,10 @@ from pydantic import (
 )
 
 MAX_BATCH = 1000
+# A batch of 1000 generations with ordinary prompts is several megabytes, beyond Django's
+# default body limit (2.5 MB), which every other URL keeps; a larger batch gets a 413
+# and the gateway splits it.
+MAX_BATCH_BYTES = 32 * 1024 * 1024
 # 200,000 characters is far beyond any context window's prompt text we log; beyond it a
 # record is refused rather than silently truncated.
 MAX_TEXT_CHARS = 200_000

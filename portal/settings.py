@@ -330,10 +330,9 @@ if not DEBUG:
     if env.bool("USE_X_FORWARDED_PROTO", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# A gateway batch is up to 1000 generations with their text: allow request bodies up to
-# 32 MB (Django's default 2.5 MB would refuse a batch of ordinary prompts). Larger
-# bodies get a 413 with a readable error; the gateway then splits the batch.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)
+# Request bodies keep Django's default limit (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB) on
+# every URL but the gateway's generations, which reads its batches under a limit of its
+# own (logging_prefs.schemas.MAX_BATCH_BYTES, 32 MB; logging_prefs/api.py).
 
 # --- Portal ------------------------------------------------------------------
 PORTAL_GATEWAY_TOKEN = env.str("PORTAL_GATEWAY_TOKEN", default="")
