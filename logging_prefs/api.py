@@ -10,7 +10,7 @@ cover validation (422), unreadable bodies (400/415), oversized bodies (413), aut
 (401), a busy or unreachable database (503), and anything unexpected (a logged 500);
 GatewayAPI also turns Django's plain-text 405 and HTML 404 under /internal/v1/ into
 JSON. The docs UI stays off (it would load a CDN, which the CSP forbids); the schema
-is at /internal/v1/openapi.json.
+is at /internal/v1/openapi.json, behind the token in production.
 
 The routes endpoint answers with the catalog's endpoints of a model that the key's
 account allows (catalog.selectors.routes_for).
@@ -301,6 +301,23 @@ def _no_such_endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRe
     raise Http404
 
 
+def _schema_needs_the_token_in_production(view):
+    """Wrap the OpenAPI document's view: in production it answers only the gateway's
+    token, as the endpoints it describes do (401 otherwise); in development
+    (PORTAL_GATEWAY_SCHEMA_PUBLIC) it stays open for people and tools."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.PORTAL_GATEWAY_SCHEMA_PUBLIC:
+            try:
+                GatewayToken()(request)
+            except AuthenticationError as exc:
+                return api.on_exception(request, exc)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 class GatewayAPI(NinjaAPI):
     # _get_urls is django-ninja's (pinned <2) hook for the URL patterns it serves; the
     # tests check the JSON 404/405 answers, so an upgrade that changes it is noticed.
@@ -322,6 +339,7 @@ api = GatewayAPI(
     urls_namespace="gateway",
     docs_url=None,
     openapi_url="/openapi.json",
+    docs_decorator=_schema_needs_the_token_in_production,
     auth=GatewayToken(),
     parser=JSONOnlyParser(),
 )

@@ -336,6 +336,9 @@ if not DEBUG:
 
 # --- Portal ------------------------------------------------------------------
 PORTAL_GATEWAY_TOKEN = env.str("PORTAL_GATEWAY_TOKEN", default="")
+# The gateway API's OpenAPI document is open in development; in production it needs the
+# gateway's token like the API (it maps the internal surface for an attacker).
+PORTAL_GATEWAY_SCHEMA_PUBLIC = DEBUG
 # The policy is opt-out: prompt logging is on for new accounts unless configured off.
 PORTAL_PROMPT_LOGGING_DEFAULT = env.bool("PORTAL_PROMPT_LOGGING_DEFAULT", default=True)
 PORTAL_PROMPT_RETENTION_DAYS = env.int("PORTAL_PROMPT_RETENTION_DAYS", default=30)

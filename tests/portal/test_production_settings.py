@@ -104,6 +104,23 @@ def test_production_mode_redirects_to_https_except_the_health_probe():
     assert healthz_status and healthz_status.group(1) in {"200", "503"}, result.stdout
 
 
+def test_production_serves_the_gateway_openapi_document_only_with_the_token():
+    token = secrets.token_urlsafe(32)
+    script = (
+        "from django.test import Client\n"
+        "c = Client(HTTP_HOST='portal.example.com')\n"
+        "url = '/internal/v1/openapi.json'\n"
+        "print('anonymous', c.get(url, secure=True).status_code)\n"
+        "print('wrong', c.get(url, secure=True, HTTP_AUTHORIZATION='Bearer x').status_code)\n"
+        f"print('gateway', c.get(url, secure=True, HTTP_AUTHORIZATION='Bearer {token}')"
+        ".status_code)\n"
+    )
+    result = manage("shell", "-c", script, env=production_env(PORTAL_GATEWAY_TOKEN=token))
+    assert result.returncode == 0, result.stderr
+    answers = dict(re.findall(r"^(anonymous|wrong|gateway) (\d+)$", result.stdout, re.M))
+    assert answers == {"anonymous": "401", "wrong": "401", "gateway": "200"}, result.stdout
+
+
 # --- Content-Security-Policy -------------------------------------------------
 
 
