@@ -336,6 +336,15 @@ if not DEBUG:
 
 # --- Portal ------------------------------------------------------------------
 PORTAL_GATEWAY_TOKEN = env.str("PORTAL_GATEWAY_TOKEN", default="")
+# Unset, the gateway API refuses every call; set, in production, it must be long enough
+# that guessing it is hopeless (secrets.token_urlsafe(32) gives 43 characters).
+PORTAL_GATEWAY_TOKEN_MIN_LENGTH = 32
+if not DEBUG and 0 < len(PORTAL_GATEWAY_TOKEN) < PORTAL_GATEWAY_TOKEN_MIN_LENGTH:
+    raise ImproperlyConfigured(
+        f"PORTAL_GATEWAY_TOKEN must be at least {PORTAL_GATEWAY_TOKEN_MIN_LENGTH} characters "
+        f"in production (it has {len(PORTAL_GATEWAY_TOKEN)}); leave it unset to close the "
+        "gateway API."
+    )
 # The gateway API's OpenAPI document is open in development; in production it needs the
 # gateway's token like the API (it maps the internal surface for an attacker).
 PORTAL_GATEWAY_SCHEMA_PUBLIC = DEBUG

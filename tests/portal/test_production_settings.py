@@ -87,6 +87,27 @@ def test_production_mode_without_secret_key_refuses_to_start(overrides):
     assert "SECRET_KEY must be set when DEBUG is off (production mode)" in result.stderr
 
 
+@pytest.mark.parametrize("token", ["short", "x" * 31], ids=["5 characters", "31 characters"])
+def test_production_refuses_to_start_with_a_short_gateway_token(token):
+    result = manage("check", env=production_env(PORTAL_GATEWAY_TOKEN=token))
+    assert result.returncode != 0
+    assert "PORTAL_GATEWAY_TOKEN must be at least 32 characters" in result.stderr
+    assert token not in result.stderr  # a secret, even a bad one, is not printed
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"PORTAL_GATEWAY_TOKEN": "x" * 32}, id="32 characters"),
+        pytest.param({"PORTAL_GATEWAY_TOKEN": None}, id="unset: the gateway API is closed"),
+        pytest.param({"PORTAL_GATEWAY_TOKEN": "short", "DEBUG": "1"}, id="short in development"),
+    ],
+)
+def test_a_long_enough_gateway_token_or_none_starts(overrides):
+    result = manage("check", env=production_env(**overrides))
+    assert result.returncode == 0, result.stderr
+
+
 def test_production_mode_redirects_to_https_except_the_health_probe():
     # The load balancer probes /healthz over plain HTTP; everything else goes to HTTPS.
     script = (
