@@ -352,6 +352,9 @@ PORTAL_GATEWAY_SCHEMA_PUBLIC = DEBUG
 PORTAL_PROMPT_LOGGING_DEFAULT = env.bool("PORTAL_PROMPT_LOGGING_DEFAULT", default=True)
 PORTAL_PROMPT_RETENTION_DAYS = env.int("PORTAL_PROMPT_RETENTION_DAYS", default=30)
 PORTAL_TERMINATION_PURGE_DAYS = env.int("PORTAL_TERMINATION_PURGE_DAYS", default=30)
+# The public model pages leave out every category count below this: a small count could
+# be one customer's use (logging_prefs.selectors.published_category_counts).
+PORTAL_CATEGORY_MIN_COUNT = env.int("PORTAL_CATEGORY_MIN_COUNT", default=10)
 
 # --- Logging -----------------------------------------------------------------
 LOGGING = {
