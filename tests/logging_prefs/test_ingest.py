@@ -16,7 +16,13 @@ from accounts.models import ApiKey
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
 from logging_prefs.models import Generation
 from logging_prefs.schemas import MAX_BATCH, MAX_BATCH_BYTES, MAX_TEXT_CHARS
-from tests.logging_prefs.conftest import GENERATIONS_URL, GatewayClient, create_key, record
+from tests.logging_prefs.conftest import (
+    GENERATIONS_URL,
+    OPENAPI_URL,
+    GatewayClient,
+    create_key,
+    record,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -288,3 +294,37 @@ def test_ingesting_moves_the_keys_last_used_forward(gateway, key):
     gateway.ingest([record(key.api_key.pk, created_at=created_at.isoformat())])
     key.api_key.refresh_from_db()
     assert key.api_key.last_used_at == created_at
+
+
+def _documented_cost_bounds() -> dict:
+    """cost_usd's bounds as the served OpenAPI document states them for a number."""
+    document = GatewayClient().client.get(OPENAPI_URL).json()
+    item = document["components"]["schemas"]["GenerationsIn"]["properties"]["generations"]
+    (number,) = [s for s in item["items"]["properties"]["cost_usd"]["anyOf"] if "minimum" in s]
+    return number
+
+
+def test_the_cost_bounds_the_openapi_document_states_are_the_ones_enforced(gateway, key):
+    bounds = _documented_cost_bounds()
+    assert bounds["minimum"] == 0
+    assert "maximum" not in bounds
+    ceiling = Decimal(str(bounds["exclusiveMaximum"]))
+    assert ceiling == Decimal(1_000_000)
+    at_the_ceiling = record(key.api_key.pk, cost_usd=str(ceiling))
+    just_below = record(key.api_key.pk, cost_usd="999999.99999999")
+    free = record(key.api_key.pk, cost_usd=0)
+    result = _counts(gateway.ingest([at_the_ceiling, just_below, free]))
+    assert result["stored"] == 2
+    assert [rejection["index"] for rejection in result["rejected"]] == [0]
+    assert result["rejected"][0]["error"].startswith("cost_usd: ")
+    assert sorted(Generation.objects.values_list("cost_usd", flat=True)) == [
+        Decimal(0),
+        Decimal("999999.99999999"),
+    ]
+
+
+@pytest.mark.parametrize("cost", [1_000_000, "1000000", "1E+6", 1e6, "1000000.00000000"])
+def test_a_cost_of_a_million_is_refused_in_every_spelling(gateway, key, cost):
+    result = _counts(gateway.ingest([record(key.api_key.pk, cost_usd=cost)]))
+    assert result["stored"] == 0 and len(result["rejected"]) == 1
+    assert not Generation.objects.exists()
