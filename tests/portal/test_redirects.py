@@ -4,7 +4,11 @@ its own fallback, never a 500, never another host, never a URL name."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.test import Client, RequestFactory
 
 from portal.redirects import is_local_path, safe_next
@@ -111,3 +115,22 @@ def test_every_form_follows_a_path_on_this_site():
     client = Client()
     response = client.post(WALLET_LOGIN_URL, {**signed(client, wallet), "next": target})
     assert response["Location"] == target
+
+
+def test_no_view_reads_a_redirect_target_but_through_the_helper():
+    """One door: a view that reads `next` itself, or checks a URL with its own rule,
+    would answer some hostile value differently (or with a 500)."""
+    root = Path(settings.BASE_DIR)
+    own_rule = re.compile(
+        r"""request\.(GET|POST)(\.get\(|\[)\s*["']next["']|get_next_redirect_url|"""
+        r"url_has_allowed_host_and_scheme"
+    )
+    offenders = []
+    for package in ("accounts", "catalog", "logging_prefs", "portal", "privacy"):
+        for source in sorted((root / package).rglob("*.py")):
+            if source == root / "portal" / "redirects.py":
+                continue
+            for number, line in enumerate(source.read_text().splitlines(), start=1):
+                if own_rule.search(line):
+                    offenders.append(f"{source.relative_to(root)}:{number}: {line.strip()}")
+    assert offenders == []
