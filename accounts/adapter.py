@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User, Wallet
+from portal.redirects import is_local_path
 
 
 def confirmed_with_wallet_recently(request: HttpRequest) -> bool:
@@ -50,6 +51,12 @@ class AccountAdapter(DefaultAccountAdapter):
                 f"(this one has {len(email)})."
             )
         return super().clean_email(email)
+
+    def is_safe_url(self, url: str) -> bool:
+        # allauth's `next` goes through the portal's one rule (portal/redirects.py): a
+        # path on this site only. allauth's own check also takes a bare word, which
+        # becomes a relative redirect, and a URL to any host in ALLOWED_HOSTS.
+        return context.request is not None and is_local_path(context.request, url or "")
 
     def save_user(self, request: HttpRequest, user, form, commit: bool = True):
         # The sign-up form cannot validate without the 13+ confirmation, so reaching

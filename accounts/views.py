@@ -2,15 +2,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.actions import do_dismiss_security_notices, do_update_profile
 from accounts.forms import ProfileForm
 from accounts.selectors import account_sections
+from portal.redirects import safe_next
 
 
 @login_required
@@ -38,9 +37,4 @@ def profile(request: HttpRequest) -> HttpResponse:
 def dismiss_security_notices(request: HttpRequest) -> HttpResponse:
     """The notices' "It was me": the person recognised the changes."""
     do_dismiss_security_notices(user=request.user, acting_user=request.user)
-    next_url = request.POST.get("next", "")
-    if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = reverse("account_home")
-    return HttpResponseRedirect(next_url)
+    return redirect(safe_next(request, fallback="account_home"))

@@ -21,7 +21,6 @@ from allauth.account.internal.flows.reauthentication import (
     is_reauthentication_required,
     resume_request,
 )
-from allauth.account.utils import get_next_redirect_url
 from allauth.core import ratelimit
 from allauth.core.exceptions import ReauthenticationRequired
 from allauth.core.internal import ratelimit as allauth_ratelimit
@@ -31,7 +30,7 @@ from django.contrib import messages
 from django.contrib.auth import login as django_login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -50,6 +49,7 @@ from accounts.actions import (
 )
 from accounts.adapter import password_confirms
 from accounts.models import User, Wallet
+from portal.redirects import requested_next, safe_next
 from privacy.actions import do_acknowledge_policy
 from privacy.models import PolicyAcknowledgement
 from privacy.policy import CURRENT
@@ -134,7 +134,7 @@ def _signing_context(request: HttpRequest, purpose: str, **extra) -> dict:
                 ).message
             except wallets.WalletError as exc:
                 context["address_error"] = str(exc)
-    context["next"] = get_next_redirect_url(request) or ""
+    context["next"] = requested_next(request) or ""
     context.update(extra)
     return context
 
@@ -179,7 +179,7 @@ def _sign_in(request: HttpRequest, wallet: Wallet) -> HttpResponse:
     django_login(request, user, backend=_BACKEND)
     record_authentication(request, user, method="wallet", address=wallet.address)
     do_record_wallet_use(wallet=wallet)
-    response = redirect(get_next_redirect_url(request) or settings.LOGIN_REDIRECT_URL)
+    response = HttpResponseRedirect(safe_next(request, fallback=settings.LOGIN_REDIRECT_URL))
     account_signals.user_logged_in.send(sender=User, request=request, response=response, user=user)
     return response
 
@@ -204,7 +204,7 @@ def login(request: HttpRequest) -> HttpResponse:
     # 13-or-older confirmation (the policy's children section) first.
     request.session[SIGNUP_SESSION_KEY] = {"address": address, "at": time.time()}
     url = reverse("wallet_signup")
-    next_url = get_next_redirect_url(request)
+    next_url = requested_next(request)
     return redirect(f"{url}?{urlencode({'next': next_url})}" if next_url else url)
 
 
@@ -252,7 +252,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/wallet_signup.html",
-        {"form": form, "address": address, "next": get_next_redirect_url(request) or ""},
+        {"form": form, "address": address, "next": requested_next(request) or ""},
         status=status,
     )
 

@@ -2,10 +2,16 @@
 
 The portal writes every message itself: `challenge()` keeps a single-use nonce in the
 session, bound to one purpose (sign in, link a wallet, confirm it is you), and returns
-the exact text to sign. `verify()` accepts a signed message only if it is that text's
-kind: this site's host and origin, the session's unexpired nonce for the same purpose,
-and a signature by the address it names. The nonce is spent by the first attempt,
-good or bad, so a signature can never be replayed.
+the exact text to sign. `verify()` accepts a signed message only if it has exactly the
+fields the portal writes, with its values: this site's host and origin, the purpose's
+statement, the session's unexpired nonce for the same purpose, version 1, and a
+signature by the address it names. Two values may differ from the portal's own
+message: the chain ID, any EIP-155 chain (a personal_sign signature and the address it
+recovers are the same on every chain, so a wallet connected to another network signs
+in as well), and the issue time, within the challenge's life (not before the nonce was
+issued, not after the signature arrives, each with ISSUED_AT_LEEWAY for clocks). No
+other field (expiration, not-before, request ID, resources) is accepted. The nonce is
+spent by the first attempt, good or bad, so a signature can never be replayed.
 
 `siwe` brings web3 with it (about 1.5 s and 60 MB to import): it is imported on the
 first wallet request, not by every process that loads the URLs (the gateway's workers).
@@ -18,7 +24,7 @@ import secrets
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 from django.http import HttpRequest
@@ -26,6 +32,9 @@ from django.http import HttpRequest
 NONCE_SESSION_KEY = "wallet_challenge"
 # Long enough to open a wallet, read the message and sign it by hand.
 CHALLENGE_TTL_SECONDS = 10 * 60
+# A client that writes its own message stamps it with its own clock; the portal's own
+# messages are stamped to the second, up to one second before the nonce's time.
+ISSUED_AT_LEEWAY = timedelta(minutes=1)
 # The portal's messages are about 350 characters; siwe's grammar parser is slow on long
 # crafted input, so anything much longer is refused before it is parsed.
 MESSAGE_MAX_LENGTH = 1000
@@ -157,15 +166,62 @@ def verify(request: HttpRequest, *, purpose: str, message: str, signature: str) 
         raise WalletError(_SPENT)
     if parsed.statement != STATEMENTS[purpose]:
         raise WalletError("This message was signed for something else; it was not accepted.")
+    _check_the_portals_fields(parsed, message, issued=float(pending["at"]))
     try:
         parsed.verify(signature, timestamp=datetime.now(UTC))
-    except siwe.ExpiredMessage as exc:
-        raise WalletError("This message has expired. Start again.") from exc
-    except siwe.NotYetValidMessage as exc:
-        raise WalletError("This message is not valid yet. Start again.") from exc
     except Exception as exc:  # siwe's VerificationError, or eth_keys refusing the bytes
         raise WalletError(
             "The signature does not match this message and address. Sign the message "
             "with the wallet it names."
         ) from exc
     return parsed.address
+
+
+# EIP-4361's optional fields, none of which the portal writes.
+_FIELDS_NOT_WRITTEN = {
+    "expiration_time": "Expiration Time",
+    "not_before": "Not Before",
+    "request_id": "Request ID",
+    "resources": "Resources",
+}
+
+
+def _check_the_portals_fields(parsed, message: str, *, issued: float) -> None:
+    """WalletError unless `parsed` has only the fields the portal writes, any EIP-155
+    chain ID, and an issue time within the challenge's life (module docstring)."""
+    extra = [label for field, label in _FIELDS_NOT_WRITTEN.items() if getattr(parsed, field)]
+    if extra:
+        raise WalletError(
+            f"This message has fields the portal never writes ({', '.join(extra)}); sign "
+            "the message exactly as the page shows it."
+        )
+    if parsed.chain_id < 1:
+        raise WalletError(
+            f"This message names chain ID {parsed.chain_id}, which is no EIP-155 chain; sign "
+            "the message exactly as the page shows it."
+        )
+    try:
+        issued_at = datetime.fromisoformat(str(parsed.issued_at))
+    except ValueError:
+        issued_at = None
+    if (
+        issued_at is None
+        or issued_at.utcoffset() is None
+        or not (
+            datetime.fromtimestamp(issued, UTC) - ISSUED_AT_LEEWAY
+            <= issued_at
+            <= datetime.now(UTC) + ISSUED_AT_LEEWAY
+        )
+    ):
+        raise WalletError(
+            f"This message says it was issued at {parsed.issued_at}, not while this "
+            "signature request was open; sign the message exactly as the page shows it."
+        )
+    # siwe checks the signature over the message as it writes it out again: the text
+    # signed must be that text, or a field it reads differently (a chain ID written
+    # "01") would be signed in one form and accepted in another.
+    if parsed.prepare_message() != message:
+        raise WalletError(
+            "That is not a Sign-In with Ethereum message (EIP-4361) as the portal writes "
+            "it. Sign the message exactly as the page shows it."
+        )

@@ -10,7 +10,7 @@ cover validation (422), unreadable bodies (400/415), oversized bodies (413), aut
 (401), a busy or unreachable database (503), and anything unexpected (a logged 500);
 GatewayAPI also turns Django's plain-text 405 and HTML 404 under /internal/v1/ into
 JSON. The docs UI stays off (it would load a CDN, which the CSP forbids); the schema
-is at /internal/v1/openapi.json.
+is at /internal/v1/openapi.json, behind the token in production.
 
 The routes endpoint answers with the catalog's endpoints of a model that the key's
 account allows (catalog.selectors.routes_for).
@@ -42,11 +42,14 @@ from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 
 from catalog.selectors import format_price, routes_for
 from logging_prefs.actions import do_ingest_generations
-from logging_prefs.schemas import MAX_BATCH, GenerationRecord, StorableStr
+from logging_prefs.schemas import MAX_BATCH, MAX_BATCH_BYTES, GenerationRecord, StorableStr
 from logging_prefs.selectors import AccountInactive, Decision, UnknownKey, decision_for_key
 from portal.middleware import GATEWAY_API_PATH
 
 logger = logging.getLogger(__name__)
+
+# Its batches are read under a body limit of their own (GatewayFastPathMiddleware).
+GENERATIONS_PATH = GATEWAY_API_PATH + "generations"
 
 
 # --- Authentication ------------------------------------------------------------------
@@ -298,6 +301,23 @@ def _no_such_endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRe
     raise Http404
 
 
+def _schema_needs_the_token_in_production(view):
+    """Wrap the OpenAPI document's view: in production it answers only the gateway's
+    token, as the endpoints it describes do (401 otherwise); in development
+    (PORTAL_GATEWAY_SCHEMA_PUBLIC) it stays open for people and tools."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.PORTAL_GATEWAY_SCHEMA_PUBLIC:
+            try:
+                GatewayToken()(request)
+            except AuthenticationError as exc:
+                return api.on_exception(request, exc)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 class GatewayAPI(NinjaAPI):
     # _get_urls is django-ninja's (pinned <2) hook for the URL patterns it serves; the
     # tests check the JSON 404/405 answers, so an upgrade that changes it is noticed.
@@ -319,6 +339,7 @@ api = GatewayAPI(
     urls_namespace="gateway",
     docs_url=None,
     openapi_url="/openapi.json",
+    docs_decorator=_schema_needs_the_token_in_production,
     auth=GatewayToken(),
     parser=JSONOnlyParser(),
 )
@@ -486,12 +507,18 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _json_error(404, "Not found.")
 
 
+def _body_limit(request: HttpRequest) -> int:
+    """The most bytes a request body may have at this request's URL."""
+    if request.path_info == GENERATIONS_PATH:
+        return MAX_BATCH_BYTES
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return _json_error(
         413,
-        f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes: "
-        "send smaller batches.",
+        f"The request body is larger than {_body_limit(request)} bytes: send smaller batches.",
     )
 
 
@@ -544,6 +571,10 @@ class GatewayFastPathMiddleware:
     the Host check, X-Frame-Options) and before those that only concern signed-in
     browser sessions, so an answer is the same byte for byte whichever way it came
     (tests/logging_prefs/test_gateway_fast_path.py).
+
+    It also reads the body of an authorised `POST /internal/v1/generations` under that
+    endpoint's own limit (MAX_BATCH_BYTES), then hands the request on to ninja: every
+    other URL keeps Django's default limit.
     """
 
     def __init__(self, get_response) -> None:
@@ -561,7 +592,36 @@ class GatewayFastPathMiddleware:
                         return respond(payload)
                     except Exception as exc:
                         return api.on_exception(request, exc)
+            elif request.path_info == GENERATIONS_PATH:
+                refusal = self._read_batch(request)
+                if refusal is not None:
+                    return refusal
         return self.get_response(request)
+
+    def _read_batch(self, request: HttpRequest) -> HttpResponse | None:
+        """Read an authorised generations batch under MAX_BATCH_BYTES, where Django
+        would read it under DATA_UPLOAD_MAX_MEMORY_SIZE, the limit every other URL keeps.
+
+        Only for a caller with the gateway's token, so nobody else makes the portal hold
+        32 MB; and only when the declared length fits. Otherwise the body stays unread
+        and ninja answers as for any URL (401; 413 from Django's own check of the
+        length). None to go on to ninja, or the 413 for a body longer than it declared
+        (possible under ASGI, never under WSGI, which reads no more than declared).
+        """
+        try:
+            self.authenticate(request)
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except Exception:  # a refused token, a malformed length: ninja answers it
+            return None
+        if declared > MAX_BATCH_BYTES:
+            return None
+        body = request.read(MAX_BATCH_BYTES + 1)
+        if len(body) > MAX_BATCH_BYTES:
+            return api.on_exception(request, RequestDataTooBig())
+        # HttpRequest.body is Django's cache of the read body: ninja's parsing reads it
+        # there, and Django has no public way to read a body under another limit.
+        request._body = body
+        return None
 
     def _payload(self, request: HttpRequest, schema: type[BaseModel]) -> BaseModel | None:
         """The request's validated body when ninja would accept the request as it is,

@@ -1,9 +1,11 @@
 """Public model pages: each model's endpoints with their price and data policy (the
 catalog), and the anonymous category aggregates.
 
-The aggregates come from CategoryDailyCount only: counts per model, category and day,
-with no user, key or text behind them (see categories.py). A signed-in visitor also
-sees which endpoints their own privacy choices allow, and why not.
+Only the catalog's models have a page, and the aggregates shown are the cells
+published_category_counts lets out: counts per model and category over the last 30
+days, from CategoryDailyCount (no user, key or text behind them, see categories.py),
+each at least PORTAL_CATEGORY_MIN_COUNT. A signed-in visitor also sees which endpoints
+their own privacy choices allow, and why not.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Sum
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -19,11 +21,11 @@ from django.views.decorators.http import require_GET
 
 from catalog.selectors import catalog_model, catalog_models, endpoints_for_model
 from logging_prefs.categories import CATEGORY_LABELS
-from logging_prefs.models import CategoryDailyCount
-from logging_prefs.selectors import logging_preference_for_user
+from logging_prefs.selectors import logging_preference_for_user, published_category_counts
 
-# The detail page shows the last 30 days, today included.
-DETAIL_WINDOW_DAYS = 30
+# Both pages show the last 30 days, today included: the same cells, so that nothing one
+# page leaves out can be worked out from the other.
+WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -43,36 +45,42 @@ class CategoryShare:
     percent: float
 
 
-def _split_model(model: str) -> tuple[str, str] | None:
-    author, sep, slug = model.partition("/")
-    if not sep or not author or not slug or "/" in slug:
-        return None
-    return author, slug
+def _window() -> tuple[dt.date, dt.date]:
+    until = timezone.now().astimezone(dt.UTC).date()
+    return until - dt.timedelta(days=WINDOW_DAYS - 1), until
+
+
+def _window_context(since: dt.date, until: dt.date) -> dict:
+    return {
+        "since": since,
+        "until": until,
+        "window_days": WINDOW_DAYS,
+        "min_count": settings.PORTAL_CATEGORY_MIN_COUNT,
+    }
 
 
 @require_GET
 def models_index(request: HttpRequest) -> HttpResponse:
-    totals: dict[str, int] = {}
-    # catcount_model_day (model, day) serves the GROUP BY model.
-    rows = CategoryDailyCount.objects.values("model").annotate(total=Sum("count")).order_by("model")
-    for row in rows:
-        totals[row["model"]] = row["total"]
-    # The catalog's models, and any other model with categorised requests.
-    endpoint_counts = {model.model_id: model.endpoint_count for model in catalog_models()}
-    entries = []
-    for model in sorted(endpoint_counts.keys() | totals.keys()):
-        parts = _split_model(model)
-        if parts is None:  # not an "author/slug" name: there is no page to link to
-            continue
-        entries.append(
-            ModelTotal(
-                model,
-                *parts,
-                total=totals.get(model, 0),
-                endpoints=endpoint_counts.get(model, 0),
-            )
+    models = catalog_models()
+    since, until = _window()
+    published = published_category_counts(
+        models=[model.model_id for model in models], since=since, until=until
+    )
+    entries = [
+        ModelTotal(
+            model.model_id,
+            model.author,
+            model.slug,
+            total=sum(published.get(model.model_id, {}).values()),
+            endpoints=model.endpoint_count,
         )
-    return render(request, "logging_prefs/public/models_index.html", {"models": entries})
+        for model in models
+    ]
+    return render(
+        request,
+        "logging_prefs/public/models_index.html",
+        {"models": entries, **_window_context(since, until)},
+    )
 
 
 @require_GET
@@ -83,31 +91,25 @@ def model_detail(request: HttpRequest, author: str, slug: str) -> HttpResponse:
         # a query: such an address is a missing page, not an error.
         raise Http404("No such model")
     entry = catalog_model(author=author, slug=slug)
-    counts = CategoryDailyCount.objects.filter(model=model)
-    if entry is None and not counts.exists():
+    if entry is None:
+        # A model outside the catalog may be one customer's own: not even whether it
+        # was used is shown.
         raise Http404("No such model")
     policy = None
     if request.user.is_authenticated:
         policy = logging_preference_for_user(user=request.user).provider_policy()
-    endpoints = [] if entry is None else endpoints_for_model(entry, policy=policy)
-    until = timezone.now().astimezone(dt.UTC).date()
-    since = until - dt.timedelta(days=DETAIL_WINDOW_DAYS - 1)
-    rows = (
-        counts.filter(day__gte=since, day__lte=until)
-        .values("category")
-        .annotate(n=Sum("count"))
-        .order_by("-n", "category")
-    )
-    total = sum(row["n"] for row in rows)
+    endpoints = endpoints_for_model(entry, policy=policy)
+    since, until = _window()
+    counts = published_category_counts(models=[model], since=since, until=until).get(model, {})
+    total = sum(counts.values())
     shares = [
         CategoryShare(
-            category=row["category"],
-            label=CATEGORY_LABELS.get(row["category"], row["category"].capitalize()),
-            count=row["n"],
-            percent=round(100 * row["n"] / total, 1),
+            category=category,
+            label=CATEGORY_LABELS.get(category, category.capitalize()),
+            count=n,
+            percent=round(100 * n / total, 1),
         )
-        for row in rows
-        if row["n"]
+        for category, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     ]
     context = {
         "model": model,
@@ -116,8 +118,6 @@ def model_detail(request: HttpRequest, author: str, slug: str) -> HttpResponse:
         "signed_in": policy is not None,
         "shares": shares,
         "total": total,
-        "since": since,
-        "until": until,
-        "window_days": DETAIL_WINDOW_DAYS,
+        **_window_context(since, until),
     }
     return render(request, "logging_prefs/public/model_detail.html", context)

@@ -25,10 +25,17 @@ from pydantic import (
 )
 
 MAX_BATCH = 1000
+# A batch of 1000 generations with ordinary prompts is several megabytes, beyond Django's
+# default body limit (2.5 MB), which every other URL keeps; a larger batch gets a 413
+# and the gateway splits it.
+MAX_BATCH_BYTES = 32 * 1024 * 1024
 # 200,000 characters is far beyond any context window's prompt text we log; beyond it a
 # record is refused rather than silently truncated.
 MAX_TEXT_CHARS = 200_000
 MAX_TOKENS = 2**31 - 1
+# Below, never at: the column holds 6 digits before the point (max_digits 14, 8 decimals),
+# so 999,999.99999999 is the most a generation can cost. The README and the OpenAPI
+# document (exclusiveMaximum) say the same.
 MAX_COST_USD = Decimal("1000000")
 # The gateway's clock may run a little ahead of ours.
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -76,7 +83,7 @@ class GenerationRecord(BaseModel):
     completion: StorableStr | None = Field(default=None, max_length=MAX_TEXT_CHARS)
     prompt_tokens: StrictInt = Field(ge=0, le=MAX_TOKENS)
     completion_tokens: StrictInt = Field(ge=0, le=MAX_TOKENS)
-    cost_usd: Decimal = Field(ge=0, le=MAX_COST_USD, max_digits=14, decimal_places=8)
+    cost_usd: Decimal = Field(ge=0, lt=MAX_COST_USD, max_digits=14, decimal_places=8)
     created_at: dt.datetime
 
     @field_validator("app_url")

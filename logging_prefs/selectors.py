@@ -10,12 +10,18 @@ import weakref
 from dataclasses import dataclass
 
 import psycopg
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
-from django.db.models import Q
+from django.db.models import Q, Sum
 from psycopg import pq
 
 from accounts.models import ApiKey, hash_api_key
-from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
+from logging_prefs.models import (
+    CategoryDailyCount,
+    Generation,
+    LoggingPreference,
+    PreferenceChange,
+)
 
 
 class UnknownKey(Exception):
@@ -402,3 +408,24 @@ def recent_models_for_user(*, user, window: int = RECENT_MODELS_WINDOW) -> list[
 def generation_for_user(*, user, generation_id: int) -> Generation | None:
     """One of the user's generations with its key, or None (unknown or not theirs)."""
     return Generation.objects.filter(user=user, pk=generation_id).select_related("api_key").first()
+
+
+def published_category_counts(
+    *, models: list[str], since: dt.date, until: dt.date
+) -> dict[str, dict[str, int]]:
+    """What the public model pages may show: for each of `models` (the catalog's), each
+    category's categorised requests from `since` to `until`, leaving out every cell
+    below PORTAL_CATEGORY_MIN_COUNT. A smaller cell, or any count of a model outside
+    the catalog (a customer's private or fine-tuned model), could be one customer's
+    use; a total is the sum of the cells shown, so nothing left out can be worked
+    back from it. One query, on catcount_model_day (model, day)."""
+    rows = (
+        CategoryDailyCount.objects.filter(model__in=models, day__gte=since, day__lte=until)
+        .values("model", "category")
+        .annotate(n=Sum("count"))
+        .filter(n__gte=max(settings.PORTAL_CATEGORY_MIN_COUNT, 1))
+    )
+    published: dict[str, dict[str, int]] = {}
+    for row in rows:
+        published.setdefault(row["model"], {})[row["category"]] = row["n"]
+    return published

@@ -18,6 +18,12 @@ bind = "0.0.0.0:8000"  # noqa: S104 (inside a container, behind its port mapping
 # others its worker holds (the decisions' p99 went from about 20 ms to over 30).
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 
+# The access log (docker-compose.yml turns it on) names the path, never the query string
+# or the Referer: they carry personal data (a wallet address in
+# /accounts/wallet/login/?address=…, an app URL in an activity filter, the previous
+# page's full URL). gunicorn's default format logs both (%(r)s, %(f)s).
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(M)sms'
+
 # A worker shows the arbiter it is alive by touching its heartbeat file (os.utime)
 # each time round its loop, that is before every request. On a disk-backed /tmp that
 # is a metadata write each time (gunicorn's documentation warns it can block a

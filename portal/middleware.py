@@ -23,9 +23,13 @@ from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
 from django.http import HttpRequest
 from django.middleware import common
+from django.utils.cache import add_never_cache_headers
 
 # Where portal.urls mounts the gateway API: its own JSON 404 answers every path below it.
 GATEWAY_API_PATH = "/internal/v1/"
+# The signed-in person's pages (/account/…: activity with prompt text, keys, data) and
+# allauth's (/accounts/…: email addresses, sessions with IP addresses and browsers).
+PERSONAL_PATHS = ("/account/", "/accounts/")
 
 
 def is_gateway_request(request: HttpRequest) -> bool:
@@ -61,3 +65,19 @@ class AuthenticationMiddleware(BrowserOnlyMixin, auth_middleware.AuthenticationM
 
 class MessageMiddleware(BrowserOnlyMixin, messages_middleware.MessageMiddleware):
     pass
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` (Django's never_cache headers) on every answer under
+    PERSONAL_PATHS, a page added later included: neither the browser's cache nor a proxy
+    keeps a copy of a person's data, which the back button or the next user of a shared
+    computer would otherwise find there."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        response = self.get_response(request)
+        if request.path_info.startswith(PERSONAL_PATHS):
+            add_never_cache_headers(response)
+        return response

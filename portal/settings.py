@@ -73,6 +73,9 @@ MIDDLEWARE = [
     # The gateway's hot path: after everything that shapes a gateway answer, before
     # what only signed-in browser sessions need (logging_prefs/api.py).
     "logging_prefs.api.GatewayFastPathMiddleware",
+    # What answers further in (views, CSRF failures, error pages, allauth) passes
+    # through it; the gateway's fast path answers before it and never meets it.
+    "portal.middleware.NoStoreMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.ThrottledUserSessionsMiddleware",
 ]
@@ -347,17 +350,31 @@ if not DEBUG:
     if env.bool("USE_X_FORWARDED_PROTO", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# A gateway batch is up to 1000 generations with their text: allow request bodies up to
-# 32 MB (Django's default 2.5 MB would refuse a batch of ordinary prompts). Larger
-# bodies get a 413 with a readable error; the gateway then splits the batch.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)
+# Request bodies keep Django's default limit (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB) on
+# every URL but the gateway's generations, which reads its batches under a limit of its
+# own (logging_prefs.schemas.MAX_BATCH_BYTES, 32 MB; logging_prefs/api.py).
 
 # --- Portal ------------------------------------------------------------------
 PORTAL_GATEWAY_TOKEN = env.str("PORTAL_GATEWAY_TOKEN", default="")
+# Unset, the gateway API refuses every call; set, in production, it must be long enough
+# that guessing it is hopeless (secrets.token_urlsafe(32) gives 43 characters).
+PORTAL_GATEWAY_TOKEN_MIN_LENGTH = 32
+if not DEBUG and 0 < len(PORTAL_GATEWAY_TOKEN) < PORTAL_GATEWAY_TOKEN_MIN_LENGTH:
+    raise ImproperlyConfigured(
+        f"PORTAL_GATEWAY_TOKEN must be at least {PORTAL_GATEWAY_TOKEN_MIN_LENGTH} characters "
+        f"in production (it has {len(PORTAL_GATEWAY_TOKEN)}); leave it unset to close the "
+        "gateway API."
+    )
+# The gateway API's OpenAPI document is open in development; in production it needs the
+# gateway's token like the API (it maps the internal surface for an attacker).
+PORTAL_GATEWAY_SCHEMA_PUBLIC = DEBUG
 # The policy is opt-out: prompt logging is on for new accounts unless configured off.
 PORTAL_PROMPT_LOGGING_DEFAULT = env.bool("PORTAL_PROMPT_LOGGING_DEFAULT", default=True)
 PORTAL_PROMPT_RETENTION_DAYS = env.int("PORTAL_PROMPT_RETENTION_DAYS", default=30)
 PORTAL_TERMINATION_PURGE_DAYS = env.int("PORTAL_TERMINATION_PURGE_DAYS", default=30)
+# The public model pages leave out every category count below this: a small count could
+# be one customer's use (logging_prefs.selectors.published_category_counts).
+PORTAL_CATEGORY_MIN_COUNT = env.int("PORTAL_CATEGORY_MIN_COUNT", default=10)
 
 # --- Logging -----------------------------------------------------------------
 LOGGING = {

@@ -6,14 +6,19 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.redirects import safe_next
 from privacy import cookies, policy
 from privacy.actions import (
     DeletionRequestError,
@@ -65,7 +70,7 @@ def cookie_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def cookie_notice_read(request: HttpRequest) -> HttpResponse:
     """The cookie notice's "OK": remember it was read, then go back."""
-    response = redirect(_safe_next(request, fallback=reverse("home")))
+    response = HttpResponseRedirect(safe_next(request, fallback="home"))
     response.set_cookie(
         cookies.NOTICE_COOKIE,
         "1",
@@ -77,20 +82,11 @@ def cookie_notice_read(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _safe_next(request: HttpRequest, *, fallback: str) -> str:
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return next_url
-    return fallback
-
-
 @login_required
 @require_POST
 def acknowledge_policy(request: HttpRequest) -> HttpResponse:
     """The notice's "I have read it": records the version the notice showed."""
-    next_url = _safe_next(request, fallback=reverse("privacy_policy"))
+    next_url = safe_next(request, fallback="privacy_policy")
     try:
         do_acknowledge_policy(
             user=request.user,
@@ -100,7 +96,7 @@ def acknowledge_policy(request: HttpRequest) -> HttpResponse:
     except UnknownPolicyVersion:
         messages.error(request, "That version of the privacy policy does not exist.")
         return redirect("privacy_policy")
-    return redirect(next_url)
+    return HttpResponseRedirect(next_url)
 
 
 # --- Account pages: /account/data/, /account/manage/, /account/deleted/ ---------------

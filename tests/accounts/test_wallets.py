@@ -3,7 +3,9 @@ keys signing the portal's own messages."""
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime, timedelta
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -262,6 +264,20 @@ def _rewritten(message: str, old: str, new: str) -> str:
     return message.replace(old, new)
 
 
+def _issued_at(message: str) -> datetime:
+    (value,) = re.findall(r"^Issued At: (.+)$", message, re.M)
+    return datetime.fromisoformat(value)
+
+
+def _reissued(message: str, seconds: float) -> str:
+    """`message` with its issue time moved by `seconds`."""
+    issued = _issued_at(message)
+    moved = (issued + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+    return _rewritten(
+        message, f"Issued At: {issued.isoformat().replace('+00:00', 'Z')}", f"Issued At: {moved}"
+    )
+
+
 @pytest.mark.parametrize(
     "rewrite, error",
     [
@@ -277,8 +293,21 @@ def _rewritten(message: str, old: str, new: str) -> str:
             lambda m: _rewritten(m, wallets.STATEMENTS["login"], wallets.STATEMENTS["link"]),
             "signed for something else",
         ),
-        (lambda m: m + "\nExpiration Time: 2020-01-01T00:00:00Z", "expired"),
-        (lambda m: m + "\nNot Before: 2999-01-01T00:00:00Z", "not valid yet"),
+        # Fields the portal never writes, even ones that would not refuse it by themselves.
+        (lambda m: m + "\nExpiration Time: 2020-01-01T00:00:00Z", "never writes (Expiration"),
+        (lambda m: m + "\nNot Before: 2999-01-01T00:00:00Z", "never writes (Not Before)"),
+        (lambda m: m + "\nExpiration Time: 2999-01-01T00:00:00Z", "never writes (Expiration"),
+        (lambda m: m + "\nRequest ID: 42", "never writes (Request ID)"),
+        (lambda m: m + "\nResources:\n- https://evil.example/grant", "never writes (Resources)"),
+        # The chain ID: any EIP-155 chain, and 0 is none.
+        (lambda m: _rewritten(m, "Chain ID: 1", "Chain ID: 0"), "no EIP-155 chain"),
+        # Read as chain 1, but not the text siwe checks the signature over.
+        (lambda m: _rewritten(m, "Chain ID: 1", "Chain ID: 01"), "as the portal writes it"),
+        # The issue time: while the challenge was open, give or take a minute.
+        (lambda m: _reissued(m, -3600), "not while this signature request was open"),
+        (lambda m: _reissued(m, -120), "not while this signature request was open"),
+        (lambda m: _reissued(m, +3600), "not while this signature request was open"),
+        (lambda m: _reissued(m, +120), "not while this signature request was open"),
     ],
 )
 def test_a_message_the_portal_did_not_write_is_refused(rewrite, error):
@@ -292,6 +321,30 @@ def test_a_message_the_portal_did_not_write_is_refused(rewrite, error):
     assert response.status_code == 400
     assert error in response.text
     assert not is_signed_in(client)
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        pytest.param(lambda m: _rewritten(m, "Chain ID: 1", "Chain ID: 137"), id="Polygon"),
+        pytest.param(lambda m: _rewritten(m, "Chain ID: 1", "Chain ID: 42161"), id="Arbitrum"),
+        pytest.param(lambda m: _reissued(m, -30), id="a clock 30 s behind"),
+        pytest.param(lambda m: _reissued(m, +30), id="a clock 30 s ahead"),
+        pytest.param(lambda m: _reissued(m, +0.5), id="issued in milliseconds"),
+    ],
+)
+def test_a_message_on_another_chain_or_from_another_clock_signs_in(rewrite):
+    """What README promises: any EIP-155 chain ID, and an issue time within the
+    challenge's life give or take a minute."""
+    wallet = TestWallet.create()
+    user = wallet_user(wallet)
+    client = Client()
+    message = rewrite(message_for(client, wallet.address))
+    response = client.post(
+        WALLET_LOGIN_URL, {"message": message, "signature": wallet.sign(message)}
+    )
+    assert response.status_code == 302, response.text
+    assert signed_in_user_id(client) == str(user.pk)
 
 
 def test_a_message_for_another_purpose_is_refused():

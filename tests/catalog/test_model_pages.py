@@ -102,7 +102,7 @@ def html_row(html: str, name: str) -> str:
 
 def test_a_model_in_the_catalog_has_a_page_before_any_request_is_categorised(client, llama):
     html = page(client, llama)
-    assert "No requests to meta-llama/llama-3.1-8b-instruct:free were categorised" in html
+    assert "No category of requests to meta-llama/llama-3.1-8b-instruct:free reached" in html
 
 
 def test_an_unknown_model_is_404_and_a_model_without_endpoints_says_so(client):

@@ -128,6 +128,32 @@ def test_the_openapi_document_describes_the_endpoints_and_the_record_shape():
     assert set(decision["required"]) == {"key_id", "account", "log_prompts", "provider_policy"}
 
 
+@override_settings(PORTAL_GATEWAY_SCHEMA_PUBLIC=False)
+@pytest.mark.parametrize(
+    "headers, refusal",
+    [
+        ({}, "Missing bearer token"),
+        ({"HTTP_AUTHORIZATION": "Bearer wrong"}, "Invalid gateway token"),
+        ({"HTTP_AUTHORIZATION": "Basic dXNlcjpwYXNz"}, "Missing bearer token"),
+    ],
+    ids=["no token", "a wrong token", "another scheme"],
+)
+def test_in_production_the_openapi_document_needs_the_gateway_token(headers, refusal):
+    _assert_refused(Client().get(OPENAPI_URL, **headers), refusal)
+    allowed = Client().get(OPENAPI_URL, HTTP_AUTHORIZATION="Bearer test-gateway-token")
+    assert allowed.status_code == 200
+    assert set(allowed.json()["paths"]) == {DECISIONS_URL, GENERATIONS_URL, "/internal/v1/routes"}
+
+
+@override_settings(PORTAL_GATEWAY_SCHEMA_PUBLIC=False, PORTAL_GATEWAY_TOKEN="")
+def test_in_production_without_a_configured_token_the_openapi_document_is_closed():
+    _assert_refused(Client().get(OPENAPI_URL, HTTP_AUTHORIZATION="Bearer "), "disabled")
+
+
+def test_in_development_the_openapi_document_is_open():
+    assert Client().get(OPENAPI_URL).status_code == 200
+
+
 @pytest.mark.parametrize("path", ["docs", "docs/", "redoc"])
 def test_the_docs_ui_is_off(path):
     # It would load its scripts from a CDN, which the CSP forbids.

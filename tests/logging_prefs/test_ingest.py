@@ -8,15 +8,21 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.test import override_settings
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.actions import do_revoke_api_key
 from accounts.models import ApiKey
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
 from logging_prefs.models import Generation
-from logging_prefs.schemas import MAX_BATCH, MAX_TEXT_CHARS
-from tests.logging_prefs.conftest import GENERATIONS_URL, create_key, record
+from logging_prefs.schemas import MAX_BATCH, MAX_BATCH_BYTES, MAX_TEXT_CHARS
+from tests.logging_prefs.conftest import (
+    GENERATIONS_URL,
+    OPENAPI_URL,
+    GatewayClient,
+    create_key,
+    record,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -251,11 +257,35 @@ def test_a_json_content_type_with_a_charset_is_accepted(gateway, key):
     assert _counts(response)["stored"] == 1
 
 
-def test_a_body_over_the_upload_limit_is_a_json_413(gateway, key):
-    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000):
-        response = gateway.ingest([record(key.api_key.pk, prompt="x" * 2000)])
+def test_a_body_over_the_batch_limit_is_a_json_413_naming_the_limit(gateway, key):
+    records = [record(key.api_key.pk, prompt="x" * MAX_TEXT_CHARS)] * 170
+    body = json.dumps({"generations": records})
+    assert len(body) > MAX_BATCH_BYTES
+    response = gateway.post(GENERATIONS_URL, body)
     assert response.status_code == 413
-    assert "send smaller batches" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        f"The request body is larger than {MAX_BATCH_BYTES} bytes: send smaller batches."
+    )
+    assert not Generation.objects.exists()
+
+
+def test_a_batch_of_10_mb_is_stored_though_other_urls_refuse_2_5_mb(gateway, key):
+    # Django's default, which every other URL keeps (tests/portal/test_request_body_limits.py).
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 2_621_440
+    records = [
+        record(key.api_key.pk, prompt=f"{index} " + "y" * 10_500) for index in range(MAX_BATCH)
+    ]
+    body = json.dumps({"generations": records})
+    assert len(body) > 10 * 1024 * 1024
+    counts = _counts(gateway.post(GENERATIONS_URL, body))
+    assert counts["stored"] == MAX_BATCH and counts["with_text"] == MAX_BATCH
+    assert Generation.objects.filter(prompt__startswith="999 yyy").exists()
+
+
+def test_a_large_batch_without_the_token_is_refused_unread(gateway, key):
+    records = [record(key.api_key.pk, prompt="z" * 10_000)] * 500
+    response = GatewayClient(token="wrong").post(GENERATIONS_URL, {"generations": records})
+    assert response.status_code == 401
     assert not Generation.objects.exists()
 
 
@@ -264,3 +294,37 @@ def test_ingesting_moves_the_keys_last_used_forward(gateway, key):
     gateway.ingest([record(key.api_key.pk, created_at=created_at.isoformat())])
     key.api_key.refresh_from_db()
     assert key.api_key.last_used_at == created_at
+
+
+def _documented_cost_bounds() -> dict:
+    """cost_usd's bounds as the served OpenAPI document states them for a number."""
+    document = GatewayClient().client.get(OPENAPI_URL).json()
+    item = document["components"]["schemas"]["GenerationsIn"]["properties"]["generations"]
+    (number,) = [s for s in item["items"]["properties"]["cost_usd"]["anyOf"] if "minimum" in s]
+    return number
+
+
+def test_the_cost_bounds_the_openapi_document_states_are_the_ones_enforced(gateway, key):
+    bounds = _documented_cost_bounds()
+    assert bounds["minimum"] == 0
+    assert "maximum" not in bounds
+    ceiling = Decimal(str(bounds["exclusiveMaximum"]))
+    assert ceiling == Decimal(1_000_000)
+    at_the_ceiling = record(key.api_key.pk, cost_usd=str(ceiling))
+    just_below = record(key.api_key.pk, cost_usd="999999.99999999")
+    free = record(key.api_key.pk, cost_usd=0)
+    result = _counts(gateway.ingest([at_the_ceiling, just_below, free]))
+    assert result["stored"] == 2
+    assert [rejection["index"] for rejection in result["rejected"]] == [0]
+    assert result["rejected"][0]["error"].startswith("cost_usd: ")
+    assert sorted(Generation.objects.values_list("cost_usd", flat=True)) == [
+        Decimal(0),
+        Decimal("999999.99999999"),
+    ]
+
+
+@pytest.mark.parametrize("cost", [1_000_000, "1000000", "1E+6", 1e6, "1000000.00000000"])
+def test_a_cost_of_a_million_is_refused_in_every_spelling(gateway, key, cost):
+    result = _counts(gateway.ingest([record(key.api_key.pk, cost_usd=cost)]))
+    assert result["stored"] == 0 and len(result["rejected"]) == 1
+    assert not Generation.objects.exists()

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def demo_user() -> User:
+def demo_user(settings) -> User:
+    settings.DEBUG = True  # demo data is for development only
     call_command("load_demo_data", stdout=io.StringIO())
     return User.objects.get(email=DEMO_USER[0])
 

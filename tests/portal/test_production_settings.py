@@ -95,6 +95,27 @@ def test_production_mode_without_secret_key_refuses_to_start(overrides):
     assert "SECRET_KEY must be set when DEBUG is off (production mode)" in result.stderr
 
 
+@pytest.mark.parametrize("token", ["short", "x" * 31], ids=["5 characters", "31 characters"])
+def test_production_refuses_to_start_with_a_short_gateway_token(token):
+    result = manage("check", env=production_env(PORTAL_GATEWAY_TOKEN=token))
+    assert result.returncode != 0
+    assert "PORTAL_GATEWAY_TOKEN must be at least 32 characters" in result.stderr
+    assert token not in result.stderr  # a secret, even a bad one, is not printed
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"PORTAL_GATEWAY_TOKEN": "x" * 32}, id="32 characters"),
+        pytest.param({"PORTAL_GATEWAY_TOKEN": None}, id="unset: the gateway API is closed"),
+        pytest.param({"PORTAL_GATEWAY_TOKEN": "short", "DEBUG": "1"}, id="short in development"),
+    ],
+)
+def test_a_long_enough_gateway_token_or_none_starts(overrides):
+    result = manage("check", env=production_env(**overrides))
+    assert result.returncode == 0, result.stderr
+
+
 def test_production_mode_redirects_to_https_except_the_health_probe():
     # The load balancer probes /healthz over plain HTTP; everything else goes to HTTPS.
     script = (
@@ -110,6 +131,23 @@ def test_production_mode_redirects_to_https_except_the_health_probe():
     assert "home 301 https://portal.example.com/" in result.stdout
     healthz_status = re.search(r"^healthz (\d+)$", result.stdout, re.M)
     assert healthz_status and healthz_status.group(1) in {"200", "503"}, result.stdout
+
+
+def test_production_serves_the_gateway_openapi_document_only_with_the_token():
+    token = secrets.token_urlsafe(32)
+    script = (
+        "from django.test import Client\n"
+        "c = Client(HTTP_HOST='portal.example.com')\n"
+        "url = '/internal/v1/openapi.json'\n"
+        "print('anonymous', c.get(url, secure=True).status_code)\n"
+        "print('wrong', c.get(url, secure=True, HTTP_AUTHORIZATION='Bearer x').status_code)\n"
+        f"print('gateway', c.get(url, secure=True, HTTP_AUTHORIZATION='Bearer {token}')"
+        ".status_code)\n"
+    )
+    result = manage("shell", "-c", script, env=production_env(PORTAL_GATEWAY_TOKEN=token))
+    assert result.returncode == 0, result.stderr
+    answers = dict(re.findall(r"^(anonymous|wrong|gateway) (\d+)$", result.stdout, re.M))
+    assert answers == {"anonymous": "401", "wrong": "401", "gateway": "200"}, result.stdout
 
 
 # --- Content-Security-Policy -------------------------------------------------

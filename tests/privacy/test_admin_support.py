@@ -500,7 +500,8 @@ def test_request_pages_show_no_email_address_but_a_masked_one_until_the_notice_i
     assert f"{local[0]}•••@{domain}" in client.get(url(request)).text
 
 
-def test_demo_loader_puts_support_staff_in_the_support_group():
+def test_demo_loader_puts_support_staff_in_the_support_group(settings):
+    settings.DEBUG = True  # demo data is for development only
     support_group()
     call_command("load_demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115
     call_command("load_demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115

@@ -4,6 +4,7 @@ model catalog."""
 from __future__ import annotations
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -43,6 +44,13 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
+        # Its sign-ins and passwords are printed here and in the README: in production
+        # they would be a staff account anyone can sign in to.
+        if not settings.DEBUG:
+            raise CommandError(
+                "load_demo_data runs only in development (DEBUG on): its accounts have "
+                "published passwords. Nothing was created."
+            )
         _ensure_user(*DEMO_USER, is_staff=False)
         support = _ensure_user(*DEMO_SUPPORT, is_staff=True)
         # The group and its least privileges come from privacy's migration 0004.
