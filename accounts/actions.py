@@ -137,3 +137,15 @@ def signs_in_with_password(user: User) -> bool:
 def do_record_wallet_use(*, wallet: Wallet) -> None:
     """Side effects: sets the wallet's last_used_at (a sign-in or a confirmation)."""
     Wallet.objects.filter(pk=wallet.pk).update(last_used_at=timezone.now())
+
+
+def do_set_up_authenticator_app(*, user: User, secret: str):
+    """Give `user` an authenticator app (TOTP) with `secret`, as allauth's Security page
+    does once a code checks out. For the demo data: people set theirs up on that page.
+
+    Side effects: creates an allauth.mfa Authenticator row (one per account: a second
+    one is refused by its unique constraint).
+    """
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    return TOTP.activate(user, secret).instance

@@ -9,6 +9,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
 from allauth.account.models import EmailAddress
 from allauth.core import context
+from allauth.mfa.adapter import DefaultMFAAdapter
 from django import forms
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -78,12 +79,16 @@ class AccountAdapter(DefaultAccountAdapter):
             # right password would be refused, so it is not offered.
             methods = [m for m in methods if m["id"] != "reauthenticate"]
         if user.is_authenticated and Wallet.objects.filter(user_id=user.pk).exists():
-            methods.append(
+            # After the password, before a second factor: the first method is the one a
+            # confirmation page opens with, and a wallet is how its account signs in.
+            at = 1 if methods and methods[0]["id"] == "reauthenticate" else 0
+            methods.insert(
+                at,
                 {
                     "id": "wallet_reauthenticate",
                     "description": "Sign with your wallet",
                     "url": reverse("wallet_reauthenticate"),
-                }
+                },
             )
         return methods
 
@@ -107,3 +112,15 @@ class AccountAdapter(DefaultAccountAdapter):
         return TemplateResponse(
             request, "account/account_inactive.html", {"termination_notice": notice}
         )
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    def get_totp_label(self, user) -> str:
+        # How the authenticator app lists the account: what the person signs in with
+        # (a wallet account has no email address, and allauth would show its id).
+        return user.identity
+
+    def get_public_key_credential_user_entity(self, user) -> dict:
+        entity = super().get_public_key_credential_user_entity(user)
+        entity["name"] = user.identity
+        return entity

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "allauth.usersessions",
     "accounts",
     "privacy",
@@ -75,6 +76,7 @@ MIDDLEWARE = [
     "logging_prefs.api.GatewayFastPathMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.ThrottledUserSessionsMiddleware",
+    "accounts.middleware.StaffSecondFactorMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -239,6 +241,20 @@ ACCOUNT_RATE_LIMITS = {
     "wallet_challenge": "60/m/ip",
 }
 USERSESSIONS_TRACK_ACTIVITY = True
+
+# Two-factor sign-in: https://docs.allauth.org/en/latest/mfa/configuration.html
+# An authenticator app (TOTP) with recovery codes, and passkeys (WebAuthn), on the
+# account hub's Security page; a passkey with "Passwordless" also signs in on its own.
+# Browsers offer passkeys only over https or on http://localhost (not 127.0.0.1).
+MFA_ADAPTER = "accounts.adapter.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = "Portal"
+# allauth's default, written out: a code is good for its own 30 s step only, and once.
+MFA_TOTP_TOLERANCE = 0
+# Staff open no admin page until they have a second factor and have used it in the
+# session (accounts/middleware.py). Off only for a deployment that enforces it elsewhere.
+PORTAL_STAFF_REQUIRE_MFA = env.bool("PORTAL_STAFF_REQUIRE_MFA", default=True)
 
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
