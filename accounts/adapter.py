@@ -33,6 +33,12 @@ def confirmed_with_wallet_recently(request: HttpRequest) -> bool:
     )
 
 
+def user_display(user) -> str:
+    """How allauth names the person in its messages ("Successfully signed in as …"):
+    what they sign in with, the wallet's address for a wallet account (ACCOUNT_USER_DISPLAY)."""
+    return user.identity
+
+
 def password_confirms(user) -> bool:
     """Whether allauth's password confirmation can succeed for `user`: it checks the
     password against the account's primary email address."""
@@ -91,6 +97,11 @@ class AccountAdapter(DefaultAccountAdapter):
                 },
             )
         return methods
+
+    def get_login_stages(self) -> list[str]:
+        stages = super().get_login_stages()
+        allauths = "allauth.account.stages.EmailVerificationStage"
+        return ["accounts.stages.EmailVerificationStage" if s == allauths else s for s in stages]
 
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
         # A wallet confirmation counts like a password one (allauth's own check only

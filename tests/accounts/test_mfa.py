@@ -8,12 +8,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
+from allauth.account.internal.flows.login import (
+    AUTHENTICATION_METHODS_SESSION_KEY,
+    perform_login,
+)
+from allauth.account.models import EmailAddress, Login
+from allauth.core import context
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages import get_messages
-from django.test import Client
+from django.contrib.messages.storage.fallback import FallbackStorage
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from accounts.models import User, Wallet
@@ -268,6 +276,90 @@ def test_an_email_account_confirms_manage_account_with_its_authenticator_app():
     )
     assert confirmed["Location"] == "/account/manage/"
     assert client.get("/account/manage/").status_code == 200
+
+
+def allauth_login(user: User) -> str:
+    """Where allauth's sign-in flow takes `user` once a passkey alone has proved who they
+    are (allauth.mfa's passwordless sign-in starts the flow exactly so)."""
+    request = RequestFactory().get("/")
+    SessionMiddleware(lambda r: None).process_request(request)
+    request._messages = FallbackStorage(request)
+    request.user = AnonymousUser()
+    with context.request_context(request):
+        response = perform_login(request, Login(user=user))
+    return response["Location"]
+
+
+def test_a_passkey_signs_in_a_wallet_account_that_has_no_address_to_verify():
+    assert allauth_login(wallet_user(TestWallet.create())) == "/account/"
+
+
+def test_a_passkey_does_not_skip_verifying_an_email_address():
+    assert allauth_login(UserFactory(verified=False)) == "/accounts/confirm-email/"
+    # An address on the account row alone (an account made by hand) is held too.
+    by_hand = UserFactory()
+    EmailAddress.objects.filter(user=by_hand).delete()
+    assert allauth_login(by_hand) == "/accounts/confirm-email/"
+
+
+# Malformed passkey credentials, as a broken browser or a forger posts them: fido2 fails
+# to parse each in a different way (TypeError, KeyError, ValueError, base64 errors).
+FORGED_CREDENTIALS = [
+    "",
+    "{not json",
+    "null",
+    "[1, 2]",
+    "{}",
+    json.dumps({"id": "x", "response": {}}),
+    json.dumps({"id": "eA", "rawId": "eA", "type": "public-key", "response": {}}),
+    json.dumps(
+        {
+            "id": "eA",
+            "rawId": "eA",
+            "type": "public-key",
+            "response": {"clientDataJSON": "e30", "attestationObject": "ow"},
+        }
+    ),
+    json.dumps(
+        {
+            "id": "eA",
+            "rawId": "eA",
+            "type": "public-key",
+            "response": {"clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AA"},
+        }
+    ),
+    json.dumps({"id": "eA", "rawId": "eB", "type": "public-key", "response": {}}),
+]
+
+
+@pytest.mark.parametrize("credential", FORGED_CREDENTIALS)
+def test_forged_passkeys_sign_nobody_in_add_nothing_and_never_500(credential):
+    user = UserFactory()
+    give_authenticator_app(user)
+    # As the second factor, and alone.
+    client = Client()
+    login(client, user.email)
+    client.get(MFA_AUTHENTICATE_URL)  # the page starts the passkey challenge
+    response = client.post(MFA_AUTHENTICATE_URL, {"credential": credential})
+    assert response.status_code == 200, response.status_code
+    assert not is_signed_in(client)
+    alone = Client()
+    alone.get("/accounts/2fa/webauthn/login/", headers={"accept": "application/json"})
+    response = alone.post("/accounts/2fa/webauthn/login/", {"credential": credential})
+    assert response.status_code == 302 and response["Location"] == LOGIN_URL
+    assert not is_signed_in(alone)
+    # To confirm it is you, and as a new passkey.
+    signed_in = Client()
+    sign_in_with_code(signed_in, user)
+    signed_in.get("/accounts/2fa/webauthn/reauthenticate/")
+    response = signed_in.post("/accounts/2fa/webauthn/reauthenticate/", {"credential": credential})
+    assert response.status_code in (200, 302), response.status_code
+    assert signed_in.get("/account/manage/").status_code == 302  # not confirmed
+    signed_in.post(f"{REAUTH_URL}?next=/", {"password": DEFAULT_PASSWORD})
+    signed_in.get("/accounts/2fa/webauthn/add/")
+    response = signed_in.post("/accounts/2fa/webauthn/add/", {"credential": credential})
+    assert response.status_code == 200, response.status_code
+    assert not Authenticator.objects.filter(user=user, type=Authenticator.Type.WEBAUTHN).exists()
 
 
 # --- Personal data ---------------------------------------------------------------------
