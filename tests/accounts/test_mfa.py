@@ -180,6 +180,19 @@ def test_wrong_codes_are_rate_limited_per_account():
     assert not is_signed_in(client)
 
 
+def test_an_account_with_a_second_factor_adds_no_unverified_email_address(mailoutbox):
+    user = UserFactory()
+    give_authenticator_app(user)
+    client = Client()
+    sign_in_with_code(client, user)
+    client.post(f"{REAUTH_URL}?next=/accounts/email/", {"password": DEFAULT_PASSWORD})
+    response = client.post("/accounts/email/", {"action_add": "", "email": "second@example.com"})
+    assert "You cannot add an email address to an account protected by two-factor" in (
+        response.text
+    )
+    assert not EmailAddress.objects.filter(email="second@example.com").exists()
+
+
 # --- Wallet accounts -------------------------------------------------------------------
 
 
