@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -13,6 +15,9 @@ from accounts.models import (
     generate_api_key,
     hash_api_key,
 )
+
+if TYPE_CHECKING:
+    from allauth.mfa.models import Authenticator
 
 
 class WalletTaken(Exception):
@@ -139,7 +144,7 @@ def do_record_wallet_use(*, wallet: Wallet) -> None:
     Wallet.objects.filter(pk=wallet.pk).update(last_used_at=timezone.now())
 
 
-def do_set_up_authenticator_app(*, user: User, secret: str):
+def do_set_up_authenticator_app(*, user: User, secret: str) -> Authenticator:
     """Give `user` an authenticator app (TOTP) with `secret`, as allauth's Security page
     does once a code checks out. For the demo data: people set theirs up on that page.
 
