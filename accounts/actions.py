@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -21,6 +22,9 @@ from accounts.models import (
     generate_api_key,
     hash_api_key,
 )
+
+if TYPE_CHECKING:
+    from allauth.mfa.models import Authenticator
 
 
 class WalletTaken(Exception):
@@ -367,3 +371,15 @@ def _signed_in_with(user_session, *, email: str, address: str) -> bool:
         if address and str(record.get("address", "")).lower() == address:
             return True
     return False
+
+
+def do_set_up_authenticator_app(*, user: User, secret: str) -> Authenticator:
+    """Give `user` an authenticator app (TOTP) with `secret`, as allauth's Security page
+    does once a code checks out. For the demo data: people set theirs up on that page.
+
+    Side effects: creates an allauth.mfa Authenticator row (one per account: a second
+    one is refused by its unique constraint).
+    """
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    return TOTP.activate(user, secret).instance

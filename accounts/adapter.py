@@ -9,6 +9,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
 from allauth.account.models import EmailAddress
 from allauth.core import context
+from allauth.mfa.adapter import DefaultMFAAdapter
 from django import forms
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -31,6 +32,12 @@ def confirmed_with_wallet_recently(request: HttpRequest) -> bool:
         and time.time() - record.get("at", 0) < account_settings.REAUTHENTICATION_TIMEOUT
         for record in get_authentication_records(request, request.user)
     )
+
+
+def user_display(user) -> str:
+    """How allauth names the person in its messages ("Successfully signed in as …"):
+    what they sign in with, the wallet's address for a wallet account (ACCOUNT_USER_DISPLAY)."""
+    return user.identity
 
 
 def password_confirms(user) -> bool:
@@ -162,14 +169,23 @@ class AccountAdapter(DefaultAccountAdapter):
             # right password would be refused, so it is not offered.
             methods = [m for m in methods if m["id"] != "reauthenticate"]
         if user.is_authenticated and Wallet.objects.filter(user_id=user.pk).exists():
-            methods.append(
+            # After the password, before a second factor: the first method is the one a
+            # confirmation page opens with, and a wallet is how its account signs in.
+            at = 1 if methods and methods[0]["id"] == "reauthenticate" else 0
+            methods.insert(
+                at,
                 {
                     "id": "wallet_reauthenticate",
                     "description": "Sign with your wallet",
                     "url": reverse("wallet_reauthenticate"),
-                }
+                },
             )
         return methods
+
+    def get_login_stages(self) -> list[str]:
+        stages = super().get_login_stages()
+        allauths = "allauth.account.stages.EmailVerificationStage"
+        return ["accounts.stages.EmailVerificationStage" if s == allauths else s for s in stages]
 
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
         # A wallet confirmation counts like a password one (allauth's own check only
@@ -191,3 +207,15 @@ class AccountAdapter(DefaultAccountAdapter):
         return TemplateResponse(
             request, "account/account_inactive.html", {"termination_notice": notice}
         )
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    def get_totp_label(self, user) -> str:
+        # How the authenticator app lists the account: what the person signs in with
+        # (a wallet account has no email address, and allauth would show its id).
+        return user.identity
+
+    def get_public_key_credential_user_entity(self, user) -> dict:
+        entity = super().get_public_key_credential_user_entity(user)
+        entity["name"] = user.identity
+        return entity

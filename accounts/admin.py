@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from allauth.account.admin import EmailAddressAdmin as AllauthEmailAddressAdmin
 from allauth.account.models import EmailAddress, EmailConfirmation
+from allauth.mfa.models import Authenticator
 from allauth.usersessions.admin import UserSessionAdmin as AllauthUserSessionAdmin
 from allauth.usersessions.models import UserSession
 from django import forms
@@ -313,6 +314,30 @@ admin.site.unregister(UserSession)
 # Confirmation keys are secrets that confirm an address: no one on staff needs them, and
 # showing them would let staff confirm an address they do not control.
 admin.site.unregister(EmailConfirmation)
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(admin.ModelAdmin):
+    """Which second factors an account has, to help someone locked out. Read-only and
+    without `data` (an app's secret, a passkey's credential: a second factor for whoever
+    reads it); deleting one would leave admin history naming the person, and take a
+    way in from an account outside its owner's Security page."""
+
+    raw_id_fields = ("user",)
+    list_display = ("user", "type", "created_at", "last_used_at")
+    list_filter = ("type", "created_at", "last_used_at")
+    fields = ("user", "type", "created_at", "last_used_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(EmailAddress)

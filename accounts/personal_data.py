@@ -7,6 +7,7 @@ since this app is where the portal configures them.
 from __future__ import annotations
 
 from allauth.account.models import EmailAddress, EmailConfirmation
+from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
 from django.contrib.admin.models import LogEntry
 from django.contrib.sessions.models import Session
@@ -56,6 +57,15 @@ register(
 )
 register(Wallet)
 register(SecurityNotice)
+# Second factors (allauth.mfa): deleted with the account; the download lists each one's
+# type and dates, not what proves it.
+register(
+    Authenticator,
+    not_exported={
+        "data": "the authenticator app's secret, the recovery codes' seed or the passkey's "
+        "credential: a second factor for whoever holds it",
+    },
+)
 # The account row itself: the registry always erases it last.
 register(
     User,

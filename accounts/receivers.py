@@ -1,12 +1,14 @@
 """What identity does when allauth reports a change to how an account is entered.
 
 allauth sends these signals from its own flows (password change, set and reset, email
-removal); the portal's answer to each is one action.
+removal, a second factor added); the portal's answer to each is one action.
 """
 
 from __future__ import annotations
 
 from allauth.account import signals
+from allauth.mfa import signals as mfa_signals
+from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.dispatch import receiver
 
@@ -43,3 +45,17 @@ def _end_sessions_of_removed_address(sender, request, user, email_address, **kwa
             f"{ended} other session{'s' if ended != 1 else ''} signed in with "
             f"{email_address.email} {'were' if ended != 1 else 'was'} ended.",
         )
+
+
+@receiver(mfa_signals.authenticator_added, dispatch_uid="accounts.authenticator_added")
+def _second_factor_notice(sender, request, user, authenticator, **kwargs) -> None:
+    # An authenticator app or a passkey (which can also sign in alone); recovery codes
+    # come with the app. allauth mails its own notice; the portal adds the in-app one.
+    if authenticator.type == Authenticator.Type.RECOVERY_CODES:
+        return
+    do_add_security_notice(
+        user=user,
+        kind=SecurityNotice.Kind.SECOND_FACTOR_ADDED,
+        subject=authenticator.get_type_display(),
+        mail=False,
+    )

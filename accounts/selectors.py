@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from allauth.account.internal.flows.login import get_authentication_records
+from allauth.mfa.models import Authenticator
+from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from accounts.models import User, Wallet
+
+# What counts as a second factor: recovery codes only stand in for one of these.
+SECOND_FACTOR_TYPES = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,11 @@ _SECTIONS = [
     ("account_profile", "Profile", "Your display name and other details you can change."),
     ("account_email", "Email addresses", "Add, verify or remove addresses; choose the primary."),
     ("account_change_password", "Password", "Change your password."),
+    (
+        "mfa_index",
+        "Security",
+        "Two-factor sign-in: an authenticator app with recovery codes, and passkeys.",
+    ),
     ("usersessions_list", "Sessions", "Where you are signed in; end the other sessions."),
     ("account_keys", "API keys", "Create, name and revoke the keys the API accepts."),
     ("account_wallets", "Wallets", "Ethereum wallets you sign in with."),
@@ -94,4 +105,18 @@ def confirmation_needs_account_session(email_address) -> bool:
         or EmailAddress.objects.filter(user_id=email_address.user_id, verified=True)
         .exclude(pk=email_address.pk)
         .exists()
+    )
+
+
+def has_second_factor(*, user: User) -> bool:
+    """Whether the account has an authenticator app or a passkey."""
+    return Authenticator.objects.filter(user_id=user.pk, type__in=SECOND_FACTOR_TYPES).exists()
+
+
+def used_second_factor(request: HttpRequest) -> bool:
+    """Whether this session's sign-in, or a confirmation since, used a second factor
+    (allauth records each step of a sign-in in the session, the second factor as "mfa")."""
+    return any(
+        record.get("method") == "mfa"
+        for record in get_authentication_records(request, request.user)
     )

@@ -11,26 +11,27 @@ from __future__ import annotations
 
 import time
 
-from allauth.account import signals as account_signals
 from allauth.account.adapter import get_adapter
+from allauth.account.app_settings import EmailVerificationMethod
 from allauth.account.internal.flows.login import (
     get_authentication_records,
+    perform_login,
     record_authentication,
 )
 from allauth.account.internal.flows.reauthentication import (
     is_reauthentication_required,
     resume_request,
 )
+from allauth.account.models import Login
 from allauth.core import ratelimit
 from allauth.core.exceptions import ReauthenticationRequired
 from allauth.core.internal import ratelimit as allauth_ratelimit
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login as django_login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -47,16 +48,14 @@ from accounts.actions import (
     do_sign_up_with_wallet,
     signs_in_with_password,
 )
-from accounts.adapter import password_confirms
 from accounts.models import User, Wallet
-from portal.redirects import requested_next, safe_next
+from portal.redirects import requested_next
 from privacy.actions import do_acknowledge_policy
 from privacy.models import PolicyAcknowledgement
 from privacy.policy import CURRENT
 
 SIGNUP_SESSION_KEY = "wallet_signup"
 _TOO_MANY = "Too many signature requests from your network: wait a minute and try again."
-_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 class SignedMessageForm(forms.Form):
@@ -168,20 +167,24 @@ def nonce(request: HttpRequest) -> JsonResponse:
     return response
 
 
-def _sign_in(request: HttpRequest, wallet: Wallet) -> HttpResponse:
+def _sign_in(request: HttpRequest, wallet: Wallet, *, signup: bool = False) -> HttpResponse:
     user = wallet.user
     if not user.is_active:
         return get_adapter(request).respond_user_inactive(request, user)
-    # Not allauth's login flow: its stages would hold an account without a verified
-    # email address. What the flow does beyond Django's login is done here: its
-    # signal (allauth.usersessions lists the session, so ending every session on
-    # deletion or termination finds this one) and its authentication record.
-    django_login(request, user, backend=_BACKEND)
     record_authentication(request, user, method="wallet", address=wallet.address)
     do_record_wallet_use(wallet=wallet)
-    response = HttpResponseRedirect(safe_next(request, fallback=settings.LOGIN_REDIRECT_URL))
-    account_signals.user_logged_in.send(sender=User, request=request, response=response, user=user)
-    return response
+    # allauth's login flow, so its second-factor step asks an account that has one (a
+    # wallet signature alone must not pass it) and its signal lists the session, which
+    # is how deletion and termination end it. Not its email-verification step: the
+    # wallet's signature is the proof of who signs in, and a wallet account may have no
+    # address to verify.
+    login = Login(
+        user=user,
+        email_verification=EmailVerificationMethod.NONE,
+        redirect_url=requested_next(request),
+        signup=signup,
+    )
+    return perform_login(request, login)
 
 
 @require_http_methods(["GET", "POST"])
@@ -247,7 +250,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             return redirect("wallet_login")
         request.session.pop(SIGNUP_SESSION_KEY, None)
         messages.success(request, "Your account is ready. Welcome to Portal.")
-        return _sign_in(request, user.wallets.get())
+        return _sign_in(request, user.wallets.get(), signup=True)
     status = 400 if request.method == "POST" else 200
     return render(
         request,
@@ -255,6 +258,18 @@ def signup(request: HttpRequest) -> HttpResponse:
         {"form": form, "address": address, "next": requested_next(request) or ""},
         status=status,
     )
+
+
+def _other_confirmations(request: HttpRequest) -> list[dict]:
+    """The other ways this account can confirm it is you (a password, an authenticator
+    app, a passkey), each keeping the page to come back to."""
+    next_url = requested_next(request)
+    query = f"?{urlencode({'next': next_url})}" if next_url else ""
+    return [
+        {"description": method["description"], "url": method["url"] + query}
+        for method in get_adapter(request).get_reauthentication_methods(request.user)
+        if method["id"] != "wallet_reauthenticate"
+    ]
 
 
 @login_required
@@ -268,7 +283,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
             template,
             "reauthenticate",
             wallets=linked,
-            password_confirms=password_confirms(request.user),
+            alternatives=_other_confirmations(request),
         )
     limited = ratelimit.consume_or_429(request, action="reauthenticate", user=request.user)
     if limited:
@@ -285,7 +300,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
             error=error,
             status=400,
             wallets=linked,
-            password_confirms=password_confirms(request.user),
+            alternatives=_other_confirmations(request),
         )
     record_authentication(
         request, request.user, method="wallet", address=address, reauthenticated=True

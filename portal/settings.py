@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "allauth.usersessions",
     "accounts",
     "privacy",
@@ -78,6 +79,7 @@ MIDDLEWARE = [
     "portal.middleware.NoStoreMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.ThrottledUserSessionsMiddleware",
+    "accounts.middleware.StaffSecondFactorMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -209,6 +211,7 @@ LOGIN_REDIRECT_URL = "account_home"
 
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_USER_DISPLAY = "accounts.adapter.user_display"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
@@ -262,6 +265,26 @@ USERSESSIONS_TRACK_ACTIVITY = True
 # an address none of them verified, and ownership is the verified EmailAddress, unique
 # in the database (accounts/models.py). UserManager.get_by_natural_key resolves it.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+
+# Two-factor sign-in: https://docs.allauth.org/en/latest/mfa/configuration.html
+# An authenticator app (TOTP) with recovery codes, and passkeys (WebAuthn), on the
+# account hub's Security page; a passkey with "Passwordless" also signs in on its own.
+# Browsers offer passkeys only over https or on http://localhost (not 127.0.0.1).
+MFA_ADAPTER = "accounts.adapter.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = "Portal"
+MFA_FORMS = {
+    "add_webauthn": "accounts.mfa_forms.AddWebAuthnForm",
+    "authenticate_webauthn": "accounts.mfa_forms.AuthenticateWebAuthnForm",
+    "login_webauthn": "accounts.mfa_forms.LoginWebAuthnForm",
+    "reauthenticate_webauthn": "accounts.mfa_forms.ReauthenticateWebAuthnForm",
+}
+# allauth's default, written out: a code is good for its own 30 s step only, and once.
+MFA_TOTP_TOLERANCE = 0
+# Staff open no admin page until they have a second factor and have used it in the
+# session (accounts/middleware.py). Off only for a deployment that enforces it elsewhere.
+PORTAL_STAFF_REQUIRE_MFA = env.bool("PORTAL_STAFF_REQUIRE_MFA", default=True)
 
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True

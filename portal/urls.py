@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path, re_path
 
@@ -9,6 +10,9 @@ from portal.middleware import GATEWAY_API_PATH
 admin.site.site_header = "Portal support"
 admin.site.site_title = "Portal support"
 admin.site.index_title = "Requests, accounts and records"
+# Staff sign in where everyone does: allauth's rate-limited sign-in with its second-factor
+# step. The admin's own form has neither; a signed-in person who is not staff gets a 403.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     # First: the gateway's calls (its hot path) are resolved without trying the others.

@@ -565,7 +565,7 @@ def test_a_password_without_a_verified_address_does_not_count_as_a_way_in():
     assert user.wallets.count() == 1
     # Nor is the password offered to confirm it is them: allauth could never accept it.
     page = client.get(WALLET_REAUTH_URL)
-    assert "Use your password instead" not in page.text
+    assert "Use your password" not in page.text
     client2 = signed_in_with(wallet)
     response = client2.get("/account/manage/")
     assert response["Location"].startswith(WALLET_REAUTH_URL)
@@ -624,7 +624,7 @@ def test_a_wallet_account_confirms_sensitive_changes_with_its_wallet():
     assert response["Location"] == f"{WALLET_REAUTH_URL}?next=%2Faccount%2Fmanage%2F"
     page = client.get(response["Location"])
     assert wallet.address in page.text
-    assert "Use your password instead" not in page.text
+    assert "Use your password" not in page.text
 
     refused = wallet_reauthenticate(client, stranger, "/account/manage/")
     assert refused.status_code == 400 and "not linked to this account" in refused.text
@@ -657,6 +657,17 @@ def test_the_password_confirmation_page_offers_the_wallet_too():
     login(client, user.email)
     page = client.get("/accounts/reauthenticate/?next=/account/manage/")
     assert "Sign with your wallet" in page.text and WALLET_REAUTH_URL in page.text
+
+
+def test_the_wallet_confirmation_page_offers_the_password_too():
+    user = UserFactory()
+    Wallet.objects.create(user=user, address=TestWallet.create().address)
+    client = Client()
+    login(client, user.email)
+    page = client.get(f"{WALLET_REAUTH_URL}?next=/account/manage/")
+    assert 'href="/accounts/reauthenticate/?next=%2Faccount%2Fmanage%2F">Use your password</a>' in (
+        page.text
+    )
 
 
 def test_wallet_account_pages_show_the_wallet_where_others_show_the_email():

@@ -8,15 +8,14 @@ import pytest
 from catalog.models import Endpoint
 from tests.catalog.factories import LanguageModelFactory, ProviderFactory
 from tests.logging_prefs.factories import make_user
+from tests.mfa import staff_client
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client):
-    admin = make_user(is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    return client
+def admin_client():
+    return staff_client(make_user(is_staff=True, is_superuser=True))
 
 
 def endpoint_form(model, provider, **overrides) -> dict:

@@ -4,7 +4,8 @@ One browser per test session; every test gets a fresh context and page, and a
 `BrowserGuard` that records what a user would never see but we must: console errors,
 uncaught exceptions, Content-Security-Policy violations, failed or error responses,
 and requests that leave the live server (the CSP allows no CDN). `sign_in` signs in on
-the sign-in page; `gateway_post` calls the gateway API over HTTP, as the gateway does.
+the sign-in page; `gateway_post` calls the gateway API over HTTP, as the gateway does;
+`assert_accessible` runs axe-core's WCAG 2.1 AA rules on the page.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from playwright.sync_api import (
     Browser,
@@ -46,6 +48,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 15_000
+# axe-core's rules for WCAG 2.1 level A and AA, the level every page keeps.
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+_AXE = Axe()
 
 # Runs in every document before its own scripts (injected through the DevTools
 # protocol, so the page's CSP does not apply to it). The page itself has no script.
@@ -250,7 +255,7 @@ def sign_in(page: Page, email: str, password: str = DEFAULT_PASSWORD) -> None:
     page.goto("/accounts/login/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign In", exact=True).click()
 
 
 def sign_out(page: Page) -> None:
@@ -296,3 +301,10 @@ def install_browser_wallet(page: Page, wallet: TestWallet) -> list[str]:
     page.expose_function("__fakeWalletSign", personal_sign)
     page.add_init_script(_BROWSER_WALLET.replace("ADDRESS", repr(wallet.address.lower())))
     return signed
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core (Deque's engine, run in the page as it is now) finds no WCAG 2.1 A or AA
+    violation."""
+    results = _AXE.run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
+    assert results.violations_count == 0, f"{page.url}: {results.generate_report()}"

@@ -112,7 +112,7 @@ def test_a_user_deletes_their_account_and_is_signed_out_for_good(
     main_nav.get_by_role("link", name="Sign in").click()
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign In", exact=True).click()
     expect(page).to_have_url(re.compile(r"/accounts/login/$"))
     expect(page.get_by_role("main")).to_contain_text("not correct")
     expect(main_nav.get_by_role("link", name="Sign in")).to_be_visible()

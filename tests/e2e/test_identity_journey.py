@@ -118,7 +118,7 @@ def test_a_new_user_signs_up_verifies_signs_in_edits_profile_and_signs_out(
     # --- Sign in: lands on the account hub.
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign In", exact=True).click()
     expect(page).to_have_url(re.compile(r"/account/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
     expect(page.get_by_role("main")).to_contain_text(f"Signed in as {EMAIL}")

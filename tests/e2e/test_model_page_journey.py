@@ -82,7 +82,7 @@ def test_a_visitor_reads_provider_data_policies_and_a_user_sees_their_choices_ap
     # --- Sign in from there: back on the model page, now with the user's choices.
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign In", exact=True).click()
     expect(page).to_have_url(re.compile(rf"/models/{MODEL}/$"))
     expect(provider_row(page, "Careful Cloud")).to_contain_text("Allowed")
     trainer = provider_row(page, "Trainer Inc")

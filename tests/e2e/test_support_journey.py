@@ -1,7 +1,7 @@
 """Support staff, end to end in real Chromium with a real Celery worker: sign in to the
-admin, find a user's deletion request with the list filter, verify it (choosing how)
-and schedule it; the worker purges; the request's page shows it completed, with the
-receipt."""
+admin (password and authenticator app), find a user's deletion request with the list
+filter, verify it (choosing how) and schedule it; the worker purges; the request's page
+shows it completed, with the receipt."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from privacy import tasks
 from privacy.actions import do_request_deletion
 from privacy.models import AuditEvent, DeletionRequest
 from tests.conftest import require
+from tests.mfa import code_for, give_authenticator_app
 from tests.privacy.admin_helpers import make_support_member
 from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
 from tests.privacy.test_purge_worker import PurgeRun
@@ -63,11 +64,17 @@ def test_support_verifies_and_schedules_a_request_and_sees_the_receipt(
     staff.set_password(SUPPORT_PASSWORD)
     staff.save(update_fields=["password"])
 
-    # --- Sign in to the admin.
+    secret = give_authenticator_app(staff)
+
+    # --- Sign in to the admin: the portal's sign-in, then the authenticator app's code.
     page.goto("/admin/login/")
-    page.get_by_label("Email address").fill(staff.email)
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=%2Fadmin%2Flogin%2F$"))
+    page.get_by_label("Email").fill(staff.email)
     page.get_by_label("Password").fill(SUPPORT_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sign In", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/$"))
+    page.get_by_label("Code").fill(code_for(secret))
+    page.get_by_role("button", name="Sign In", exact=True).click()
     expect(page).to_have_url(re.compile(r"/admin/$"))
     browser_guard.assert_clean()
     # Least privileges: no generations (prompt text), no groups.

@@ -17,18 +17,20 @@ from tests.wallets import TestWallet
 pytestmark = pytest.mark.django_db
 
 
-def url_patterns(patterns=None, route: str = "", namespace: str | None = None):
-    """(route, URL name, names of its arguments) of every named pattern of the project."""
+def url_patterns(patterns=None, route: str = "", namespace: str | None = None, needs=()):
+    """(route, URL name, names of its arguments) of every named pattern of the project.
+    An argument may be in an including pattern's route (allauth.mfa's passkey pages)."""
     for pattern in get_resolver().url_patterns if patterns is None else patterns:
         here = route + str(pattern.pattern)
+        here_needs = (*needs, *pattern.pattern.regex.groupindex)
         if isinstance(pattern, URLResolver):
             inner = namespace
             if pattern.namespace:
                 inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
-            yield from url_patterns(pattern.url_patterns, here, inner)
+            yield from url_patterns(pattern.url_patterns, here, inner, here_needs)
         elif isinstance(pattern, URLPattern) and pattern.name:
             name = f"{namespace}:{pattern.name}" if namespace else pattern.name
-            yield here, name, sorted(pattern.pattern.regex.groupindex)
+            yield here, name, sorted(set(here_needs))
 
 
 def personal_pages(arguments: dict[str, object]) -> list[str]:

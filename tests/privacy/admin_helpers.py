@@ -1,5 +1,6 @@
 """Support staff for the admin tests: members of the "Support" group that privacy's
-migration 0004 creates, signed in to the admin with the test client."""
+migration 0004 creates, signed in to the admin with the test client as staff sign in
+(password and authenticator app, tests/mfa.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import User
+from tests.mfa import staff_client
 from tests.privacy.conftest import make_user
 
 SUPPORT_MIGRATION = importlib.import_module("privacy.migrations.0004_support_group")
@@ -51,9 +53,7 @@ def make_superuser() -> User:
 
 
 def admin_client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return staff_client(user)
 
 
 def user_list_action(client: Client, action: str, *users: User, **kwargs):

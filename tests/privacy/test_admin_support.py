@@ -5,10 +5,13 @@ privacy.actions, with illegal steps refused and nothing changed."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
 import smtplib
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import Permission
 from django.core import mail
 from django.core.management import call_command
@@ -24,6 +27,7 @@ from privacy.actions import (
     do_verify_deletion_request,
 )
 from privacy.models import AuditEvent, DeletionRequest
+from tests.mfa import authenticator_secret, sign_in_with_code
 from tests.privacy.admin_helpers import (
     SUPPORT_MIGRATION,
     SUPPORT_WALLETS_MIGRATION,
@@ -504,13 +508,23 @@ def test_demo_loader_puts_support_staff_in_the_support_group(settings):
     settings.DEBUG = True  # demo data is for development only
     support_group()
     call_command("load_demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    call_command("load_demo_data", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    printed = io.StringIO()
+    call_command("load_demo_data", stdout=printed)
     support = User.objects.get(email="support@portal.localhost")
     assert list(support.groups.values_list("name", flat=True)) == ["Support"]
     assert not support.user_permissions.exists()
     assert support.is_staff and not support.is_superuser
+    # The admin opens with the password and a code from the secret the loader prints
+    # (the same one on every run).
+    secret = re.search(r"authenticator app with secret ([A-Z2-7]+)", printed.getvalue()).group(1)
+    assert f"otpauth://totp/support%40portal.localhost?secret={secret}&issuer=Portal" in (
+        printed.getvalue()
+    )
     client = Client()
-    assert client.login(email="support@portal.localhost", password="support-portal-password")
+    answer = sign_in_with_code(client, support, password="support-portal-password")
+    assert answer.status_code == 302
+    assert Authenticator.objects.filter(user=support).count() == 1
+    assert authenticator_secret(support) == secret
     assert client.get(LIST).status_code == 200
     assert client.get("/admin/accounts/user/").status_code == 200
     demo = User.objects.get(email="demo@portal.localhost")
