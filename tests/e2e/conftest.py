@@ -4,7 +4,8 @@ One browser per test session; every test gets a fresh context and page, and a
 `BrowserGuard` that records what a user would never see but we must: console errors,
 uncaught exceptions, Content-Security-Policy violations, failed or error responses,
 and requests that leave the live server (the CSP allows no CDN). `sign_in` signs in on
-the sign-in page; `gateway_post` calls the gateway API over HTTP, as the gateway does.
+the sign-in page; `gateway_post` calls the gateway API over HTTP, as the gateway does;
+`assert_accessible` runs axe-core's WCAG 2.1 A and AA rules on the page.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from playwright.sync_api import (
     Browser,
@@ -223,6 +225,51 @@ def page(browser_context: BrowserContext, browser_guard: BrowserGuard) -> Iterat
     # A problem on the last page of a test is a failure too, even if the test forgot
     # to look.
     browser_guard.assert_clean()
+
+
+# The rules of WCAG 2.0 and 2.1, levels A and AA: what the standard promises, no more
+# (axe's "best-practice" rules are advice, not the standard).
+WCAG_AA_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
+# axe-core as the package bundles it. Axe.run injects it with page.evaluate, through the
+# DevTools protocol like _CSP_LISTENER, so `script-src 'self'` neither blocks it nor
+# reports it: the BrowserGuard stays clean.
+_AXE = Axe()
+
+
+def axe_violations(page: Page) -> list[dict]:
+    """axe-core's WCAG 2.1 A and AA violations on the page as it is now."""
+    options = {
+        "runOnly": {"type": "tag", "values": list(WCAG_AA_TAGS)},
+        "resultTypes": ["violations"],
+    }
+    return _AXE.run(page, options=options).response["violations"]
+
+
+def describe_violations(violations: list[dict]) -> str:
+    """One paragraph per broken rule: its id and impact, axe's help, and every failing
+    node's selector with what axe found wrong there."""
+    lines = []
+    for violation in violations:
+        lines.append(
+            f"- {violation['id']} ({violation['impact']}): {violation['help']}"
+            f" <{violation['helpUrl']}>"
+        )
+        for node in violation["nodes"]:
+            target = " ".join(
+                " >> ".join(part) if isinstance(part, list) else part for part in node["target"]
+            )
+            summary = " ".join(node.get("failureSummary", "").split())
+            lines.append(f"    {target}: {summary}")
+    return "\n".join(lines)
+
+
+def assert_accessible(page: Page) -> None:
+    """The page as it is now breaks none of axe-core's WCAG 2.0/2.1 A and AA rules."""
+    violations = axe_violations(page)
+    assert not violations, (
+        f"{len(violations)} accessibility violation(s) at {page.url}:\n"
+        + describe_violations(violations)
+    )
 
 
 def gateway_post(live_server, path: str, body: dict) -> tuple[int, dict]:
