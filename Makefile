@@ -27,7 +27,7 @@ install: $(BIN)/activate
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PY) --quiet
 
 # Development mode unless the environment says otherwise. Ctrl-C stops the server, the
-# worker and, if this started it, the private PostgreSQL server.
+# worker and, once both have ended, the private PostgreSQL server if this started it.
 run: export DEBUG ?= 1
 run: install
 	mkdir -p var
@@ -37,8 +37,9 @@ run: install
 	  $(MANAGE) load_demo_data; \
 	  $(MANAGE) simulate_gateway --if-empty; \
 	  echo "Serving on http://$(HOST):$(PORT)/ with a Celery worker and beat (Ctrl-C stops all)."; \
-	  trap "kill 0" INT TERM EXIT; \
 	  $(BIN)/celery -A portal worker --beat --loglevel=INFO --concurrency=2 & \
+	  worker=$$!; \
+	  trap "trap - INT TERM EXIT; kill $$worker 2>/dev/null; wait $$worker" INT TERM EXIT; \
 	  $(MANAGE) runserver $(HOST):$(PORT)'
 
 worker: export DEBUG ?= 1
