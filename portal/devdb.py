@@ -119,8 +119,8 @@ def run(command: list[str]) -> int:
     previous = {}
     try:
         process = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": database_url()})
-        # Ctrl-C and the command's own `kill 0` reach this process too (one process
-        # group): it waits for the command to end, then stops the server.
+        # Ctrl-C reaches this process too (one process group): it waits for the
+        # command to stop its own processes, then stops the server they used.
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda *_: None)
         return process.wait()
