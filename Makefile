@@ -1,5 +1,7 @@
 # Portal: `make run` serves the portal with demo data; `make test` runs every test.
-# Both work on a bare machine with Python 3.12: the first call creates .venv.
+# Both work on a bare machine with Python 3.12: the first call creates .venv. Without
+# DATABASE_URL they use a private PostgreSQL server under var/postgres/ (portal/devdb.py),
+# from a pinned wheel: started when needed, stopped by whoever started it.
 
 PYTHON ?= python3.12
 VENV := .venv
@@ -7,11 +9,14 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 PY := $(BIN)/python
 MANAGE := $(PY) manage.py
+# Runs a command on the private PostgreSQL server (unless DATABASE_URL is set): starts
+# it if needed, and stops it afterwards if it started it.
+WITH_DB := $(PY) -m portal.devdb run
 HOST ?= 127.0.0.1
 PORT ?= 8000
 UV_VERSION := 0.13.8
 
-.PHONY: run install test lint format worker clean bench
+.PHONY: run install test lint format worker clean bench db db-stop
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -21,22 +26,28 @@ $(BIN)/activate:
 install: $(BIN)/activate
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PY) --quiet
 
-# Development mode unless the environment says otherwise.
+# Development mode unless the environment says otherwise. Ctrl-C stops the server, the
+# worker and, once both have ended, the private PostgreSQL server if this started it.
 run: export DEBUG ?= 1
 run: install
 	mkdir -p var
-	$(MANAGE) migrate --noinput
-	$(MANAGE) load_demo_data
-	$(MANAGE) simulate_gateway --if-empty
-	@echo "Serving on http://$(HOST):$(PORT)/ with a Celery worker and beat (Ctrl-C stops all)."
-	trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A portal worker --beat --loglevel=INFO --concurrency=2 & \
-	$(MANAGE) runserver $(HOST):$(PORT)
+	$(WITH_DB) sh -c '\
+	  set -e; \
+	  $(MANAGE) migrate --noinput; \
+	  $(MANAGE) load_demo_data; \
+	  $(MANAGE) simulate_gateway --if-empty; \
+	  echo "Serving on http://$(HOST):$(PORT)/ with a Celery worker and beat (Ctrl-C stops all)."; \
+	  $(BIN)/celery -A portal worker --beat --loglevel=INFO --concurrency=2 & \
+	  worker=$$!; \
+	  trap "trap - INT TERM EXIT; kill $$worker 2>/dev/null; wait $$worker" INT TERM EXIT; \
+	  $(MANAGE) runserver $(HOST):$(PORT)'
 
 worker: export DEBUG ?= 1
 worker: install
-	$(BIN)/celery -A portal worker --beat --loglevel=INFO
+	$(WITH_DB) $(BIN)/celery -A portal worker --beat --loglevel=INFO
 
+# pytest starts the private PostgreSQL server itself when DATABASE_URL is unset, and
+# stops it at the end if it started it (tests/conftest.py).
 test: install lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -48,14 +59,27 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Benchmarks need PostgreSQL (DATABASE_URL, migrated) and wrk; each prints a JSON line.
-bench: install
-	DEBUG=1 $(MANAGE) migrate --noinput
-	$(PY) -m bench.decisions
-	$(PY) -m bench.routing
-	$(PY) -m bench.ingest
-	$(PY) -m bench.purge
-	$(PY) -m bench.export
+# The private PostgreSQL server by hand, for manage.py and psql (`python -m portal.devdb
+# url` prints its DATABASE_URL); it runs until `make db-stop` or `make clean`.
+db: install
+	mkdir -p var
+	$(PY) -m portal.devdb start
 
-clean:
-	rm -rf var db.sqlite3 staticfiles
+db-stop:
+	if [ -x $(PY) ]; then $(PY) -m portal.devdb stop; fi
+
+# Benchmarks need PostgreSQL (DATABASE_URL, or the private server), Redis (REDIS_URL)
+# and wrk; each prints a JSON line.
+bench: install
+	mkdir -p var
+	$(WITH_DB) sh -c '\
+	  set -e; \
+	  DEBUG=1 $(MANAGE) migrate --noinput; \
+	  $(PY) -m bench.decisions; \
+	  $(PY) -m bench.routing; \
+	  $(PY) -m bench.ingest; \
+	  $(PY) -m bench.purge; \
+	  $(PY) -m bench.export'
+
+clean: db-stop
+	rm -rf var staticfiles

@@ -136,21 +136,14 @@ def routes_for(*, model_id: str, policy: dict[str, bool]) -> list[RouteEndpoint]
 
 
 def route_endpoint(row: tuple) -> RouteEndpoint:
-    """A row of _ROUTES_SQL as typed values. PostgreSQL's driver hands back Decimal and
-    bool; SQLite's (`make run`) a float or an int for a price and 0 or 1 for a flag,
-    since a raw query skips the ORM's converters."""
+    """A row of _ROUTES_SQL as an endpoint (psycopg hands back Decimal and bool)."""
     provider, input_price, output_price, trains, retains, days, publishes = row
     return RouteEndpoint(
         provider=provider,
-        input_price=_decimal(input_price),
-        output_price=_decimal(output_price),
-        trains_on_prompts=bool(trains),
-        retains_prompts=bool(retains),
+        input_price=input_price,
+        output_price=output_price,
+        trains_on_prompts=trains,
+        retains_prompts=retains,
         retention_days=days,
-        publishes_prompts=bool(publishes),
+        publishes_prompts=publishes,
     )
-
-
-def _decimal(value: Decimal | float | int) -> Decimal:
-    # Through str, so that SQLite's 2.5 is 2.5 and not 2.5000000000000000277...
-    return value if isinstance(value, Decimal) else Decimal(str(value))

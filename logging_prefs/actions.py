@@ -133,11 +133,11 @@ class _KeyState:
 def _lock_key_states(key_ids: list[int]) -> dict[int, _KeyState]:
     """Read each key's effective logging setting, holding the rows it depends on.
 
-    On PostgreSQL the key, account and preference rows are held FOR SHARE until the
-    batch commits: batches do not block each other, but a preference change, key
-    revocation or deactivation (FOR UPDATE) waits for them, and every batch after that
-    change reads the new value. The portal re-checks here and never trusts an earlier
-    gateway decision.
+    The key, account and preference rows are held FOR SHARE until the batch commits:
+    batches do not block each other, but a preference change, key revocation or
+    deactivation (FOR UPDATE) waits for them, and every batch after that change reads
+    the new value. The portal re-checks here and never trusts an earlier gateway
+    decision.
     """
     if not key_ids:
         return {}
@@ -147,10 +147,8 @@ def _lock_key_states(key_ids: list[int]) -> dict[int, _KeyState]:
         " FROM accounts_apikey k"
         " JOIN accounts_user u ON u.id = k.user_id"
         " JOIN logging_prefs_loggingpreference p ON p.user_id = k.user_id"
-        " WHERE k.id IN ({})".format(", ".join(["%s"] * len(key_ids)))
+        " WHERE k.id IN ({}) FOR SHARE OF k, u, p".format(", ".join(["%s"] * len(key_ids)))
     )
-    if connection.vendor == "postgresql":
-        sql += " FOR SHARE OF k, u, p"
     with connection.cursor() as cursor:
         cursor.execute(sql, key_ids)
         rows = cursor.fetchall()
@@ -229,34 +227,24 @@ def _insert_new(rows: list[dict]) -> set[str]:
     """Insert, skipping gateway ids already stored; return the ids actually inserted."""
     if not rows:
         return set()
-    if connection.vendor == "postgresql":
-        # Rows in gateway-id order, so two batches sharing ids wait for each other in
-        # the same order and never deadlock on the unique index.
-        rows = sorted(rows, key=operator.itemgetter("gateway_id"))
-        try:
-            # A savepoint: a failed COPY leaves the batch's transaction (and its key
-            # locks) usable for the fallback.
-            with transaction.atomic():
-                return _copy_new(rows)
-        except IntegrityError as exc:
-            if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
-                raise
-            # Another batch stored one of these ids after the check (a concurrent
-            # repost): this batch waited for it to commit, and stores the rest now.
-            return _insert_on_conflict(rows)
-    # SQLite (make run on a bare machine): writes are serialised, so checking first is exact.
-    existing = set(
-        Generation.objects.filter(gateway_id__in=[row["gateway_id"] for row in rows]).values_list(
-            "gateway_id", flat=True
-        )
-    )
-    new = [Generation(**row) for row in rows if row["gateway_id"] not in existing]
-    Generation.objects.bulk_create(new, ignore_conflicts=True)
-    return {generation.gateway_id for generation in new}
+    # Rows in gateway-id order, so two batches sharing ids wait for each other in the
+    # same order and never deadlock on the unique index.
+    rows = sorted(rows, key=operator.itemgetter("gateway_id"))
+    try:
+        # A savepoint: a failed COPY leaves the batch's transaction (and its key locks)
+        # usable for the fallback.
+        with transaction.atomic():
+            return _copy_new(rows)
+    except IntegrityError as exc:
+        if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+            raise
+        # Another batch stored one of these ids after the check (a concurrent repost):
+        # this batch waited for it to commit, and stores the rest now.
+        return _insert_on_conflict(rows)
 
 
 def _copy_new(rows: list[dict]) -> set[str]:
-    """PostgreSQL: the ids already stored, then COPY of the others.
+    """The ids already stored, then COPY of the others.
 
     COPY is the fastest way into a table (bench/ingest.py measures the API against it):
     a batch of 500 took about 16 ms this way and 28 ms as one INSERT ... SELECT FROM

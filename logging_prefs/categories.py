@@ -318,9 +318,9 @@ def _utc_day(moment: dt.datetime) -> dt.date:
 
 
 def _add_counts(counts: Counter[tuple[str, str, dt.date]]) -> None:
-    """Add to CategoryDailyCount in one upsert (PostgreSQL and SQLite both have
-    INSERT … ON CONFLICT DO UPDATE). Keys are sorted so concurrent runs lock the
-    aggregate rows in the same order and cannot deadlock."""
+    """Add to CategoryDailyCount in one upsert (INSERT … ON CONFLICT DO UPDATE). Keys
+    are sorted so concurrent runs lock the aggregate rows in the same order and cannot
+    deadlock."""
     if not counts:
         return
     table = CategoryDailyCount._meta.db_table
@@ -349,8 +349,7 @@ def do_categorise_stored_prompts(*, batch_size: int) -> int:
     """
     sql = "SELECT g.id, g.model, g.created_at, g.prompt" + _ELIGIBLE_FROM
     sql += " ORDER BY g.created_at, g.id LIMIT %s"
-    if connection.vendor == "postgresql":
-        sql += " FOR UPDATE OF g SKIP LOCKED FOR SHARE OF k, u, p"
+    sql += " FOR UPDATE OF g SKIP LOCKED FOR SHARE OF k, u, p"
     with transaction.atomic():
         chunk = list(Generation.objects.raw(sql, [*_eligible_params(), batch_size]))
         if not chunk:

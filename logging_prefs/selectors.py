@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import uuid
 import weakref
 from dataclasses import dataclass
 
@@ -71,9 +70,8 @@ def decision_for_key(raw_key: str) -> Decision:
         raise UnknownKey
     return Decision(
         key_id=key_id,
-        # PostgreSQL hands the UUID back in its canonical text form, SQLite as 32 hex
-        # digits.
-        account=public_id if len(public_id) == 36 else str(uuid.UUID(public_id)),
+        # The UUID in its canonical text form, as PostgreSQL hands it back.
+        account=public_id,
         log_prompts=bool(log_prompts) and logging == ApiKey.Logging.AS_ACCOUNT,
         provider_policy={
             name: bool(value)
@@ -85,7 +83,7 @@ def decision_for_key(raw_key: str) -> Decision:
 def _fetch_one(sql: str, params: list[str]) -> tuple | None:
     """Run one read-only query on the default connection and return its first row.
 
-    On PostgreSQL this is the gateway's hot path: one round trip, and as little Python
+    This is the gateway's hot path: one round trip, and as little Python
     around it as the driver allows (bench/decisions.py). The statement is prepared once
     per connection, then only executed (Django binds parameters client-side and sends
     and plans the whole text every time), through libpq itself (_PreparedCursor), and
@@ -95,10 +93,6 @@ def _fetch_one(sql: str, params: list[str]) -> tuple | None:
     query only reads, and is skipped inside a transaction, which a new connection
     could not continue.
     """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
     for attempt in (1, 2):
         try:
             # Opens a connection if there is none; unlike connection.cursor(), it does

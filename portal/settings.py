@@ -1,8 +1,9 @@
 """Portal settings, read from the environment.
 
 Every variable is documented in README.md ("Configuration"). With nothing set, the
-portal runs on a bare machine: a SQLite file, an embedded filesystem broker, mail to
-the console. Production mode is DEBUG off; it refuses to start without SECRET_KEY.
+portal runs on a bare machine: a private PostgreSQL server under var/ (portal/devdb.py),
+an embedded filesystem broker, mail to the console. Production mode is DEBUG off; it
+refuses to start without SECRET_KEY.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from logging_prefs.schedules import BEAT_SCHEDULE as LOGGING_BEAT_SCHEDULE
+from portal import devdb
 from privacy.schedules import BEAT_SCHEDULE as PRIVACY_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -106,11 +108,14 @@ TEMPLATES = [
 
 # --- Database ----------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# PostgreSQL only. Without DATABASE_URL: the private server under var/postgres/ that
+# `make run` and `make test` start (portal/devdb.py).
+DATABASES = {"default": env.db("DATABASE_URL", default=devdb.database_url())}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://…).")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and broker -------------------------------------------------
@@ -169,6 +174,10 @@ else:
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        # A folder has no socket; these bound a Redis broker the app is pointed at later
+        # (tests/privacy/test_broker_outage.py), as with REDIS_URL.
+        "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
     }
 # Lose no task when a worker dies: acknowledge after the task ran, put the message
 # back when the worker process is killed, and hold one message per process at a time.

@@ -21,9 +21,9 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import send_mail
 from django.db import connection, models, transaction
-from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
 from django.utils import timezone
 
@@ -1031,14 +1031,14 @@ def _erase(
 
     # The account's rows in the entry's chunk order (an index's order: see registry).
     queryset = queryset.order_by(*entry.chunk_order)
-    if entry.how == "archive" and connection.vendor == "postgresql":
+    if entry.how == "archive":
         chosen, archived, had_text = _archive_postgresql(entry, queryset, budget)
         progress.add("text_erased", entry.kind, had_text)
         progress.add("archived", entry.kind, archived)
         # The rows chosen count against the budget: a chunk that skipped one (see
         # _archive_postgresql) is not mistaken for the entry's last.
         return chosen
-    if entry.how in ("anonymise", "archive"):
+    if entry.how == "anonymise":
         if entry.stored_text is None:
             chunk = queryset.annotate(_has_text=Value(False))
         else:
@@ -1051,13 +1051,7 @@ def _erase(
                     output_field=models.BooleanField(),
                 )
             )
-        chunk = chunk.values_list("pk", "_has_text")[:budget]
-        if entry.how == "archive":
-            archived, had_text = _archive(entry, chunk)
-            progress.add("text_erased", entry.kind, had_text)
-            progress.add("archived", entry.kind, archived)
-            return archived
-        found = list(chunk)
+        found = list(chunk.values_list("pk", "_has_text")[:budget])
         progress.add("text_erased", entry.kind, sum(has_text for _, has_text in found))
         if not found:
             return 0
@@ -1092,33 +1086,10 @@ def _analyze_after(entry: registry.PersonalData, progress: _Progress) -> None:
     with VACUUM, ANALYZE and schema changes, not with reads or writes. A role that does
     not own the table gets a warning and no statistics: slower, never wrong.
     """
-    if connection.vendor != "postgresql":
-        return
     if progress.counts["archived"][entry.kind] < ANALYZE_AFTER_ARCHIVING:
         return
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {connection.ops.quote_name(entry.model._meta.db_table)}")  # noqa: S608
-
-
-def _archive(entry: registry.PersonalData, chunk: models.QuerySet) -> tuple[int, int]:
-    """Move the rows of `chunk` (a sliced queryset of (pk, has text) pairs) into the
-    totals of `entry.archive` and delete them. Returns (rows moved, how many of them
-    held text). Inside the chunk's transaction, so a retried chunk finds the rows gone
-    and adds nothing twice. The path for databases other than PostgreSQL (SQLite,
-    `make run`): the ids, the totals by the ORM, then the DELETE."""
-    source = entry.model._meta
-    quote = connection.ops.quote_name
-    table, pk = quote(source.db_table), quote(source.pk.column)
-    found = list(chunk)
-    if not found:
-        return 0, 0
-    pks = [pk for pk, _ in found]
-    _forget_admin_history(entry.model, pks)
-    _add_totals_orm(entry, pks)
-    listed = ", ".join(["%s"] * len(pks))
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({listed})", pks)  # noqa: S608
-        return cursor.rowcount, sum(has_text for _, has_text in found)
 
 
 def _archive_postgresql(
@@ -1220,29 +1191,6 @@ def _archive_postgresql(
         cursor.execute(sql, (*params, *forgotten_params, *has_text_params))
         chosen, moved, had_text = cursor.fetchone()
     return chosen, moved, had_text
-
-
-def _add_totals_orm(entry: registry.PersonalData, pks: list) -> None:
-    """Add the totals of the rows `pks` of `entry.model` into `entry.archive.into`
-    (inside the chunk's transaction; the path for databases other than PostgreSQL)."""
-    archive = entry.archive
-    day_to, day_from = archive.day
-    groups = (
-        entry.model._base_manager.filter(pk__in=pks)
-        .annotate(_day=TruncDate(day_from, tzinfo=dt.UTC))
-        .values("_day", *archive.keys.values())
-        .annotate(
-            _count=Count("pk"), **{f"_sum_{to}": Sum(frm) for to, frm in archive.sums.items()}
-        )
-        .order_by("_day", *archive.keys.values())
-    )
-    for group in groups:
-        key = {day_to: group["_day"], **{to: group[frm] for to, frm in archive.keys.items()}}
-        total, _ = archive.into._base_manager.select_for_update().get_or_create(**key)
-        archive.into._base_manager.filter(pk=total.pk).update(
-            **{archive.count: F(archive.count) + group["_count"]},
-            **{to: F(to) + group[f"_sum_{to}"] for to in archive.sums},
-        )
 
 
 def _admin_history_naming(content_type: ContentType) -> models.QuerySet:

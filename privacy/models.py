@@ -219,7 +219,7 @@ class AuditEventQuerySet(models.QuerySet):
 class AuditEvent(models.Model):
     """One step of a privacy lifecycle: who, what, when, on which opaque target.
 
-    Append-only: the model refuses updates and deletes, and on PostgreSQL a trigger
+    Append-only: the model refuses updates and deletes, and a database trigger
     (migrations 0002, 0008) refuses them to raw SQL as well. No prompt text and no email
     address ever goes in: `target` is an opaque id and `detail` holds counts and states.
     The one change allowed is forgetting an erased account: its id in `actor_id` becomes

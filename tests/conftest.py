@@ -7,6 +7,24 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from portal import devdb
+
+# Whether this pytest run started the private PostgreSQL server (then it stops it).
+_started_database = False
+
+
+def pytest_configure(config) -> None:
+    """Without DATABASE_URL the tests run on the private PostgreSQL server under var/
+    (portal/devdb.py), as `make run` does: started here unless it runs already."""
+    global _started_database
+    if not os.environ.get("DATABASE_URL"):
+        _started_database = devdb.start()
+
+
+def pytest_unconfigure(config) -> None:
+    if _started_database:
+        devdb.stop()
+
 
 def services_required() -> bool:
     """In CI every test must run: a missing service is a failure, never a skip."""
@@ -33,7 +51,10 @@ def run_together(threads: list[threading.Thread], *, timeout: float, what: str) 
 
 @pytest.fixture
 def redis_url() -> str:
-    require(bool(settings.REDIS_URL), "REDIS_URL is not set")
+    require(
+        bool(settings.REDIS_URL),
+        "needs Redis (REDIS_URL): it runs real Celery worker processes on a Redis broker",
+    )
     return settings.REDIS_URL
 
 

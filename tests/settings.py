@@ -1,7 +1,8 @@
 """Test settings: the real settings, in development mode, with test-only isolation.
 
 DATABASE_URL and REDIS_URL choose PostgreSQL and Redis exactly as in production;
-`.ci/run` always sets both.
+`.ci/run` always sets both. Without DATABASE_URL the tests use the private PostgreSQL
+server under var/ (portal/devdb.py), which tests/conftest.py starts.
 """
 
 import os

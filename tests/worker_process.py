@@ -25,7 +25,6 @@ from django.conf import settings
 from django.db import connection
 
 from portal.celery import app
-from tests.conftest import require
 from tests.worker_settings import KEY_PREFIX_ENV, isolated_transport_options
 
 CELERY_BIN = Path(sys.executable).with_name("celery")
@@ -34,20 +33,19 @@ WORKER_READY_TIMEOUT = 60
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def require_postgres() -> None:
-    require(
-        connection.vendor == "postgresql",
-        "the worker process needs the PostgreSQL test database (DATABASE_URL=postgres://...)",
-    )
-
-
 def database_url() -> str:
-    """The URL of the test database pytest-django created (test_<name>)."""
+    """The URL of the test database pytest-django created (test_<name>), on a host or,
+    for the private server of a machine without DATABASE_URL (portal/devdb.py), on a
+    Unix socket folder (libpq's `?host=/folder`, which django-environ reads too)."""
     db = connection.settings_dict
     user = quote(db["USER"] or "", safe="")
     password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    host = db["HOST"] or db["OPTIONS"].get("host") or "localhost"
+    if host.startswith("/"):
+        port = f"&port={db['PORT']}" if db["PORT"] else ""
+        return f"postgres://{user}{password}@/{db['NAME']}?host={quote(host)}{port}"
     port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{user}{password}@{db['HOST'] or 'localhost'}{port}/{db['NAME']}"
+    return f"postgres://{user}{password}@{host}{port}/{db['NAME']}"
 
 
 def wait_for(

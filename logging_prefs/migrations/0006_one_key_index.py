@@ -1,39 +1,14 @@
 """One index on the key, (api_key, created_at DESC, id DESC), instead of (user, key,
 created_at DESC, id DESC) plus (key) (see Generation.Meta.indexes).
 
-On PostgreSQL the indexes are built and dropped CONCURRENTLY (no lock that stops
-ingestion while a large table is indexed), the new one first, so the key filter and
-the key's foreign-key lookups always have an index. Elsewhere (SQLite) plainly.
+The indexes are built and dropped CONCURRENTLY (no lock that stops ingestion while a
+large table is indexed), the new one first, so the key filter and the key's foreign-key
+lookups always have an index.
 """
 
 from django.conf import settings
 from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db import migrations, models
-
-
-def online(concurrently, plain):
-    """The operation `concurrently` on PostgreSQL, `plain` elsewhere (no CONCURRENTLY)."""
-
-    def pick(schema_editor):
-        return concurrently if schema_editor.connection.vendor == "postgresql" else plain
-
-    class Online(concurrently):
-        def database_forwards(self, app_label, schema_editor, from_state, to_state):
-            return pick(schema_editor).database_forwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
-
-        def database_backwards(self, app_label, schema_editor, from_state, to_state):
-            return pick(schema_editor).database_backwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
-
-    Online.__name__ = Online.__qualname__ = plain.__name__ + "Online"
-    return Online
-
-
-AddIndexOnline = online(AddIndexConcurrently, migrations.AddIndex)
-RemoveIndexOnline = online(RemoveIndexConcurrently, migrations.RemoveIndex)
 
 
 class Migration(migrations.Migration):
@@ -46,7 +21,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        AddIndexOnline(
+        AddIndexConcurrently(
             model_name="generation",
             index=models.Index(
                 condition=models.Q(("api_key__isnull", False)),
@@ -54,11 +29,11 @@ class Migration(migrations.Migration):
                 name="gen_key_created",
             ),
         ),
-        RemoveIndexOnline(
+        RemoveIndexConcurrently(
             model_name="generation",
             name="gen_user_key",
         ),
-        RemoveIndexOnline(
+        RemoveIndexConcurrently(
             model_name="generation",
             name="gen_api_key",
         ),

@@ -1,4 +1,4 @@
-"""On PostgreSQL, the audit trail refuses UPDATE and DELETE from any client, raw SQL
+"""The audit trail refuses UPDATE and DELETE from any client, raw SQL
 included (the model refuses them in Python; this holds for everything else).
 
 TRUNCATE is left alone: it is the test runner's table reset, never used by the portal.
@@ -24,13 +24,11 @@ DROP FUNCTION IF EXISTS privacy_auditevent_append_only();
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
+    schema_editor.execute(CREATE, params=None)
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
+    schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):

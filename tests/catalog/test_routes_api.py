@@ -9,7 +9,6 @@ import pytest
 from django.db import connection
 
 from accounts.actions import do_revoke_api_key
-from catalog.selectors import format_price, route_endpoint
 from logging_prefs.actions import do_set_logging_preferences
 from tests.catalog.factories import EndpointFactory, LanguageModelFactory, ProviderFactory
 from tests.logging_prefs.conftest import create_key
@@ -162,15 +161,3 @@ def test_a_listed_model_without_endpoints_is_a_409_not_a_404(gateway):
     LanguageModelFactory(author="acme", slug="bare")
     response = route(gateway, create_key(make_user()).raw, "acme/bare")
     assert response.status_code == 409
-
-
-def test_a_route_row_from_sqlite_reads_as_from_postgresql():
-    # `make run` serves from SQLite, whose driver gives floats and 0/1 to a raw query.
-    from_sqlite = route_endpoint(("Keeper", 2.5, 10, 0, 1, 30, 0))
-    from_postgresql = route_endpoint(
-        ("Keeper", Decimal("2.500000"), Decimal("10.000000"), False, True, 30, False)
-    )
-    assert from_sqlite == from_postgresql
-    assert from_sqlite.input_price == Decimal("2.5")
-    assert from_sqlite.retains_prompts is True
-    assert format_price(from_sqlite.input_price) == "2.50"

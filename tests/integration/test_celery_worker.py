@@ -21,7 +21,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 
 from tests.integration import worker_tasks
-from tests.worker_process import WorkerRun, alive, require_postgres, wait_for
+from tests.worker_process import WorkerRun, alive, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -57,7 +57,6 @@ class IntegrationRun(WorkerRun):
 
 @pytest.fixture
 def worker_run_factory(redis_url, tmp_path) -> Iterator[Callable[..., IntegrationRun]]:
-    require_postgres()
     runs: list[IntegrationRun] = []
 
     def make(visibility_timeout: int) -> IntegrationRun:

@@ -14,7 +14,7 @@ from accounts.models import ApiKey
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
 from tests.factories import UserFactory
 from tests.logging_prefs.conftest import DECISIONS_URL, create_key
-from tests.worker_process import database_url, require_postgres
+from tests.worker_process import database_url
 
 pytestmark = pytest.mark.django_db
 
@@ -137,7 +137,6 @@ def test_a_key_that_is_not_unicode_text_is_a_422_not_a_crash(gateway):
 
 
 def test_a_decision_is_one_prepared_statement_run_again_not_sent_again(gateway, key):
-    require_postgres()
     assert gateway.decide(key.raw).status_code == 200
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM pg_prepared_statements WHERE statement LIKE '%%$1%%'")
@@ -153,7 +152,6 @@ def test_a_decision_is_one_prepared_statement_run_again_not_sent_again(gateway, 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_decision_prepares_again_when_the_server_forgot_the_statement(gateway, key):
-    require_postgres()
     assert gateway.decide(key.raw).status_code == 200
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # what a pooler's new session looks like
@@ -166,7 +164,6 @@ def test_a_decision_prepares_again_when_the_server_forgot_the_statement(gateway,
 def test_a_decision_survives_a_connection_the_database_closed(gateway, key):
     # No health check before the query: a broken connection is replaced and the read
     # tried once more, so a database restart costs the gateway no failed decision.
-    require_postgres()
     assert gateway.decide(key.raw).status_code == 200
     backend = connection.connection.info.backend_pid
     with psycopg.connect(database_url(), autocommit=True) as admin:
@@ -179,7 +176,6 @@ def test_a_decision_survives_a_connection_the_database_closed(gateway, key):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_database_that_is_down_is_a_json_503_not_a_crash(gateway, key, monkeypatch):
-    require_postgres()
     assert gateway.decide(key.raw).status_code == 200
     connection.close()
     # Every new connection goes to a port where nothing listens.

@@ -19,7 +19,6 @@ from celery import Celery
 from django.db import connection
 
 from portal import health
-from tests.conftest import require
 
 
 @pytest.fixture
@@ -61,7 +60,7 @@ def healthz(client):
 
 
 @pytest.mark.django_db
-def test_healthz_is_200_with_every_part_true_when_all_services_answer(client, redis_url):
+def test_healthz_is_200_with_every_part_true_when_all_services_answer(client):
     status, body = healthz(client)
     assert status == 200
     assert body == {
@@ -72,9 +71,7 @@ def test_healthz_is_200_with_every_part_true_when_all_services_answer(client, re
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_naming_the_broker_when_the_broker_is_down(
-    client, redis_url, closed_port, monkeypatch
-):
+def test_healthz_is_503_naming_the_broker_when_the_broker_is_down(client, closed_port, monkeypatch):
     monkeypatch.setattr(health, "app", broker_at(closed_port))
 
     status, body = healthz(client)
@@ -93,7 +90,7 @@ class Hung(Exception):
 
 @pytest.mark.django_db
 def test_healthz_answers_503_within_seconds_when_the_broker_accepts_but_never_replies(
-    client, redis_url, silent_port, monkeypatch
+    client, silent_port, monkeypatch
 ):
     """A hung broker must not hang the probe: the load balancer needs an answer."""
     monkeypatch.setattr(health, "app", broker_at(silent_port))
@@ -118,9 +115,7 @@ def test_healthz_answers_503_within_seconds_when_the_broker_accepts_but_never_re
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_naming_the_cache_when_the_cache_is_down(
-    client, redis_url, closed_port, settings
-):
+def test_healthz_is_503_naming_the_cache_when_the_cache_is_down(client, closed_port, settings):
     # The production cache backend (Django's RedisCache), at a closed port. Changing
     # CACHES resets Django's cache handler, so `cache` in portal.health connects there.
     settings.CACHES = {
@@ -155,14 +150,10 @@ def database_at(port: int) -> Iterator[None]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_healthz_is_503_naming_the_database_when_the_database_is_down(
-    client, redis_url, closed_port
-):
+def test_healthz_is_503_naming_the_database_when_the_database_is_down(client, closed_port):
     # A real database failure: the connection is closed and reopened against a closed
     # port (psycopg gets "connection refused"). This needs a transactional test: a plain
     # django_db test holds the connection inside a transaction that cannot be closed.
-    require(connection.vendor == "postgresql", "needs PostgreSQL (DATABASE_URL=postgres://...)")
-
     with database_at(closed_port):
         status, body = healthz(client)
 
@@ -178,7 +169,7 @@ def test_healthz_is_503_naming_the_database_when_the_database_is_down(
 
 @pytest.mark.django_db
 def test_healthz_reports_every_failing_part_when_more_than_one_is_down(
-    client, redis_url, closed_port, monkeypatch
+    client, closed_port, monkeypatch
 ):
     # The checks are independent: one failing does not hide or skip another.
     def refuse():

@@ -47,7 +47,6 @@ def test_audit_trail_is_append_only_and_holds_no_email_or_text(
     with pytest.raises(AppendOnly):
         AuditEvent.objects.filter(pk=event.pk).delete()
     # Below the ORM too: the PostgreSQL trigger refuses raw SQL.
-    assert connection.vendor == "postgresql"
     for sql in (
         "UPDATE privacy_auditevent SET action = 'completed' WHERE id = %s",
         "DELETE FROM privacy_auditevent WHERE id = %s",

@@ -36,7 +36,6 @@ from tests.privacy.conftest import (
     new_key,
     unique_marker,
 )
-from tests.worker_process import require_postgres
 
 Status = DeletionRequest.Status
 
@@ -90,7 +89,6 @@ def same_days_and_models(key: ApiKey, *, step: int, tokens: int, cents: int) -> 
 def test_concurrent_purges_add_into_the_same_totals_without_deadlock_or_lost_updates(
     task_queue, small_chunks
 ):
-    require_postgres()
     first, second = make_user(), make_user()
     same_days_and_models(new_key(first), step=1, tokens=100, cents=25)
     same_days_and_models(new_key(second), step=-1, tokens=40, cents=3)
@@ -196,7 +194,6 @@ def test_a_row_updated_while_its_chunk_waits_is_archived_once_by_the_next_chunk(
     chunk waits for it, finds the row moved to a new address, and leaves it: the chunk
     counts only what it moved and says rows remain, and the next chunk archives the
     row. Nothing is lost, nothing is counted twice."""
-    require_postgres()
     user = make_user()
     key = new_key(user)
     same_days_and_models(key, step=1, tokens=100, cents=3)

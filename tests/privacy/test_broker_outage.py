@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +33,7 @@ from logging_prefs.models import BillingDailyTotal, Generation
 from portal.celery import app
 from privacy import actions, tasks
 from privacy.models import AuditEvent, DeletionRequest
+from tests.conftest import require
 from tests.privacy.conftest import make_user, new_key, unique_marker
 from tests.privacy.purge_worker_process import insert_generations, mailed_subjects
 from tests.privacy.test_account_pages import (
@@ -39,7 +41,7 @@ from tests.privacy.test_account_pages import (
     MANAGE_URL,
     signed_in_and_reauthenticated,
 )
-from tests.worker_process import Worker, die_with_parent, require_postgres, wait_for, worker_env
+from tests.worker_process import Worker, die_with_parent, wait_for, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -167,6 +169,10 @@ def portal_app_broker(url: str) -> Iterator[None]:
 
 @pytest.fixture
 def private_redis(tmp_path) -> Iterator[PrivateRedis]:
+    require(
+        shutil.which(REDIS_SERVER) is not None,
+        f"needs {REDIS_SERVER} on the PATH: the test stops and restarts a Redis broker of its own",
+    )
     server = PrivateRedis(tmp_path / "redis.log")
     server.start()
     try:
@@ -178,7 +184,6 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
 
 @pytest.fixture
 def workers(private_redis, tmp_path) -> Iterator[list[Worker]]:
-    require_postgres()
     started: list[Worker] = []
     try:
         yield started
@@ -352,7 +357,7 @@ def test_account_deletion_answers_promptly_when_the_broker_accepts_but_never_rep
 
 
 def test_healthz_names_the_broker_while_it_is_down_and_is_200_once_it_is_back(
-    private_redis, client, redis_url
+    private_redis, client
 ):
     assert healthz(client) == (
         200,

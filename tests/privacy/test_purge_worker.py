@@ -20,7 +20,7 @@ from privacy.actions import do_delete_account
 from privacy.models import AuditEvent, DeletionRequest
 from tests.privacy.conftest import BILLING_SUMS, make_user, new_key, unique_marker
 from tests.privacy.purge_worker_process import insert_generations, mailed_subjects
-from tests.worker_process import WorkerRun, require_postgres, wait_for
+from tests.worker_process import WorkerRun, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -63,7 +63,6 @@ class PurgeRun(WorkerRun):
 
 @pytest.fixture
 def purge_run(redis_url, tmp_path, monkeypatch) -> Iterator[PurgeRun]:
-    require_postgres()
     run = PurgeRun(redis_url, tmp_path)
     # What the test process enqueues goes to the run's private queue and key space.
     monkeypatch.setattr(tasks, "enqueue_purge", run.enqueue_purge)

@@ -44,7 +44,6 @@ from tests.privacy.admin_helpers import (
     user_list_action,
 )
 from tests.privacy.conftest import make_user
-from tests.worker_process import require_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -235,7 +234,6 @@ def test_a_legal_hold_racing_an_under_13_report_or_a_cancel_is_never_lost(
     first stops the report (or the cancel), which sees it once it gets the lock; a
     report made first leaves nothing to hold, and the hold is refused, never reported
     as set while the purge goes ahead."""
-    require_postgres()
     child = make_user()
     member = make_support_member()
     legal = make_superuser()
