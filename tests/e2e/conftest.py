@@ -300,6 +300,25 @@ def sign_in(page: Page, email: str, password: str = DEFAULT_PASSWORD) -> None:
     page.get_by_role("button", name="Sign In", exact=True).click()
 
 
+def add_virtual_authenticator(page: Page) -> None:
+    """A passkey-capable authenticator in this browser, as DESIGN.md's testing notes
+    describe: built in, with resident keys and user verification that always succeeds."""
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable")
+    devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )
+
+
 def sign_out(page: Page) -> None:
     """Sign out from the header, as a person clicks it, and see the header say so."""
     main_nav = page.get_by_role("navigation", name="Main")
