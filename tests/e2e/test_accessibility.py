@@ -856,6 +856,135 @@ def test_every_named_page_is_swept_or_excused():
     assert not set(NOT_PAGES) & swept, "a page is both swept and excused"
 
 
+# --- What axe does not measure on the two-factor pages --------------------------------
+
+# The colour behind an element: its own, or else the nearest ancestor's that is not
+# transparent (as "rgb(…)" or "rgba(…)").
+_BACKDROP = """(element) => {
+  for (let at = element; at; at = at.parentElement) {
+    const colour = getComputedStyle(at).backgroundColor;
+    if (!/^rgba\\(.*, 0\\)$/.test(colour) && colour !== "transparent") return colour;
+  }
+  return "rgb(255, 255, 255)";
+}"""
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2.1's relative luminance of a computed "rgb(r, g, b)" colour."""
+    red, green, blue = (int(part) / 255 for part in re.findall(r"\d+", colour)[:3])
+    linear = [
+        c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)
+    ]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def open_the_app_set_up(page: Page) -> None:
+    user = UserFactory()
+    sign_in(page, user.email)
+    page.goto("/accounts/2fa/totp/activate/")
+    confirm_with_the_password(page, {})
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/totp/activate/$"))
+
+
+def test_the_authenticator_apps_qr_code_shows_dark_on_light_in_dark_colours_too(
+    page: Page, browser_guard: BrowserGuard
+):
+    """The QR code's modules are black on a transparent ground: on the dark scheme's
+    page they all but vanish (WCAG 1.4.11 asks 3:1 of a graphic needed to use the page,
+    and a phone's scanner needs dark on light). Its text alternative says what it is."""
+    open_the_app_set_up(page)
+    qr = page.get_by_role("img", name="QR code of the authenticator secret below")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        settle(page)
+        backdrop = qr.evaluate(_BACKDROP)
+        assert contrast(backdrop, "rgb(0, 0, 0)") >= 3, f"{scheme}: the QR code on {backdrop}"
+    browser_guard.assert_clean()
+
+
+def test_the_authenticator_secret_can_be_focused_copied_and_read_whole_on_a_phone(
+    page: Page, browser_guard: BrowserGuard
+):
+    """The secret is what a person types into an app they cannot scan with: it must
+    not be a disabled field (skipped by the keyboard, not selectable) nor cut off at
+    the narrowest width, and its explanation is the field's description."""
+    open_the_app_set_up(page)
+    secret = page.get_by_label("Authenticator secret")
+    expect(secret).to_be_enabled()
+    expect(secret).not_to_be_editable()
+    expect(secret).to_have_accessible_description(re.compile("reinstall your authenticator app"))
+    secret.focus()
+    expect(secret).to_be_focused()
+    selected = secret.evaluate(
+        "input => { input.select(); return input.value.slice(input.selectionStart,"
+        " input.selectionEnd); }"
+    )
+    assert re.fullmatch(r"[A-Z2-7]{32}", selected), selected
+    for width in (NARROW, {"width": 320, "height": 640}):
+        page.set_viewport_size(width)
+        cut = secret.evaluate("input => input.scrollWidth - input.clientWidth")
+        assert cut <= 0, f"at {width['width']} px {cut} px of the secret are cut off"
+    browser_guard.assert_clean()
+
+
+def test_the_passkey_list_says_which_key_each_action_is_for_and_when_it_was_added(
+    page: Page, browser_guard: BrowserGuard
+):
+    """Every column has a header, each Edit and Remove names its key (a screen reader's
+    list of links otherwise reads "Edit, Remove, Edit, Remove"), the table's scrolling
+    box is named after it, and dates are written out, not 12/07/2026."""
+    user = UserFactory()
+    add_virtual_authenticator(page)
+    sign_in(page, user.email)
+    page.goto("/accounts/2fa/webauthn/add/")
+    confirm_with_the_password(page, {})
+    page.get_by_label("Name").fill("Work laptop")
+    page.get_by_label("Passwordless").check()
+    page.get_by_role("button", name="Add").click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/recovery-codes/$"))
+    page.goto("/accounts/2fa/webauthn/")
+
+    box = page.get_by_role("region", name="Your passkeys and security keys")
+    headers = box.get_by_role("columnheader")
+    expect(headers).not_to_have_count(0)
+    for header in headers.all():
+        assert header.text_content().strip(), "a column without a header"
+    expect(box.get_by_role("link", name="Edit Work laptop")).to_be_visible()
+    expect(box.get_by_role("link", name="Remove Work laptop")).to_be_visible()
+    today = timezone.localdate()
+    expect(box).to_contain_text(f"{today.day} {today:%b %Y}")
+    assert_accessible(page)
+    browser_guard.assert_clean()
+
+
+def test_the_other_ways_to_confirm_do_not_run_together(page: Page, browser_guard: BrowserGuard):
+    """The confirmation page's alternatives are separate targets with space between
+    them, not a run of links that reads as one line of text."""
+    user = UserFactory()
+    give_authenticator_app(user)
+    sign_in(page, user.email)
+    enter_the_code(page, authenticator_secret(user))
+    page.goto("/accounts/reauthenticate/")
+    links = page.locator("main .card h2 ~ * a")
+    expect(links).not_to_have_count(0)
+    # Between each link's last line box and the next one's first, on the same line.
+    gaps = links.first.evaluate("""(first) => {
+      const links = [...first.parentElement.querySelectorAll("a")];
+      return links.slice(1).map((link, i) => {
+        const before = [...links[i].getClientRects()].at(-1);
+        const after = link.getClientRects()[0];
+        return Math.abs(before.top - after.top) < 2 ? after.left - before.right : null;
+      });
+    }""")
+    assert all(gap is None or gap >= 8 for gap in gaps), f"links on one line, apart by {gaps} px"
+    browser_guard.assert_clean()
+
+
 # --- The checks check ----------------------------------------------------------------
 
 PROBE_PAGE = """<!DOCTYPE html>
