@@ -5,7 +5,8 @@ One browser per test session; every test gets a fresh context and page, and a
 uncaught exceptions, Content-Security-Policy violations, failed or error responses,
 and requests that leave the live server (the CSP allows no CDN). `sign_in` signs in on
 the sign-in page; `gateway_post` calls the gateway API over HTTP, as the gateway does;
-`assert_accessible` runs axe-core's WCAG 2.1 A and AA rules on the page.
+`assert_accessible` runs axe-core's WCAG 2.1 A and AA rules on the page;
+`add_virtual_authenticator` gives the browser a passkey-capable authenticator.
 """
 
 from __future__ import annotations

@@ -63,6 +63,7 @@ from tests.e2e.conftest import (
     describe_violations,
     install_browser_wallet,
     sign_in,
+    sign_out,
 )
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.mfa import authenticator_secret, code_for, give_authenticator_app
@@ -1109,3 +1110,31 @@ def test_pages_and_key_forms_work_without_javascript(no_script_page: Page, world
     page.get_by_role("button", name="Save privacy choices").click()
     expect(page.get_by_role("status")).to_have_text("Your privacy choices have been saved.")
     expect(box).not_to_be_checked()
+
+
+def test_an_authenticator_app_is_set_up_and_signs_in_without_javascript(no_script_page: Page):
+    """Passkeys need the browser's WebAuthn API; an authenticator app needs nothing but
+    forms: it is set up from the QR code's secret and asked for at sign-in, all with
+    JavaScript off."""
+    page = no_script_page
+    user = UserFactory()
+    sign_in(page, user.email)
+    expect(page).to_have_url(re.compile(r"/account/$"))
+    assert_reads_without_script(page, "/accounts/2fa/")
+    page.get_by_role("link", name="Set up an authenticator app").click()
+    confirm_with_the_password(page, {})
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/totp/activate/$"))
+    expect(
+        page.get_by_role("img", name="QR code of the authenticator secret below")
+    ).to_be_visible()
+    secret = page.get_by_label("Authenticator secret").input_value()
+    page.get_by_label("Authenticator code").fill(code_for(secret))
+    page.get_by_role("button", name="Activate").click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/recovery-codes/$"))
+    expect(page.get_by_label("Unused codes")).not_to_be_empty()
+    sign_out(page)
+
+    sign_in(page, user.email)
+    enter_the_code(page, secret)
+    expect(page).to_have_url(re.compile(r"/account/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
