@@ -1,7 +1,8 @@
 # Portal: `make run` serves the portal with demo data; `make test` runs every test.
 # Both work on a bare machine with Python 3.12: the first call creates .venv. Without
 # DATABASE_URL they use a private PostgreSQL server under var/postgres/ (portal/devdb.py),
-# from a pinned wheel: started when needed, stopped by whoever started it.
+# without REDIS_URL a private Valkey server under var/redis/ (portal/devredis.py), both
+# from pinned wheels: started when needed, stopped by whoever started them.
 
 PYTHON ?= python3.12
 VENV := .venv
@@ -9,8 +10,8 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 PY := $(BIN)/python
 MANAGE := $(PY) manage.py
-# Runs a command on the private PostgreSQL server (unless DATABASE_URL is set): starts
-# it if needed, and stops it afterwards if it started it.
+# Runs a command on the private PostgreSQL and Valkey servers (each unless DATABASE_URL,
+# REDIS_URL is set): starts them if needed, and stops afterwards those it started.
 WITH_DB := $(PY) -m portal.devdb run
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -27,7 +28,7 @@ install: $(BIN)/activate
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PY) --quiet
 
 # Development mode unless the environment says otherwise. Ctrl-C stops the server, the
-# worker and, once both have ended, the private PostgreSQL server if this started it.
+# worker and, once both have ended, the private servers this started.
 run: export DEBUG ?= 1
 run: install
 	mkdir -p var
@@ -46,8 +47,8 @@ worker: export DEBUG ?= 1
 worker: install
 	$(WITH_DB) $(BIN)/celery -A portal worker --beat --loglevel=INFO
 
-# pytest starts the private PostgreSQL server itself when DATABASE_URL is unset, and
-# stops it at the end if it started it (tests/conftest.py).
+# pytest starts the private servers itself when DATABASE_URL or REDIS_URL is unset, and
+# stops at the end those it started (tests/conftest.py).
 test: install lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -59,8 +60,9 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The private PostgreSQL server by hand, for manage.py and psql (`python -m portal.devdb
-# url` prints its DATABASE_URL); it runs until `make db-stop` or `make clean`.
+# The private PostgreSQL and Valkey servers by hand, for manage.py, psql and redis-cli
+# (`python -m portal.devdb url` and `redis-url` print their URLs); they run until `make
+# db-stop` or `make clean`.
 db: install
 	mkdir -p var
 	$(PY) -m portal.devdb start
@@ -68,8 +70,8 @@ db: install
 db-stop:
 	if [ -x $(PY) ]; then $(PY) -m portal.devdb stop; fi
 
-# Benchmarks need PostgreSQL (DATABASE_URL, or the private server), Redis (REDIS_URL)
-# and wrk; each prints a JSON line.
+# Benchmarks need PostgreSQL and Redis (DATABASE_URL and REDIS_URL, or the private
+# servers) and wrk; each prints a JSON line.
 bench: install
 	mkdir -p var
 	$(WITH_DB) sh -c '\

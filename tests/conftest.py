@@ -7,23 +7,25 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from portal import devdb
+from portal import devdb, devredis
 
-# Whether this pytest run started the private PostgreSQL server (then it stops it).
-_started_database = False
+# The private servers this pytest run started (then it stops them).
+_started: list = []
 
 
 def pytest_configure(config) -> None:
-    """Without DATABASE_URL the tests run on the private PostgreSQL server under var/
-    (portal/devdb.py), as `make run` does: started here unless it runs already."""
-    global _started_database
-    if not os.environ.get("DATABASE_URL"):
-        _started_database = devdb.start()
+    """Without DATABASE_URL (REDIS_URL) the tests run on the private PostgreSQL (Valkey)
+    server under var/ (portal/devdb.py, portal/devredis.py), as `make run` does: started
+    here unless it runs already."""
+    if not os.environ.get("DATABASE_URL") and devdb.start():
+        _started.append(devdb.stop)
+    if not os.environ.get("REDIS_URL") and devredis.start():
+        _started.append(devredis.stop)
 
 
 def pytest_unconfigure(config) -> None:
-    if _started_database:
-        devdb.stop()
+    while _started:
+        _started.pop()()
 
 
 def services_required() -> bool:
@@ -51,10 +53,7 @@ def run_together(threads: list[threading.Thread], *, timeout: float, what: str) 
 
 @pytest.fixture
 def redis_url() -> str:
-    require(
-        bool(settings.REDIS_URL),
-        "needs Redis (REDIS_URL): it runs real Celery worker processes on a Redis broker",
-    )
+    """The Redis the tests' Celery worker processes use as their broker."""
     return settings.REDIS_URL
 
 
@@ -67,11 +66,8 @@ def _clear_cache():
 
 
 def clear_test_cache() -> None:
-    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
-    if settings.REDIS_URL:
-        client = cache._cache.get_client(write=True)
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    else:
-        cache.clear()
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)

