@@ -35,7 +35,7 @@ class LanguageModel(models.Model):
     meta-llama/llama-3.1-8b-instruct:free)."""
 
     author = models.SlugField(max_length=64)
-    # A slug may hold dots and colons, never a slash (logging_prefs.public_urls).
+    # A slug may hold dots and colons, never a slash (catalog.public_urls).
     slug = models.CharField(max_length=100)
     name = models.CharField(max_length=150)
     description = models.TextField(blank=True)
