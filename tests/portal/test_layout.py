@@ -1,10 +1,13 @@
 """The tree says where things are: each page is served by the app that owns what it shows,
-and URL modules are named for where they are included."""
+URL modules are named for where they are included, and no two of the project's classes
+share a name (a reader who greps for one finds one)."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
+from collections import defaultdict
 from pathlib import Path
 from types import ModuleType
 
@@ -13,6 +16,8 @@ from django.urls import URLResolver, get_resolver, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("accounts", "catalog", "logging_prefs", "privacy")
+# Django finds a management command by this name, and a migration by its own.
+CLASS_NAMES_DJANGO_REQUIRES = {"Command", "Migration"}
 
 
 def _app_includes() -> list[tuple[str, str]]:
@@ -70,3 +75,18 @@ def test_each_account_include_names_every_page_it_brings():
 )
 def test_each_page_is_served_by_the_app_that_owns_what_it_shows(path, app):
     assert resolve(path).func.__module__.split(".")[0] == app
+
+
+def test_no_two_of_the_projects_classes_share_a_name():
+    defined = defaultdict(list)
+    for app in (*APPS, "portal", "bench"):
+        for path in sorted((ROOT / app).rglob("*.py")):
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.ClassDef):
+                    defined[node.name].append(str(path.relative_to(ROOT)))
+    shared = {
+        name: paths
+        for name, paths in defined.items()
+        if len(paths) > 1 and name not in CLASS_NAMES_DJANGO_REQUIRES
+    }
+    assert not shared
