@@ -69,7 +69,7 @@ db-stop:
 	if [ -x $(PY) ]; then $(PY) -m portal.devdb stop; fi
 
 # Benchmarks need PostgreSQL (DATABASE_URL, or the private server), Redis (REDIS_URL)
-# and wrk; each prints a JSON line.
+# and wrk; each prints a JSON line. Their figures: bench/README.md.
 bench: install
 	mkdir -p var
 	$(WITH_DB) sh -c '\
