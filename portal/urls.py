@@ -37,13 +37,16 @@ urlpatterns = [
         name="account_confirm_email",
     ),
     path("accounts/", include("allauth.urls")),
-    # /account/ (the hub), /account/profile/, /account/security-notices/dismiss/,
-    # /account/wallets/
+    # The hub /account/, the profile /account/profile/, the wallets /account/wallets/ and
+    # the security notices' "It was me" /account/security-notices/dismiss/.
     path("account/", include("accounts.account_urls")),
-    # /account/keys/, /account/privacy/, /account/activity/
+    # API keys /account/keys/, logging and provider choices /account/privacy/, and each
+    # request with its text /account/activity/.
     path("account/", include("logging_prefs.account_urls")),
-    # /account/data/, /account/manage/, /account/deleted/
+    # Download and delete one's data /account/data/, delete the account /account/manage/,
+    # and the goodbye page /account/deleted/ (shown signed out).
     path("account/", include("privacy.account_urls")),
+    # The catalog's models with their providers, prices and data policies.
     path("models/", include("catalog.public_urls")),
     # /legal/privacy/ (the policy and its versions), /legal/cookies/
     path("legal/", include("privacy.public_urls")),
