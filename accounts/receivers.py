@@ -56,6 +56,10 @@ def _second_factor_notice(sender, request, user, authenticator, **kwargs) -> Non
     do_add_security_notice(
         user=user,
         kind=SecurityNotice.Kind.SECOND_FACTOR_ADDED,
-        subject=authenticator.get_type_display(),
+        subject=(
+            f"passkey {authenticator.wrap().name}"
+            if authenticator.type == Authenticator.Type.WEBAUTHN
+            else "authenticator app"
+        ),
         mail=False,
     )

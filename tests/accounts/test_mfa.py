@@ -251,6 +251,7 @@ def test_a_wallet_account_sets_up_an_authenticator_app_after_signing_to_confirm(
     # (once: the recovery codes that come with the app are no second notice).
     [notice] = SecurityNotice.objects.filter(user=user)
     assert notice.kind == SecurityNotice.Kind.SECOND_FACTOR_ADDED
+    assert notice.subject == "authenticator app"
     assert "A second factor was added" in client.get("/account/").text
 
 

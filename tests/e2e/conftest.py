@@ -5,7 +5,8 @@ One browser per test session; every test gets a fresh context and page, and a
 uncaught exceptions, Content-Security-Policy violations, failed or error responses,
 and requests that leave the live server (the CSP allows no CDN). `sign_in` signs in on
 the sign-in page; `gateway_post` calls the gateway API over HTTP, as the gateway does;
-`assert_accessible` runs axe-core's WCAG 2.1 A and AA rules on the page.
+`assert_accessible` runs axe-core's WCAG 2.1 A and AA rules on the page;
+`add_virtual_authenticator` gives the browser a passkey-capable authenticator.
 """
 
 from __future__ import annotations
@@ -298,6 +299,25 @@ def sign_in(page: Page, email: str, password: str = DEFAULT_PASSWORD) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign In", exact=True).click()
+
+
+def add_virtual_authenticator(page: Page) -> None:
+    """A passkey-capable authenticator in this browser, as DESIGN.md's testing notes
+    describe: built in, with resident keys and user verification that always succeeds."""
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable")
+    devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )
 
 
 def sign_out(page: Page) -> None:

@@ -3,7 +3,8 @@ axe-core checks it, reflows at 360 px without scrolling sideways (WCAG 1.4.10), 
 without JavaScript.
 
 The sweep is a list of visits per audience (a visitor, a member, a member with every
-notice, a wallet-only member, support staff, an administrator). A visit names the URL
+notice, a wallet-only member, a member with an authenticator app and a passkey, support
+staff without a second factor, support staff, an administrator). A visit names the URL
 pattern the browser must end on, so `test_every_named_page_is_swept_or_excused` fails
 for a page added to the URLconf that is neither swept nor excused with a reason.
 Adding a page is one line in its audience's list:
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 from allauth.account.forms import default_token_generator
 from allauth.account.models import EmailAddress, EmailConfirmation
@@ -55,13 +57,16 @@ from privacy.policy import CURRENT
 from tests.e2e.conftest import (
     TIMEOUT_MS,
     BrowserGuard,
+    add_virtual_authenticator,
     assert_accessible,
     axe_violations,
     describe_violations,
     install_browser_wallet,
     sign_in,
+    sign_out,
 )
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.mfa import authenticator_secret, code_for, give_authenticator_app
 from tests.privacy.admin_helpers import make_superuser, make_support_member
 from tests.privacy.conftest import ingest, new_key
 from tests.wallets import TestWallet
@@ -100,7 +105,7 @@ class Visit:
 def _send_a_wrong_password(page: Page, world: dict) -> None:
     page.get_by_label("Email").fill(world["member_email"])
     page.get_by_label("Password").fill("not-the-password")
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign In", exact=True).click()
 
 
 def send_sign_in_with_a_wrong_password(page: Page, world: dict) -> None:
@@ -177,6 +182,85 @@ def confirm_with_the_wallet(page: Page, world: dict) -> None:
     expect(page).not_to_have_url(re.compile(r"/accounts/wallet/reauthenticate/"))
 
 
+def a_wrong_code(secret: str) -> str:
+    """Six digits that are not the authenticator app's code for this step."""
+    return f"{(int(pyotp.TOTP(secret).now()) + 1) % 1_000_000:06d}"
+
+
+def send_the_password_of_a_member_with_an_app(page: Page, world: dict) -> None:
+    """The first step of a sign-in with a second factor: the code page follows."""
+    page.get_by_label("Email").fill(world["app_user_email"])
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign In", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/$"))
+
+
+def send_a_wrong_code_to_sign_in(page: Page, world: dict) -> None:
+    page.get_by_label("Code").fill(a_wrong_code(world["app_user_secret"]))
+    page.get_by_role("button", name="Sign In", exact=True).click()
+    expect(page.get_by_text("Incorrect code.")).to_be_visible()
+
+
+def send_a_wrong_code_to_activate(page: Page, world: dict) -> None:
+    secret = page.get_by_label("Authenticator secret").input_value()
+    page.get_by_label("Authenticator code").fill(a_wrong_code(secret))
+    page.get_by_role("button", name="Activate").click()
+    expect(page.get_by_text("Incorrect code.")).to_be_visible()
+
+
+def activate_the_app(page: Page, world: dict) -> None:
+    """The code the app shows for the secret beside the QR code: recovery codes come
+    with the first second factor."""
+    secret = page.get_by_label("Authenticator secret").input_value()
+    page.get_by_label("Authenticator code").fill(code_for(secret))
+    page.get_by_role("button", name="Activate").click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/recovery-codes/$"))
+    expect(page.locator("main")).to_contain_text("Authenticator app activated.")
+
+
+def send_a_wrong_code_to_reauthenticate(page: Page, world: dict) -> None:
+    secret = authenticator_secret(User.objects.get(email=world["guarded_email"]))
+    assert secret, "the member set up no authenticator app"
+    page.get_by_label("Code").fill(a_wrong_code(secret))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_text("Incorrect code.")).to_be_visible()
+
+
+def add_a_passkey(page: Page, world: dict) -> None:
+    """With the browser's (virtual) authenticator, beside the app and its codes."""
+    page.get_by_label("Name").fill("This laptop")
+    page.get_by_label("Passwordless").check()
+    page.get_by_role("button", name="Add").click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/$"))
+    expect(page.locator("main")).to_contain_text("Security key added.")
+
+
+def open_the_passkeys_edit_page(page: Page, world: dict) -> None:
+    page.get_by_role("link", name="Edit").click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/webauthn/keys/\d+/edit/$"))
+
+
+def send_the_passkey_without_a_name(page: Page, world: dict) -> None:
+    open_the_passkeys_edit_page(page, world)
+    name = page.get_by_label("Name")
+    name.fill("")
+    name.evaluate("input => { input.form.noValidate = true; }")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".errorlist").first).to_be_visible()
+
+
+def open_the_passkeys_remove_page(page: Page, world: dict) -> None:
+    page.get_by_role("link", name="Remove").click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/webauthn/keys/\d+/remove/$"))
+
+
+def set_up_an_app_after_signing_in(page: Page, world: dict) -> None:
+    """Staff who signed in before setting up an app confirm with it before the admin."""
+    give_authenticator_app(User.objects.get(pk=world["unguarded_staff"]))
+    page.goto("/admin/")
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/reauthenticate/\?next=%2Fadmin%2F$"))
+
+
 # --- Who visits what ---------------------------------------------------------------------
 
 VISITOR_PAGES = (
@@ -223,7 +307,21 @@ VISITOR_PAGES = (
     Visit("", "/__error__/400/", "the 400 page", status=400),
     Visit("", "/__error__/429/", "the 429 page", status=429),
     Visit("", "/__error__/500/", "the 500 page", status=500),
-    Visit("admin:login", "/admin/login/"),
+    # The admin signs staff in where everyone signs in (secure_admin_login).
+    Visit("account_login", "/admin/login/", "the admin's sign-in"),
+    # Last: the session is left half signed in.
+    Visit(
+        "mfa_authenticate",
+        "/accounts/login/",
+        "during a sign-in with an authenticator app",
+        send_the_password_of_a_member_with_an_app,
+    ),
+    Visit(
+        "mfa_authenticate",
+        "/accounts/2fa/authenticate/",
+        "a wrong code",
+        send_a_wrong_code_to_sign_in,
+    ),
 )
 
 MEMBER_PAGES = (
@@ -244,6 +342,13 @@ MEMBER_PAGES = (
     Visit("account_activity_detail", "/account/activity/{generation_without_text}/", "no text"),
     Visit("account_data", "/account/data/", "", confirm_with_the_password),
     Visit("account_manage", "/account/manage/"),  # confirmed on the line above
+    Visit("mfa_index", "/accounts/2fa/", "no second factor"),
+    Visit(
+        "mfa_index",
+        "/accounts/2fa/totp/activate/",
+        "setting up refused while an address is unverified",
+    ),
+    Visit("mfa_list_webauthn", "/accounts/2fa/webauthn/", "none added"),
     Visit("model_detail", "/models/{model}/", "signed in: the endpoints my choices allow"),
     Visit("account_reauthenticate", "/accounts/reauthenticate/"),
     Visit(
@@ -274,6 +379,65 @@ WALLET_MEMBER_PAGES = (
     Visit("wallet_reauthenticate", "/accounts/wallet/reauthenticate/", "a wallet account"),
     Visit("wallet_reauthenticate", "/accounts/wallet/reauthenticate/?address={wallet}", "message"),
     Visit("account_manage", "/account/manage/", "a wallet account"),  # confirmed above
+    Visit("mfa_index", "/accounts/2fa/", "a wallet account"),
+)
+
+# A member sets up an authenticator app and a passkey, as a person does on the Security
+# page, then sees and manages all three kinds of second factor.
+GUARDED_MEMBER_PAGES = (
+    Visit("mfa_index", "/accounts/2fa/", "no second factor, every address verified"),
+    Visit(
+        "mfa_activate_totp",
+        "/accounts/2fa/totp/activate/",
+        "the QR code",
+        confirm_with_the_password,
+    ),
+    Visit(
+        "mfa_activate_totp",
+        "/accounts/2fa/totp/activate/",
+        "a wrong code",
+        send_a_wrong_code_to_activate,
+    ),
+    Visit(
+        "mfa_view_recovery_codes",
+        "/accounts/2fa/totp/activate/",
+        "just made: the app activated",
+        activate_the_app,
+    ),
+    Visit("mfa_index", "/accounts/2fa/", "an authenticator app and recovery codes"),
+    Visit("mfa_add_webauthn", "/accounts/2fa/webauthn/add/"),
+    Visit("mfa_index", "/accounts/2fa/webauthn/add/", "a passkey added too", add_a_passkey),
+    Visit("mfa_view_recovery_codes", "/accounts/2fa/recovery-codes/"),
+    Visit("mfa_generate_recovery_codes", "/accounts/2fa/recovery-codes/generate/"),
+    Visit("mfa_deactivate_totp", "/accounts/2fa/totp/deactivate/"),
+    Visit("mfa_list_webauthn", "/accounts/2fa/webauthn/", "a passkey"),
+    Visit("mfa_edit_webauthn", "/accounts/2fa/webauthn/", "", open_the_passkeys_edit_page),
+    Visit(
+        "mfa_edit_webauthn",
+        "/accounts/2fa/webauthn/",
+        "with errors",
+        send_the_passkey_without_a_name,
+    ),
+    Visit("mfa_remove_webauthn", "/accounts/2fa/webauthn/", "", open_the_passkeys_remove_page),
+    Visit("account_reauthenticate", "/accounts/reauthenticate/", "the other ways offered"),
+    Visit("mfa_reauthenticate", "/accounts/2fa/reauthenticate/"),
+    Visit(
+        "mfa_reauthenticate",
+        "/accounts/2fa/reauthenticate/",
+        "a wrong code",
+        send_a_wrong_code_to_reauthenticate,
+    ),
+    Visit("mfa_reauthenticate_webauthn", "/accounts/2fa/webauthn/reauthenticate/"),
+)
+
+UNGUARDED_STAFF_PAGES = (
+    Visit("mfa_index", "/admin/", "support staff without a second factor, sent by the admin"),
+    Visit(
+        "mfa_reauthenticate",
+        "/admin/",
+        "support staff who set up an app after signing in, sent by the admin",
+        set_up_an_app_after_signing_in,
+    ),
 )
 
 STAFF_PAGES = (
@@ -370,13 +534,38 @@ def enter_as_wallet_member(page: Page, world: dict) -> None:
     read_the_cookie_notice(page)
 
 
+def enter_as_guarded_member(page: Page, world: dict) -> None:
+    add_virtual_authenticator(page)
+    sign_in(page, world["guarded_email"], DEFAULT_PASSWORD)
+    expect(page).to_have_url(re.compile(r"/account/$"))
+    read_the_cookie_notice(page)
+
+
+def enter_as_unguarded_staff(page: Page, world: dict) -> None:
+    sign_in(page, world["unguarded_staff_email"], DEFAULT_PASSWORD)
+    expect(page).to_have_url(re.compile(r"/account/$"))
+    read_the_cookie_notice(page)
+
+
+def enter_the_code(page: Page, secret: str) -> None:
+    """The second step of a sign-in: the authenticator app's code."""
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/$"))
+    page.get_by_label("Code").fill(code_for(secret))
+    page.get_by_role("button", name="Sign In", exact=True).click()
+
+
 def sign_in_to_the_admin(page: Page, staff: User) -> None:
-    """Staff sign in to the admin with email and password (the one place to change
-    when the admin asks for more)."""
-    page.goto("/admin/login/")
-    page.get_by_label("Email address").fill(staff.email)
+    """Staff sign in to the admin where everyone signs in, with the password and then
+    their authenticator app's code (the one place to change when the admin asks for
+    more)."""
+    page.goto("/admin/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=%2Fadmin%2F$"))
+    page.get_by_label("Email").fill(staff.email)
     page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sign In", exact=True).click()
+    secret = authenticator_secret(staff)
+    assert secret, f"{staff} has no authenticator app"
+    enter_the_code(page, secret)
     expect(page).to_have_url(re.compile(r"/admin/$"))
 
 
@@ -407,6 +596,10 @@ AUDIENCES = (
     Audience("member", enter_as_member, MEMBER_PAGES),
     Audience("member with notices", enter_as_noticed_member, NOTICED_PAGES),
     Audience("wallet member", enter_as_wallet_member, WALLET_MEMBER_PAGES),
+    Audience("member setting up second factors", enter_as_guarded_member, GUARDED_MEMBER_PAGES),
+    Audience(
+        "support staff without a second factor", enter_as_unguarded_staff, UNGUARDED_STAFF_PAGES
+    ),
     Audience("support staff", enter_as_staff, STAFF_PAGES),
     Audience("administrator", enter_as_administrator, ADMINISTRATOR_PAGES),
 )
@@ -427,6 +620,11 @@ NOT_PAGES = {
     "account_confirm_login_code": "sign-in by code is off: it redirects to the sign-in page",
     "account_confirm_reauthentication_code": (
         "shown only once a code was sent; sign-in by code is off, so it redirects"
+    ),
+    "mfa_download_recovery_codes": "a text file to download",
+    "mfa_login_webauthn": (
+        "the sign-in page's passkey button posts here (JSON for its script); a browser's"
+        " GET is sent to the sign-in page"
     ),
 }
 # The admin's own pages for each model (list, add, change, delete, history) and the
@@ -476,12 +674,19 @@ def world(monkeypatch) -> dict:
     confirmation.sent = timezone.now()
     confirmation.save()
 
+    guarded = UserFactory(email="guarded@example.com", display_name="Grace Hopper")
+    app_user = UserFactory(email="app-user@example.com")
+    app_user_secret = give_authenticator_app(app_user)
+
     staff = make_support_member()
     staff.set_password(STAFF_PASSWORD)
     staff.save(update_fields=["password"])
+    give_authenticator_app(staff)
     administrator = make_superuser()
     administrator.set_password(STAFF_PASSWORD)
     administrator.save(update_fields=["password"])
+    give_authenticator_app(administrator)
+    unguarded_staff = make_support_member()
     person = UserFactory(email="person@example.com")
     new_key(person)
     received = do_request_deletion(user=person, acting_user=person, scope="account", origin="user")
@@ -512,7 +717,12 @@ def world(monkeypatch) -> dict:
         "reset_key": f"{user_pk_to_url_str(member)}-{default_token_generator.make_token(member)}",
         "wallet": WALLET.address,
         "new_wallet": NEW_WALLET.address,
+        "guarded_email": guarded.email,
+        "app_user_email": app_user.email,
+        "app_user_secret": app_user_secret,
         "staff": staff.pk,
+        "unguarded_staff": unguarded_staff.pk,
+        "unguarded_staff_email": unguarded_staff.email,
         "administrator": administrator.pk,
         "person": person.pk,
         "received": received.pk,
@@ -647,6 +857,135 @@ def test_every_named_page_is_swept_or_excused():
     assert not set(NOT_PAGES) & swept, "a page is both swept and excused"
 
 
+# --- What axe does not measure on the two-factor pages --------------------------------
+
+# The colour behind an element: its own, or else the nearest ancestor's that is not
+# transparent (as "rgb(…)" or "rgba(…)").
+_BACKDROP = """(element) => {
+  for (let at = element; at; at = at.parentElement) {
+    const colour = getComputedStyle(at).backgroundColor;
+    if (!/^rgba\\(.*, 0\\)$/.test(colour) && colour !== "transparent") return colour;
+  }
+  return "rgb(255, 255, 255)";
+}"""
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2.1's relative luminance of a computed "rgb(r, g, b)" colour."""
+    red, green, blue = (int(part) / 255 for part in re.findall(r"\d+", colour)[:3])
+    linear = [
+        c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (red, green, blue)
+    ]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def open_the_app_set_up(page: Page) -> None:
+    user = UserFactory()
+    sign_in(page, user.email)
+    page.goto("/accounts/2fa/totp/activate/")
+    confirm_with_the_password(page, {})
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/totp/activate/$"))
+
+
+def test_the_authenticator_apps_qr_code_shows_dark_on_light_in_dark_colours_too(
+    page: Page, browser_guard: BrowserGuard
+):
+    """The QR code's modules are black on a transparent ground: on the dark scheme's
+    page they all but vanish (WCAG 1.4.11 asks 3:1 of a graphic needed to use the page,
+    and a phone's scanner needs dark on light). Its text alternative says what it is."""
+    open_the_app_set_up(page)
+    qr = page.get_by_role("img", name="QR code of the authenticator secret below")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        settle(page)
+        backdrop = qr.evaluate(_BACKDROP)
+        assert contrast(backdrop, "rgb(0, 0, 0)") >= 3, f"{scheme}: the QR code on {backdrop}"
+    browser_guard.assert_clean()
+
+
+def test_the_authenticator_secret_can_be_focused_copied_and_read_whole_on_a_phone(
+    page: Page, browser_guard: BrowserGuard
+):
+    """The secret is what a person types into an app they cannot scan with: it must
+    not be a disabled field (skipped by the keyboard, not selectable) nor cut off at
+    the narrowest width, and its explanation is the field's description."""
+    open_the_app_set_up(page)
+    secret = page.get_by_label("Authenticator secret")
+    expect(secret).to_be_enabled()
+    expect(secret).not_to_be_editable()
+    expect(secret).to_have_accessible_description(re.compile("reinstall your authenticator app"))
+    secret.focus()
+    expect(secret).to_be_focused()
+    selected = secret.evaluate(
+        "input => { input.select(); return input.value.slice(input.selectionStart,"
+        " input.selectionEnd); }"
+    )
+    assert re.fullmatch(r"[A-Z2-7]{32}", selected), selected
+    for width in (NARROW, {"width": 320, "height": 640}):
+        page.set_viewport_size(width)
+        cut = secret.evaluate("input => input.scrollWidth - input.clientWidth")
+        assert cut <= 0, f"at {width['width']} px {cut} px of the secret are cut off"
+    browser_guard.assert_clean()
+
+
+def test_the_passkey_list_says_which_key_each_action_is_for_and_when_it_was_added(
+    page: Page, browser_guard: BrowserGuard
+):
+    """Every column has a header, each Edit and Remove names its key (a screen reader's
+    list of links otherwise reads "Edit, Remove, Edit, Remove"), the table's scrolling
+    box is named after it, and dates are written out, not 12/07/2026."""
+    user = UserFactory()
+    add_virtual_authenticator(page)
+    sign_in(page, user.email)
+    page.goto("/accounts/2fa/webauthn/add/")
+    confirm_with_the_password(page, {})
+    page.get_by_label("Name").fill("Work laptop")
+    page.get_by_label("Passwordless").check()
+    page.get_by_role("button", name="Add").click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/recovery-codes/$"))
+    page.goto("/accounts/2fa/webauthn/")
+
+    box = page.get_by_role("region", name="Your passkeys and security keys")
+    headers = box.get_by_role("columnheader")
+    expect(headers).not_to_have_count(0)
+    for header in headers.all():
+        assert header.text_content().strip(), "a column without a header"
+    expect(box.get_by_role("link", name="Edit Work laptop")).to_be_visible()
+    expect(box.get_by_role("link", name="Remove Work laptop")).to_be_visible()
+    today = timezone.localdate()
+    expect(box).to_contain_text(f"{today.day} {today:%b %Y}")
+    assert_accessible(page)
+    browser_guard.assert_clean()
+
+
+def test_the_other_ways_to_confirm_do_not_run_together(page: Page, browser_guard: BrowserGuard):
+    """The confirmation page's alternatives are separate targets with space between
+    them, not a run of links that reads as one line of text."""
+    user = UserFactory()
+    give_authenticator_app(user)
+    sign_in(page, user.email)
+    enter_the_code(page, authenticator_secret(user))
+    page.goto("/accounts/reauthenticate/")
+    links = page.locator("main .card h2 ~ * a")
+    expect(links).not_to_have_count(0)
+    # Between each link's last line box and the next one's first, on the same line.
+    gaps = links.first.evaluate("""(first) => {
+      const links = [...first.parentElement.querySelectorAll("a")];
+      return links.slice(1).map((link, i) => {
+        const before = [...links[i].getClientRects()].at(-1);
+        const after = link.getClientRects()[0];
+        return Math.abs(before.top - after.top) < 2 ? after.left - before.right : null;
+      });
+    }""")
+    assert all(gap is None or gap >= 8 for gap in gaps), f"links on one line, apart by {gaps} px"
+    browser_guard.assert_clean()
+
+
 # --- The checks check ----------------------------------------------------------------
 
 PROBE_PAGE = """<!DOCTYPE html>
@@ -771,3 +1110,31 @@ def test_pages_and_key_forms_work_without_javascript(no_script_page: Page, world
     page.get_by_role("button", name="Save privacy choices").click()
     expect(page.get_by_role("status")).to_have_text("Your privacy choices have been saved.")
     expect(box).not_to_be_checked()
+
+
+def test_an_authenticator_app_is_set_up_and_signs_in_without_javascript(no_script_page: Page):
+    """Passkeys need the browser's WebAuthn API; an authenticator app needs nothing but
+    forms: it is set up from the QR code's secret and asked for at sign-in, all with
+    JavaScript off."""
+    page = no_script_page
+    user = UserFactory()
+    sign_in(page, user.email)
+    expect(page).to_have_url(re.compile(r"/account/$"))
+    assert_reads_without_script(page, "/accounts/2fa/")
+    page.get_by_role("link", name="Set up an authenticator app").click()
+    confirm_with_the_password(page, {})
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/totp/activate/$"))
+    expect(
+        page.get_by_role("img", name="QR code of the authenticator secret below")
+    ).to_be_visible()
+    secret = page.get_by_label("Authenticator secret").input_value()
+    page.get_by_label("Authenticator code").fill(code_for(secret))
+    page.get_by_role("button", name="Activate").click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/recovery-codes/$"))
+    expect(page.get_by_label("Unused codes")).not_to_be_empty()
+    sign_out(page)
+
+    sign_in(page, user.email)
+    enter_the_code(page, secret)
+    expect(page).to_have_url(re.compile(r"/account/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")

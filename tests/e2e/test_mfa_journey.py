@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from tests.accounts.test_wallets import wallet_user
-from tests.e2e.conftest import assert_accessible, sign_in, sign_out
+from tests.e2e.conftest import add_virtual_authenticator, assert_accessible, sign_in, sign_out
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.mfa import code_for
 from tests.privacy.admin_helpers import make_support_member
@@ -130,25 +130,6 @@ def test_staff_without_a_second_factor_set_one_up_before_the_admin_opens(page: P
     expect(page).to_have_url(re.compile(r"/admin/$"))
     expect(page.get_by_role("link", name="Deletion requests").first).to_be_visible()
     browser_guard.assert_clean()
-
-
-def add_virtual_authenticator(page: Page) -> None:
-    """A passkey-capable authenticator in this browser, as DESIGN.md's testing notes
-    describe: built in, with resident keys and user verification that always succeeds."""
-    devtools = page.context.new_cdp_session(page)
-    devtools.send("WebAuthn.enable")
-    devtools.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-            }
-        },
-    )
 
 
 def test_a_person_adds_a_passkey_and_signs_in_with_it_alone(page: Page, browser_guard):
