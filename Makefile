@@ -71,7 +71,7 @@ db-stop:
 	if [ -x $(PY) ]; then $(PY) -m portal.devdb stop; fi
 
 # Benchmarks need PostgreSQL and Redis (DATABASE_URL and REDIS_URL, or the private
-# servers) and wrk; each prints a JSON line.
+# servers) and wrk; each prints a JSON line. Their figures: bench/README.md.
 bench: install
 	mkdir -p var
 	$(WITH_DB) sh -c '\

@@ -14,10 +14,9 @@ from django.utils.http import urlencode
 from accounts.selectors import has_second_factor, used_second_factor
 
 # How often a signed-in session's "last seen" (and IP, user agent) is written. allauth
-# writes and commits the session's row on every request: a database commit per page
-# view, which waits for the WAL flush. While a purge writes gigabytes of WAL, that
-# commit alone took another user's /account/privacy/ p99 from 18 ms to over 180 ms
-# (bench/purge.py). The sessions page shows "last seen" to within this interval.
+# writes and commits the session's row on every request, and a commit waits for the WAL
+# flush, which a running purge makes slow for everyone (bench/README.md, "purge"). The
+# sessions page shows "last seen" to within this interval.
 TRACK_INTERVAL_SECONDS = 5 * 60
 
 

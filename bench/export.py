@@ -23,8 +23,8 @@ How it is fair and what it leaves behind:
   STDOUT` each, in text format. It skips what the export adds: the keyset pages and the
   JSON. Its plan is PostgreSQL's choice for the whole set: for the generations a
   parallel sequential scan and a sort, where each of the export's pages walks the
-  index gen_user_created (2026-11-29: 0.47-0.50 s that way, 0.55 s with the index
-  forced, 0.62 s without parallel workers).
+  index gen_user_created; that plan is the baseline's fastest (bench/README.md,
+  "export").
 - Each side runs in a fresh Python process (`--side project|baseline`, Django set up
   and connected before the clock starts). One untimed round of each side warms the OS
   page cache and PostgreSQL's buffers, then ROUNDS rounds alternate the two sides; the

@@ -35,9 +35,8 @@ How it is fair and what it leaves behind:
 - The probe: a session for another account (created with the test client's
   force_login), GET /account/privacy/ every PROBE_INTERVAL seconds (0.05, or
   BENCH_PROBE_INTERVAL) on one keep-alive connection to gunicorn (2 workers), for the
-  whole purge. It runs during the purge only, so it slows the purge side alone (by about
-  half a second: 12.66 s with one request every 5 s against 13.1-13.2 s in 10,000-row
-  chunks, 2026-11-28).
+  whole purge. It runs during the purge only, so it slows the purge side alone, by about
+  half a second (bench/README.md, "purge").
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class LanguageModel(models.Model):
     meta-llama/llama-3.1-8b-instruct:free)."""
 
     author = models.SlugField(max_length=64)
-    # A slug may hold dots and colons, never a slash (logging_prefs.public_urls).
+    # A slug may hold dots and colons, never a slash (catalog.public_urls).
     slug = models.CharField(max_length=100)
     name = models.CharField(max_length=150)
     description = models.TextField(blank=True)
@@ -69,9 +69,11 @@ PRICE_FIELD = {
 }
 
 
-class DataPolicy:
-    """What an endpoint's prices and policy fields imply; shared by the model and the
-    routes endpoint's rows (catalog.selectors.RouteEndpoint)."""
+class EndpointTerms:
+    """What an endpoint's prices and data-policy fields imply (free, zero data
+    retention); shared by the model and the routes endpoint's rows
+    (catalog.selectors.RouteEndpoint). Not the gateway's `DataPolicy`, the routes
+    answer's schema."""
 
     input_price: Decimal
     output_price: Decimal
@@ -90,7 +92,7 @@ class DataPolicy:
         return not (self.trains_on_prompts or self.retains_prompts or self.publishes_prompts)
 
 
-class Endpoint(DataPolicy, models.Model):
+class Endpoint(EndpointTerms, models.Model):
     """One provider serving one model: its price and what it does with prompts."""
 
     model = models.ForeignKey(LanguageModel, on_delete=models.CASCADE, related_name="endpoints")

@@ -8,10 +8,10 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Count
 
-from catalog.models import DataPolicy, Endpoint, LanguageModel, Provider
+from catalog.models import Endpoint, EndpointTerms, LanguageModel, Provider
 
 
-def endpoint_refusals(endpoint: DataPolicy, policy: dict[str, bool]) -> list[str]:
+def endpoint_refusals(endpoint: EndpointTerms, policy: dict[str, bool]) -> list[str]:
     """Why an account's provider data-policy choices (LoggingPreference's
     PROVIDER_POLICY_FIELDS, as the gateway's decision carries them) rule the endpoint
     out, in the words of the privacy page; empty when they allow it."""
@@ -30,7 +30,7 @@ def endpoint_refusals(endpoint: DataPolicy, policy: dict[str, bool]) -> list[str
     return reasons
 
 
-def endpoint_allowed(endpoint: DataPolicy, policy: dict[str, bool]) -> bool:
+def endpoint_allowed(endpoint: EndpointTerms, policy: dict[str, bool]) -> bool:
     return not endpoint_refusals(endpoint, policy)
 
 
@@ -93,7 +93,7 @@ def catalog_models() -> list[LanguageModel]:
 
 
 @dataclass(frozen=True)
-class RouteEndpoint(DataPolicy):
+class RouteEndpoint(EndpointTerms):
     """An endpoint as the routes endpoint answers with it."""
 
     provider: str

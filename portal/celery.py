@@ -21,9 +21,8 @@ def _close_old_connections(**kwargs) -> None:
     connection that is broken or older than CONN_MAX_AGE, keep the others.
 
     Celery's Django fixup would close every connection before and after each task
-    instead (unless CELERY_DB_REUSE_MAX is set, see settings): each task, each purge
-    chunk among them, then opened a new PostgreSQL connection and started a new backend
-    with cold catalog caches, about a sixth of a purge chunk's time (bench/purge.py).
+    instead (unless CELERY_DB_REUSE_MAX is set, see settings), so that each purge chunk
+    would start a new PostgreSQL backend with cold caches (bench/README.md, "purge").
     """
     from django.db import close_old_connections
 

@@ -12,10 +12,10 @@ import os
 
 bind = "0.0.0.0:8000"  # noqa: S104 (inside a container, behind its port mapping)
 
-# Synchronous workers, four for two cores (WEB_CONCURRENCY to change it): on two cores
-# 2, 5 and 8 served the gateway's decisions no faster than 4 (bench/decisions.py), and
-# threaded workers holding keep-alive connections made a request wait behind the
-# others its worker holds (the decisions' p99 went from about 20 ms to over 30).
+# Synchronous workers, four for two cores (WEB_CONCURRENCY to change it): more or fewer
+# served the gateway's decisions no faster, and threaded workers holding keep-alive
+# connections made a request wait behind the others its worker holds (bench/README.md,
+# "decisions").
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 
 # The access log (docker-compose.yml turns it on) names the path, never the query string
@@ -27,8 +27,8 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(
 # A worker shows the arbiter it is alive by touching its heartbeat file (os.utime)
 # each time round its loop, that is before every request. On a disk-backed /tmp that
 # is a metadata write each time (gunicorn's documentation warns it can block a
-# worker); in memory it is not. In two paired runs (2026-11-29) the benchmarks served
-# 2-3% more requests a second with it, the decisions and the trivial view alike.
+# worker); in memory it is not, and the HTTP benchmarks serve a little more with it
+# (bench/README.md, "decisions").
 # gunicorn makes its file there with mkstemp and unlinks it at once.
 _IN_MEMORY = "/dev/shm"  # noqa: S108
 if os.path.isdir(_IN_MEMORY):

@@ -1,3 +1,12 @@
+"""The site's URLs. Each app's pages come from two kinds of module, named for where they
+are included:
+
+- `<app>/account_urls.py`: the pages about one's own account, included under /account/
+  (the comment above each include names the pages it brings);
+- `<app>/public_urls.py`: the app's pages outside the account, included under the
+  prefix given here (/accounts/wallet/, /models/, /legal/).
+"""
+
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -19,7 +28,8 @@ urlpatterns = [
     path(GATEWAY_API_PATH.removeprefix("/"), gateway_api.urls),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/wallet/", include("accounts.wallet_urls")),
+    # Sign-In with Ethereum, beside allauth's sign-in pages.
+    path("accounts/wallet/", include("accounts.public_urls")),
     # Before allauth's own: the confirmation link under the portal's rule for addresses.
     re_path(
         r"^accounts/confirm-email/(?P<key>[-:\w]+)/$",
@@ -27,11 +37,19 @@ urlpatterns = [
         name="account_confirm_email",
     ),
     path("accounts/", include("allauth.urls")),
-    path("account/", include("accounts.urls")),
-    path("account/", include("logging_prefs.urls")),
+    # The hub /account/, the profile /account/profile/, the wallets /account/wallets/ and
+    # the security notices' "It was me" /account/security-notices/dismiss/.
+    path("account/", include("accounts.account_urls")),
+    # API keys /account/keys/, logging and provider choices /account/privacy/, and each
+    # request with its text /account/activity/.
+    path("account/", include("logging_prefs.account_urls")),
+    # Download and delete one's data /account/data/, delete the account /account/manage/,
+    # and the goodbye page /account/deleted/ (shown signed out).
     path("account/", include("privacy.account_urls")),
-    path("models/", include("logging_prefs.public_urls")),
-    path("legal/", include("privacy.urls")),
+    # The catalog's models with their providers, prices and data policies.
+    path("models/", include("catalog.public_urls")),
+    # /legal/privacy/ (the policy and its versions), /legal/cookies/
+    path("legal/", include("privacy.public_urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -59,7 +59,8 @@ def redis_url() -> str:
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Rate-limit counters and cached decisions never leak from one test to the next."""
+    """Rate-limit counters, spent wallet nonces, session-tracking marks and export locks
+    never leak from one test to the next."""
     clear_test_cache()
     yield
     clear_test_cache()

@@ -58,6 +58,6 @@ class Migration(migrations.Migration):
                 'ordering': ['model', 'provider'],
                 'constraints': [models.UniqueConstraint(fields=('model', 'provider'), name='catalog_endpoint_unique'), models.CheckConstraint(condition=models.Q(('input_price__gte', 0), ('output_price__gte', 0)), name='catalog_endpoint_prices_not_negative'), models.CheckConstraint(condition=models.Q(('retention_days__isnull', True), ('retains_prompts', True), _connector='OR'), name='catalog_endpoint_retention_days_only_if_retained')],
             },
-            bases=(catalog.models.DataPolicy, models.Model),
+            bases=(catalog.models.EndpointTerms, models.Model),
         ),
     ]

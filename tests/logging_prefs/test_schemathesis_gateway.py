@@ -38,7 +38,7 @@ schema = schemathesis.openapi.from_wsgi(OPENAPI_URL, application)
 
 def _aim_at_a_real_key(case, key_id: int, raw_key: str) -> None:
     """Make every other generated record storable, so the insert path (text decision,
-    duplicates, PostgreSQL's unnest INSERT) sees generated strings and numbers too:
+    duplicates, the COPY into PostgreSQL) sees generated strings and numbers too:
     a real key, a plausible time and cost; the other fields stay as generated. The
     remaining records stay entirely as generated."""
     body = case.body

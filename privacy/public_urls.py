@@ -1,3 +1,6 @@
+"""The legal pages under /legal/: the privacy policy in force and every published
+version, its acknowledgement, and the cookie list with its notice."""
+
 from django.urls import path
 
 from privacy import views

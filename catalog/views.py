@@ -1,11 +1,12 @@
-"""Public model pages: each model's endpoints with their price and data policy (the
-catalog), and the anonymous category aggregates.
+"""The public model pages under /models/: each model's endpoints with their price and
+data policy, and what people used it for.
 
-Only the catalog's models have a page, and the aggregates shown are the cells
-published_category_counts lets out: counts per model and category over the last 30
-days, from CategoryDailyCount (no user, key or text behind them, see categories.py),
-each at least PORTAL_CATEGORY_MIN_COUNT. A signed-in visitor also sees which endpoints
-their own privacy choices allow, and why not.
+Only the catalog's models have a page. The usage categories are counted by logging_prefs
+(logging_prefs/categories.py, CategoryDailyCount: no user, key or text behind them); these
+pages read them through logging_prefs.selectors.published_category_counts, which lets out
+only counts per model and category over the last 30 days, each at least
+PORTAL_CATEGORY_MIN_COUNT. A signed-in visitor also sees which endpoints their own
+privacy choices allow, and why not.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def models_index(request: HttpRequest) -> HttpResponse:
     ]
     return render(
         request,
-        "logging_prefs/public/models_index.html",
+        "catalog/models_index.html",
         {"models": entries, **_window_context(since, until)},
     )
 
@@ -120,4 +121,4 @@ def model_detail(request: HttpRequest, author: str, slug: str) -> HttpResponse:
         "total": total,
         **_window_context(since, until),
     }
-    return render(request, "logging_prefs/public/model_detail.html", context)
+    return render(request, "catalog/model_detail.html", context)

@@ -1,3 +1,6 @@
+"""The account hub under /account/: the hub itself, the profile, the security notices'
+"It was me", and the wallets an account signs in with."""
+
 from django.urls import path
 
 from accounts import views, wallet_views
