@@ -6,7 +6,6 @@ import time
 
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
-from allauth.account.internal.flows.login import get_authentication_records
 from allauth.account.models import EmailAddress
 from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
@@ -18,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User, Wallet
+from portal.compat import get_authentication_records
 from portal.redirects import is_local_path
 
 
@@ -135,7 +135,7 @@ class AccountAdapter(DefaultAccountAdapter):
 
     @staticmethod
     def _confirmation_mail_allowed(request: HttpRequest | None, key: str) -> bool:
-        from allauth.core.internal import ratelimit
+        from portal.compat import allauth_ratelimit as ratelimit
 
         if request is None:
             return True

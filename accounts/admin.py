@@ -16,12 +16,12 @@ from allauth.usersessions.admin import UserSessionAdmin as AllauthUserSessionAdm
 from allauth.usersessions.models import UserSession
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
 from accounts.models import User, Wallet
+from portal.compat import unquote
 from privacy.actions import do_report_under_13, do_terminate_account, termination_notice_template
 from privacy.admin import change_url, step_target, support_step
 from privacy.models import Termination

@@ -16,7 +16,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db.models import Model, Q
@@ -29,6 +28,7 @@ from django.utils.html import format_html, format_html_join
 from accounts.models import User, Wallet
 from accounts.selectors import users_owning_address
 from accounts.wallets import ADDRESS_RE as WALLET_ADDRESS_RE
+from portal.compat import object_does_not_exist_redirect, unquote
 from privacy.actions import (
     DeletionRequestError,
     ForbiddenStep,
@@ -136,7 +136,7 @@ def step_target(
         raise PermissionDenied
     obj = model_admin.get_object(request, unquote(object_id))
     if obj is None:
-        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
+        return object_does_not_exist_redirect(model_admin, request, object_id)
     return obj
 
 
