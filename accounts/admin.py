@@ -21,9 +21,10 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
 from accounts.models import User, Wallet
+from portal.admin_steps import change_url, step_target, support_step
 from portal.compat import unquote
 from privacy.actions import do_report_under_13, do_terminate_account, termination_notice_template
-from privacy.admin import change_url, step_target, support_step
+from privacy.errors import STEP_ERRORS
 from privacy.models import Termination
 from privacy.selectors import account_step_refusal
 
@@ -261,6 +262,7 @@ class UserAdmin(DjangoUserAdmin):
             title="Terminate account",
             submit_label="Terminate the account",
             perform=perform,
+            refused=STEP_ERRORS,
             initial={"notice_text": termination_notice_template(user)},
             intro=[
                 "The account is closed at once: signed out everywhere, API keys revoked, "
@@ -295,6 +297,7 @@ class UserAdmin(DjangoUserAdmin):
             title="Reported as under 13",
             submit_label="Delete the account and all its data now",
             perform=perform,
+            refused=STEP_ERRORS,
             intro=[
                 "Our services are not directed to children under 13. On a report that this "
                 "account belongs to one, the account is closed and all its data is erased "

@@ -30,6 +30,7 @@ from django.utils import timezone
 from accounts.actions import do_revoke_api_key
 from accounts.models import ApiKey, User
 from privacy import registry
+from privacy.errors import DeletionRequestError, ForbiddenStep, TerminationError
 from privacy.models import (
     DELETION_DUE_AFTER,
     AuditEvent,
@@ -79,20 +80,6 @@ HEARTBEAT_STALE_AFTER = dt.timedelta(minutes=10)
 SWEEP_GRACE = dt.timedelta(minutes=5)
 # The sweeper's work per run; the next run picks up the rest.
 SWEEP_BATCH = 500
-
-
-class DeletionRequestError(Exception):
-    """A transition the request's current state does not allow."""
-
-
-class TerminationError(Exception):
-    """A termination, legal hold or under-13 step the account's state does not allow."""
-
-
-class ForbiddenStep(Exception):
-    """A step the rules for staff keep from this person (privacy/README.md, "Support"):
-    support acting on a staff or superuser account, scheduling a request they opened and
-    verified alone, or closing someone else's account in one step. A superuser may."""
 
 
 class ClaimLost(Exception):
