@@ -17,12 +17,4 @@ BEAT_SCHEDULE: dict[str, dict] = {
         # While workers are down, sweeps must not pile up: the next one does the same work.
         "options": {"expires": 60 * 5},
     },
-    # Sessions past their expiry, the session list's records of them (an IP address and
-    # a browser each) and expired email-confirmation keys: unusable, yet kept by Django
-    # and allauth until deleted. Daily; a missed run only leaves them a day longer.
-    "clear-expired-sign-in-records": {
-        "task": "privacy.tasks.clear_expired_sign_in_records",
-        "schedule": 60 * 60 * 24,
-        "options": {"expires": 60 * 60 * 12},
-    },
 }

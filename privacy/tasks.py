@@ -13,7 +13,6 @@ from privacy.actions import (
     Claim,
     ClaimLost,
     do_claim_deletion_request,
-    do_clear_expired_sign_in_records,
     do_purge_chunk,
     do_send_deletion_notice,
     do_sweep_deletion_requests,
@@ -71,18 +70,6 @@ def sweep_deletion_requests() -> dict[str, int]:
         "scheduled": len(result.scheduled),
         "reclaimed": len(result.reclaimed),
         "notices": len(result.notices),
-    }
-
-
-@shared_task(acks_late=True, **_RETRY)
-def clear_expired_sign_in_records() -> dict[str, int]:
-    """Beat: delete expired sessions, their records and expired confirmation keys."""
-    result = do_clear_expired_sign_in_records()
-    return {
-        "sessions": result.sessions,
-        "session_records": result.session_records,
-        "email_confirmations": result.email_confirmations,
-        "unconfirmed_addresses": result.unconfirmed_addresses,
     }
 
 
