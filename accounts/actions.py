@@ -214,7 +214,7 @@ def do_take_address(*, owner: User, email: str) -> list[int]:
 
 
 def _close_account_nobody_can_enter(user: User) -> None:
-    from privacy.actions import do_erase_unconfirmed_account
+    from privacy.deletion.account import do_erase_unconfirmed_account
 
     if user.is_active:
         do_erase_unconfirmed_account(user=user)

@@ -72,9 +72,8 @@ class AccountAdapter(DefaultAccountAdapter):
         if not commit:
             return super().save_user(request, user, form, commit=False)
         # Signing up is done under the policy in force (the form links it).
-        from privacy.actions import do_acknowledge_policy
         from privacy.models import PolicyAcknowledgement
-        from privacy.policy import CURRENT
+        from privacy.policy import CURRENT, do_acknowledge_policy
 
         with transaction.atomic():
             user = super().save_user(request, user, form, commit=True)
@@ -199,7 +198,7 @@ class AccountAdapter(DefaultAccountAdapter):
         # terminated person read the notice of why (the policy's "with notice to you";
         # the one way to tell an account without a usable email address). Rendered
         # here, not behind a redirect: /accounts/inactive/ itself shows nothing personal.
-        from privacy.actions import termination_notice_for
+        from privacy.termination.terminate import termination_notice_for
 
         notice = termination_notice_for(user)
         if notice is None:

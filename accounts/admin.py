@@ -23,10 +23,11 @@ from django.urls import path, reverse
 from accounts.models import User, Wallet
 from portal.admin_steps import change_url, step_target, support_step
 from portal.compat import unquote
-from privacy.actions import do_report_under_13, do_terminate_account, termination_notice_template
 from privacy.errors import STEP_ERRORS
 from privacy.models import Termination
 from privacy.selectors import account_step_refusal
+from privacy.termination.terminate import do_terminate_account, termination_notice_template
+from privacy.termination.under_13 import do_report_under_13
 
 
 class TerminateForm(forms.Form):

@@ -48,9 +48,8 @@ from portal.compat import (
     resume_request,
 )
 from portal.redirects import requested_next
-from privacy.actions import do_acknowledge_policy
 from privacy.models import PolicyAcknowledgement
-from privacy.policy import CURRENT
+from privacy.policy import CURRENT, do_acknowledge_policy
 
 SIGNUP_SESSION_KEY = "wallet_signup"
 _TOO_MANY = "Too many signature requests from your network: wait a minute and try again."

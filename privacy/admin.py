@@ -28,16 +28,16 @@ from accounts.selectors import users_owning_address
 from accounts.wallets import ADDRESS_RE as WALLET_ADDRESS_RE
 from portal.admin_steps import ReadOnlyAdmin, change_url, step_target, support_step
 from portal.compat import unquote
-from privacy.actions import (
+from privacy.deletion.requests import (
     do_reject_deletion_request,
     do_request_deletion,
     do_schedule_deletion_request,
-    do_set_legal_hold,
     do_verify_deletion_request,
 )
 from privacy.errors import STEP_ERRORS
 from privacy.models import AuditEvent, DeletionRequest, Termination
 from privacy.selectors import request_step_refusal
+from privacy.termination.legal_hold import do_set_legal_hold
 
 Status = DeletionRequest.Status
 Method = DeletionRequest.VerificationMethod
@@ -217,7 +217,7 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
         ("Notice", {"fields": ["notice_address", "notice_sent_at"]}),
     ]
 
-    # Everything: the lifecycle owns every field (privacy.actions writes them).
+    # Everything: the lifecycle owns every field (the privacy actions write them).
     def get_readonly_fields(self, request, obj=None):
         return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
 

@@ -1,7 +1,7 @@
 """Celery tasks of the privacy lifecycle: thin wrappers that take ids and call actions.
 
 Every task is idempotent: running one twice, or again after its worker died, erases
-nothing twice and sends no second notice (privacy/README.md).
+nothing twice and sends no second notice (privacy/deletion/README.md).
 """
 
 from __future__ import annotations
@@ -9,14 +9,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
 
-from privacy.actions import (
-    Claim,
-    ClaimLost,
-    do_claim_deletion_request,
-    do_purge_chunk,
-    do_send_deletion_notice,
-    do_sweep_deletion_requests,
-)
+from privacy.deletion.notices import do_send_deletion_notice
+from privacy.deletion.purge import Claim, ClaimLost, do_claim_deletion_request, do_purge_chunk
+from privacy.deletion.sweeper import do_sweep_deletion_requests
 
 # A lost database connection (failover, restart) is worth a few quick retries; after
 # that the chain stops and the sweeper hands the request to a new worker.

@@ -21,8 +21,8 @@ from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.models import Generation
 from portal.compat import AUTHENTICATION_METHODS_SESSION_KEY
-from privacy.actions import (
-    do_claim_deletion_request,
+from privacy.deletion.purge import do_claim_deletion_request
+from privacy.deletion.requests import (
     do_request_deletion,
     do_schedule_deletion_request,
     do_verify_deletion_request,

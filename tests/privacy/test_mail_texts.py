@@ -11,16 +11,15 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from privacy.actions import (
-    do_delete_account,
+from privacy.deletion.account import do_delete_account
+from privacy.deletion.requests import (
     do_delete_stored_prompts,
     do_reject_deletion_request,
     do_request_deletion,
-    do_sweep_deletion_requests,
-    do_terminate_account,
-    termination_notice_template,
 )
+from privacy.deletion.sweeper import do_sweep_deletion_requests
 from privacy.models import DeletionRequest
+from privacy.termination.terminate import do_terminate_account, termination_notice_template
 from tests.privacy.admin_helpers import make_superuser
 from tests.privacy.conftest import ingest, make_user, new_key
 

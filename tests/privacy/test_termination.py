@@ -16,8 +16,10 @@ from django.utils import timezone
 from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.models import Generation
-from privacy.actions import do_request_deletion, do_sweep_deletion_requests, do_terminate_account
+from privacy.deletion.requests import do_request_deletion
+from privacy.deletion.sweeper import do_sweep_deletion_requests
 from privacy.models import AuditEvent, DeletionRequest, Termination
+from privacy.termination.terminate import do_terminate_account
 from tests.factories import DEFAULT_PASSWORD
 from tests.privacy.admin_helpers import (
     admin_client,
