@@ -360,7 +360,7 @@ def do_delete_stored_prompts(
 def require_self_or_superuser(*, user: User, acting_user: User | None) -> None:
     """Request, verification and schedule in one step: the person themselves (signed in
     and re-authenticated), a superuser or the system (None). Support goes through the
-    request's steps instead, where a second person schedules (privacy/README.md)."""
+    request's steps instead, where a second person schedules (privacy/README.md, "Support")."""
     if acting_user is None or acting_user.pk == user.pk or acting_user.is_superuser:
         return
     raise ForbiddenStep(
