@@ -214,7 +214,7 @@ def do_take_address(*, owner: User, email: str) -> list[int]:
 
 
 def _close_account_nobody_can_enter(user: User) -> None:
-    from privacy.actions import do_erase_unconfirmed_account
+    from privacy.deletion.account import do_erase_unconfirmed_account
 
     if user.is_active:
         do_erase_unconfirmed_account(user=user)
@@ -359,7 +359,7 @@ def do_end_sessions_signed_in_with(
 def _signed_in_with(user_session, *, email: str, address: str) -> bool:
     # allauth keeps how a session authenticated in the session itself: one record per
     # sign-in or confirmation, with the address (email) or wallet it used.
-    from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
+    from portal.compat import AUTHENTICATION_METHODS_SESSION_KEY
 
     store = import_module(settings.SESSION_ENGINE).SessionStore(user_session.session_key)
     records = store.get(AUTHENTICATION_METHODS_SESSION_KEY)
@@ -380,6 +380,6 @@ def do_set_up_authenticator_app(*, user: User, secret: str) -> Authenticator:
     Side effects: creates an allauth.mfa Authenticator row (one per account: a second
     one is refused by its unique constraint).
     """
-    from allauth.mfa.totp.internal.auth import TOTP
+    from portal.compat import TOTP
 
     return TOTP.activate(user, secret).instance

@@ -6,7 +6,6 @@ import time
 
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
-from allauth.account.internal.flows.login import get_authentication_records
 from allauth.account.models import EmailAddress
 from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
@@ -18,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User, Wallet
+from portal.compat import get_authentication_records
 from portal.redirects import is_local_path
 
 
@@ -72,9 +72,8 @@ class AccountAdapter(DefaultAccountAdapter):
         if not commit:
             return super().save_user(request, user, form, commit=False)
         # Signing up is done under the policy in force (the form links it).
-        from privacy.actions import do_acknowledge_policy
         from privacy.models import PolicyAcknowledgement
-        from privacy.policy import CURRENT
+        from privacy.policy import CURRENT, do_acknowledge_policy
 
         with transaction.atomic():
             user = super().save_user(request, user, form, commit=True)
@@ -135,7 +134,7 @@ class AccountAdapter(DefaultAccountAdapter):
 
     @staticmethod
     def _confirmation_mail_allowed(request: HttpRequest | None, key: str) -> bool:
-        from allauth.core.internal import ratelimit
+        from portal.compat import allauth_ratelimit as ratelimit
 
         if request is None:
             return True
@@ -199,7 +198,7 @@ class AccountAdapter(DefaultAccountAdapter):
         # terminated person read the notice of why (the policy's "with notice to you";
         # the one way to tell an account without a usable email address). Rendered
         # here, not behind a redirect: /accounts/inactive/ itself shows nothing personal.
-        from privacy.actions import termination_notice_for
+        from privacy.termination.terminate import termination_notice_for
 
         notice = termination_notice_for(user)
         if notice is None:

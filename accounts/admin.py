@@ -16,16 +16,18 @@ from allauth.usersessions.admin import UserSessionAdmin as AllauthUserSessionAdm
 from allauth.usersessions.models import UserSession
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
 from accounts.models import User, Wallet
-from privacy.actions import do_report_under_13, do_terminate_account, termination_notice_template
-from privacy.admin import change_url, step_target, support_step
+from portal.admin_steps import change_url, step_target, support_step
+from portal.compat import unquote
+from privacy.errors import STEP_ERRORS
 from privacy.models import Termination
 from privacy.selectors import account_step_refusal
+from privacy.termination.terminate import do_terminate_account, termination_notice_template
+from privacy.termination.under_13 import do_report_under_13
 
 
 class TerminateForm(forms.Form):
@@ -261,6 +263,7 @@ class UserAdmin(DjangoUserAdmin):
             title="Terminate account",
             submit_label="Terminate the account",
             perform=perform,
+            refused=STEP_ERRORS,
             initial={"notice_text": termination_notice_template(user)},
             intro=[
                 "The account is closed at once: signed out everywhere, API keys revoked, "
@@ -295,6 +298,7 @@ class UserAdmin(DjangoUserAdmin):
             title="Reported as under 13",
             submit_label="Delete the account and all its data now",
             perform=perform,
+            refused=STEP_ERRORS,
             intro=[
                 "Our services are not directed to children under 13. On a report that this "
                 "account belongs to one, the account is closed and all its data is erased "

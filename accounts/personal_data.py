@@ -23,7 +23,7 @@ def _sessions_of(user_id: int):
     return Session.objects.filter(session_key__in=keys)
 
 
-# Account deletion ends every session at once (privacy.actions); these catch any row
+# Account deletion ends every session at once (privacy/deletion/closing.py); these catch any row
 # that store-side deletion missed.
 _SIGNS_IN = "a secret: whoever holds it is signed in as the person"
 register(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from allauth.account.internal.flows.login import get_authentication_records
 from allauth.mfa.models import Authenticator
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from accounts.models import User, Wallet
+from portal.compat import get_authentication_records
 
 # What counts as a second factor: recovery codes only stand in for one of these.
 SECOND_FACTOR_TYPES = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)

@@ -13,19 +13,9 @@ import time
 
 from allauth.account.adapter import get_adapter
 from allauth.account.app_settings import EmailVerificationMethod
-from allauth.account.internal.flows.login import (
-    get_authentication_records,
-    perform_login,
-    record_authentication,
-)
-from allauth.account.internal.flows.reauthentication import (
-    is_reauthentication_required,
-    resume_request,
-)
 from allauth.account.models import Login
 from allauth.core import ratelimit
 from allauth.core.exceptions import ReauthenticationRequired
-from allauth.core.internal import ratelimit as allauth_ratelimit
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -49,10 +39,17 @@ from accounts.actions import (
     signs_in_with_password,
 )
 from accounts.models import User, Wallet
+from portal.compat import (
+    allauth_ratelimit,
+    get_authentication_records,
+    is_reauthentication_required,
+    perform_login,
+    record_authentication,
+    resume_request,
+)
 from portal.redirects import requested_next
-from privacy.actions import do_acknowledge_policy
 from privacy.models import PolicyAcknowledgement
-from privacy.policy import CURRENT
+from privacy.policy import CURRENT, do_acknowledge_policy
 
 SIGNUP_SESSION_KEY = "wallet_signup"
 _TOO_MANY = "Too many signature requests from your network: wait a minute and try again."

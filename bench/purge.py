@@ -331,15 +331,15 @@ def run_baseline(target_id: int) -> float:
 
 def explain_chunk_select(target_id: int) -> None:
     """The plan of the chunk's row selection, as the purge will run it (no ANALYZE): the
-    first part of the chunk's one statement (privacy.actions._archive)."""
+    first part of the chunk's one statement (privacy.deletion.archive.archive_chunk)."""
     from django.db import connection
     from django.db.models import BooleanField, Case, Q, Value, When
 
     from logging_prefs.models import Generation
     from privacy import registry
-    from privacy.actions import PURGE_CHUNK_SIZE
+    from privacy.deletion.purge import PURGE_CHUNK_SIZE
 
-    # As privacy.actions._erase selects a chunk: ids, and whether each still holds text.
+    # As privacy.deletion.purge._erase selects a chunk: ids, and whether each still holds text.
     has_text = Case(
         When(Q(text_state="stored"), then=Value(True)),
         default=Value(False),
@@ -362,7 +362,9 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
     from django.test import Client
     from django.utils import timezone
 
-    from privacy import actions, tasks
+    from privacy import tasks
+    from privacy.deletion import purge
+    from privacy.deletion.account import do_delete_account
     from privacy.models import DeletionRequest
 
     client = Client()
@@ -394,7 +396,7 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
     probe = Probe(base, cookie)
     probe.start()
     wal = wal_lsn()
-    request = actions.do_delete_account(user=target, acting_user=target)
+    request = do_delete_account(user=target, acting_user=target)
     committed = timezone.now()
     started = time.perf_counter()
     last_print = started
@@ -433,7 +435,7 @@ def run_purge(target, other, worker: Worker, base: str) -> tuple[float, Probe]:
     busy = sum(runs)
     print(
         f"project: {done:,} rows in {seconds:.2f} s ({done / seconds:,.0f} rows/s), "
-        f"{chunks} chunks of {actions.PURGE_CHUNK_SIZE}; task time: sum {busy:.1f} s, "
+        f"{chunks} chunks of {purge.PURGE_CHUNK_SIZE}; task time: sum {busy:.1f} s, "
         f"median {statistics.median(runs) * 1000:.0f} ms, max {max(runs) * 1000:.0f} ms; "
         f"between tasks (broker, worker): {seconds - busy:.1f} s",
         flush=True,

@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from accounts.schedules import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
 from logging_prefs.schedules import BEAT_SCHEDULE as LOGGING_BEAT_SCHEDULE
 from portal import devdb, devredis
 from privacy.schedules import BEAT_SCHEDULE as PRIVACY_BEAT_SCHEDULE
@@ -168,7 +169,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
 # Each app declares its periodic tasks beside its code (schedules.py).
-CELERY_BEAT_SCHEDULE = {**LOGGING_BEAT_SCHEDULE, **PRIVACY_BEAT_SCHEDULE}
+CELERY_BEAT_SCHEDULE = {**ACCOUNTS_BEAT_SCHEDULE, **LOGGING_BEAT_SCHEDULE, **PRIVACY_BEAT_SCHEDULE}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Authentication ----------------------------------------------------------

@@ -3,25 +3,22 @@ and the audit trail (privacy/README.md, "Support").
 
 Every field of these rows is read-only here: the lifecycle owns them. Support moves a
 request with per-object steps (verify, schedule, reject) and opens one for someone who
-wrote in; each step is a confirmation page whose POST (CSRF-protected by the admin)
-calls one privacy action with acting_user=request.user. A step the request's state
-does not allow is an error message, and changes nothing.
+wrote in; each step is a confirmation page (portal/admin_steps.py) whose POST calls one
+privacy action with acting_user=request.user. A step the request's state does not
+allow is an error message, and changes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db.models import Model, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
+from django.db.models import Q
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -29,129 +26,27 @@ from django.utils.html import format_html, format_html_join
 from accounts.models import User, Wallet
 from accounts.selectors import users_owning_address
 from accounts.wallets import ADDRESS_RE as WALLET_ADDRESS_RE
-from privacy.actions import (
-    DeletionRequestError,
-    ForbiddenStep,
-    TerminationError,
+from portal.admin_steps import ReadOnlyAdmin, change_url, step_target, support_step
+from portal.compat import unquote
+from privacy.deletion.requests import (
     do_reject_deletion_request,
     do_request_deletion,
     do_schedule_deletion_request,
-    do_set_legal_hold,
     do_verify_deletion_request,
 )
+from privacy.errors import STEP_ERRORS
 from privacy.models import AuditEvent, DeletionRequest, Termination
 from privacy.selectors import request_step_refusal
+from privacy.termination.legal_hold import do_set_legal_hold
 
 Status = DeletionRequest.Status
 Method = DeletionRequest.VerificationMethod
-
-# What a refused step raises: an illegal transition, a step the rules for staff keep
-# from this person, or input the action refuses.
-STEP_ERRORS = (DeletionRequestError, TerminationError, ForbiddenStep, ValueError)
-# The mail a step sends inside its transaction could not go out (SMTPException is one).
-MAIL_ERRORS = (OSError,)
 
 
 def mask_email(address: str) -> str:
     """Enough to match a reply against ("a•••@example.com"), not the whole address."""
     local, _, domain = address.partition("@")
     return f"{local[:1]}•••@{domain}" if domain else "•••"
-
-
-# --- Support steps: a confirmation page, then one action ------------------------------
-
-
-def support_step(
-    model_admin: admin.ModelAdmin,
-    request: HttpRequest,
-    *,
-    obj: Model | None,
-    form_class: type[forms.Form],
-    title: str,
-    submit_label: str,
-    perform: Callable[[dict[str, Any]], tuple[str, str]],
-    done_url: str | None = None,
-    cancel_url: str | None = None,
-    intro: Iterable[str] = (),
-    warning: str = "",
-    facts: Iterable[tuple[str, Any]] = (),
-    initial: dict[str, Any] | None = None,
-) -> HttpResponse:
-    """GET: the confirmation page. POST: validate, call `perform` (which returns the
-    success message and where to go), or show why nothing changed. A refused step goes
-    back to `done_url`, by default the object's change page.
-
-    The action raises for a transition the current state refuses (checked under the row
-    lock, so a request that moved on since the page was shown is refused too); that is
-    an error message and a redirect, never a 500, and the action's transaction has
-    rolled back.
-    """
-    done_url = done_url or change_url(obj)
-    if request.method == "POST":
-        form = form_class(request.POST)
-        if form.is_valid():
-            try:
-                message, url = perform(form.cleaned_data)
-            except STEP_ERRORS as error:
-                model_admin.message_user(request, f"Nothing was changed: {error}.", messages.ERROR)
-                return HttpResponseRedirect(done_url)
-            except MAIL_ERRORS as error:
-                model_admin.message_user(
-                    request,
-                    f"Nothing was changed: the mail to the requester could not be sent "
-                    f"({error}). Try again later.",
-                    messages.ERROR,
-                )
-                return HttpResponseRedirect(done_url)
-            model_admin.message_user(request, message, messages.SUCCESS)
-            return HttpResponseRedirect(url)
-    else:
-        form = form_class(initial=initial)
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts,
-        "title": title,
-        "object": obj,
-        "object_label": str(obj) if obj is not None else "",
-        "form": form,
-        "submit_label": submit_label,
-        "cancel_url": cancel_url or done_url,
-        "intro": list(intro),
-        "warning": warning,
-        "facts": list(facts),
-    }
-    return TemplateResponse(request, "admin/privacy/confirm.html", context)
-
-
-def change_url(obj: Model) -> str:
-    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-
-
-def step_target(
-    model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str, *, allowed: bool
-) -> Model | HttpResponse:
-    """The object a support step's page acts on: PermissionDenied without the step's
-    permission, the admin's own "does not exist" redirect for an unknown id."""
-    if not allowed:
-        raise PermissionDenied
-    obj = model_admin.get_object(request, unquote(object_id))
-    if obj is None:
-        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
-    return obj
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows the lifecycle owns: nobody adds, changes or deletes them in the admin (the
-    change page is a read-only view; support's steps are pages of their own)."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # --- Deletion requests ------------------------------------------------------------
@@ -322,7 +217,7 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
         ("Notice", {"fields": ["notice_address", "notice_sent_at"]}),
     ]
 
-    # Everything: the lifecycle owns every field (privacy.actions writes them).
+    # Everything: the lifecycle owns every field (the privacy actions write them).
     def get_readonly_fields(self, request, obj=None):
         return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
 
@@ -494,6 +389,7 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
             title=f"Verify {obj}",
             submit_label="Verify",
             perform=perform,
+            refused=STEP_ERRORS,
             intro=["Record how you made sure the requester is the account holder."],
             facts=self._facts(obj),
         )
@@ -521,6 +417,7 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
             title=f"Schedule {obj}",
             submit_label="Schedule the purge",
             perform=perform,
+            refused=STEP_ERRORS,
             warning=warning,
             facts=self._facts(obj),
         )
@@ -544,6 +441,7 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
             title=f"Reject {obj}",
             submit_label="Reject and tell the requester",
             perform=perform,
+            refused=STEP_ERRORS,
             intro=["Nothing is erased. The requester gets an email with your reason."],
             facts=self._facts(obj),
         )
@@ -577,6 +475,7 @@ class DeletionRequestAdmin(ReadOnlyAdmin):
             title="Open a deletion request for someone who wrote in",
             submit_label="Open the request",
             perform=perform,
+            refused=STEP_ERRORS,
             done_url=changelist,
             intro=[
                 "For a person who asked by email or another channel. The request waits "
@@ -714,6 +613,7 @@ class TerminationAdmin(ReadOnlyAdmin):
             title=f"{'Set' if hold else 'Lift'} the legal hold on {obj}",
             submit_label="Set legal hold" if hold else "Lift legal hold",
             perform=perform,
+            refused=STEP_ERRORS,
             intro=[
                 "While a legal hold is set, the terminated account's data is not purged, "
                 "even after the grace period."

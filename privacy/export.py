@@ -37,7 +37,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
+from accounts.models import User
 from privacy import registry
+from privacy.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +105,18 @@ def _cache_call(method, *args):
     except Exception:  # the cache's own errors (Redis down, a full disk) vary by backend
         logger.warning("data download: the cache is unreachable", exc_info=True)
         return None
+
+
+def do_record_data_download(*, user: User) -> AuditEvent:
+    """Record that the person downloaded their data: who, when, and the account as an
+    opaque id, so support can answer "who took a copy, and when".
+    Side effects: a DATA_DOWNLOADED audit event."""
+    return AuditEvent.objects.create(
+        action=AuditEvent.Action.DATA_DOWNLOADED,
+        actor_id=user.pk,
+        target=f"account:{user.pk}",
+        detail={},
+    )
 
 
 def export_entries() -> list[registry.PersonalData]:

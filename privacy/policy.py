@@ -17,6 +17,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db import transaction
+
+from accounts.models import User
+from privacy.models import PolicyAcknowledgement
+
 
 @dataclass(frozen=True)
 class PolicyVersion:
@@ -44,3 +49,29 @@ def policy_version(version: str) -> PolicyVersion | None:
 def needs_acknowledgement(user) -> bool:
     """Whether a signed-in person has yet to read the version in force."""
     return user.is_authenticated and (user.policy_acknowledged or "") < CURRENT.version
+
+
+class UnknownPolicyVersion(Exception):
+    """No such version of the privacy policy was ever published."""
+
+
+def do_acknowledge_policy(*, user: User, version: str, how: str) -> PolicyAcknowledgement:
+    """Record that `user` acknowledged the privacy policy `version`, `how` being
+    PolicyAcknowledgement.How. Acknowledging a version again changes nothing;
+    acknowledging an older one never lowers the newest acknowledged.
+
+    Raises UnknownPolicyVersion for a version never published (nothing is written).
+    Side effects: inserts one PolicyAcknowledgement; sets user.policy_acknowledged.
+    """
+    if policy_version(version) is None:
+        raise UnknownPolicyVersion(version)
+    with transaction.atomic():
+        acknowledgement, _ = PolicyAcknowledgement.objects.get_or_create(
+            user=user, version=version, defaults={"how": how}
+        )
+        User.objects.filter(pk=user.pk, policy_acknowledged__lt=version).update(
+            policy_acknowledged=version
+        )
+    if (user.policy_acknowledged or "") < version:
+        user.policy_acknowledged = version
+    return acknowledgement

@@ -160,7 +160,7 @@ def register(
       other people's data. Every other field of the person's rows is in the download.
     - people: plain integer fields holding the id of someone else (the staff member who
       acted); when that person's account is erased, the purge sets them to NULL on
-      every row that stays (privacy.actions._forget_erased_account).
+      every row that stays (privacy/deletion/forget.py).
     """
     if how not in HOWS:
         raise ValueError(f"how must be one of {', '.join(HOWS)}, not {how!r}")
@@ -242,8 +242,8 @@ def register_record(
 ) -> Record:
     """Declare a record the lifecycle keeps after the people it names are erased.
 
-    When an account's purge completes (privacy.actions._forget_erased_account, in its
-    last chunk's transaction), the rows `about` returns for the account get `clear`
+    When an account's purge completes (privacy/deletion/forget.py, in its last chunk's
+    transaction), the rows `about` returns for the account get `clear`
     (its id and the free text about the person), and every field in `people` that
     holds the account's id is set to NULL on every row. The purge's plain UPDATEs go
     through the model's base manager: a model that refuses updates in Python (the audit
@@ -367,7 +367,7 @@ def entries() -> list[PersonalData]:
     free to go, those with a `chunk_order` (many rows per person) come first, then
     registration order; the account row itself is always last. Putting the big entries
     first means an account deletion's chunks spend their whole budget there and stop
-    (privacy.actions.do_purge_chunk), instead of first asking each small model again for
+    (privacy.deletion.purge.do_purge_chunk), instead of first asking each small model again for
     rows it no longer has: a dozen queries and savepoints less in each of a large
     account's chunks; the small models are erased by the last chunk.
     """

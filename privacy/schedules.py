@@ -9,20 +9,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # Re-enqueues deletion requests that are due but not moving (a publish lost in a
     # broker outage, a worker that died mid-purge, a notice whose send failed). Every
     # five minutes: a lost purge restarts within minutes, and a sweep is a few indexed
-    # queries. The sweeper's own thresholds (privacy.actions: SWEEP_GRACE,
+    # queries. The sweeper's own thresholds (privacy/deletion/sweeper.py: SWEEP_GRACE,
     # HEARTBEAT_STALE_AFTER) decide what counts as stuck, not this interval.
     "sweep-deletion-requests": {
         "task": "privacy.tasks.sweep_deletion_requests",
         "schedule": 60 * 5,
         # While workers are down, sweeps must not pile up: the next one does the same work.
         "options": {"expires": 60 * 5},
-    },
-    # Sessions past their expiry, the session list's records of them (an IP address and
-    # a browser each) and expired email-confirmation keys: unusable, yet kept by Django
-    # and allauth until deleted. Daily; a missed run only leaves them a day longer.
-    "clear-expired-sign-in-records": {
-        "task": "privacy.tasks.clear_expired_sign_in_records",
-        "schedule": 60 * 60 * 24,
-        "options": {"expires": 60 * 60 * 12},
     },
 }

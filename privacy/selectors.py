@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from allauth.account.models import EmailAddress
 from django.apps import apps
 
 from accounts.models import User
@@ -139,6 +140,19 @@ def summarise(deletion_request: DeletionRequest) -> RequestSummary:
     )
 
 
+def verified_address(user: User) -> str:
+    """Where the person's deletion and termination notices go: the account's address if
+    it is a verified one (User.email may be one it never proved; a wallet-only account
+    has none worth writing to). The in-app notice covers the rest."""
+    return (
+        EmailAddress.objects.filter(user=user, verified=True)
+        .order_by("-primary", "pk")
+        .values_list("email", flat=True)
+        .first()
+        or ""
+    )
+
+
 def deletion_request_for_user(*, user: User, request_id: int) -> DeletionRequest | None:
     """The user's own request with this id, or None (unknown id or another user's)."""
     return DeletionRequest.objects.filter(user_id=user.pk, pk=request_id).first()
@@ -165,7 +179,7 @@ def data_page_for_user(*, user: User, past_limit: int = PAST_REQUESTS_LIMIT) -> 
 
 
 # --- What a member of staff may do (privacy/README.md, "Support") ---------------------
-# One wording for the actions (which refuse, privacy.actions.ForbiddenStep) and the admin
+# One wording for the actions (which refuse, privacy.errors.ForbiddenStep) and the admin
 # (which hides the step and says why): None means allowed.
 
 

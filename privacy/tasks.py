@@ -1,7 +1,7 @@
 """Celery tasks of the privacy lifecycle: thin wrappers that take ids and call actions.
 
 Every task is idempotent: running one twice, or again after its worker died, erases
-nothing twice and sends no second notice (privacy/README.md).
+nothing twice and sends no second notice (privacy/deletion/README.md).
 """
 
 from __future__ import annotations
@@ -9,15 +9,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
 
-from privacy.actions import (
-    Claim,
-    ClaimLost,
-    do_claim_deletion_request,
-    do_clear_expired_sign_in_records,
-    do_purge_chunk,
-    do_send_deletion_notice,
-    do_sweep_deletion_requests,
-)
+from privacy.deletion.notices import do_send_deletion_notice
+from privacy.deletion.purge import Claim, ClaimLost, do_claim_deletion_request, do_purge_chunk
+from privacy.deletion.sweeper import do_sweep_deletion_requests
 
 # A lost database connection (failover, restart) is worth a few quick retries; after
 # that the chain stops and the sweeper hands the request to a new worker.
@@ -71,18 +65,6 @@ def sweep_deletion_requests() -> dict[str, int]:
         "scheduled": len(result.scheduled),
         "reclaimed": len(result.reclaimed),
         "notices": len(result.notices),
-    }
-
-
-@shared_task(acks_late=True, **_RETRY)
-def clear_expired_sign_in_records() -> dict[str, int]:
-    """Beat: delete expired sessions, their records and expired confirmation keys."""
-    result = do_clear_expired_sign_in_records()
-    return {
-        "sessions": result.sessions,
-        "session_records": result.session_records,
-        "email_confirmations": result.email_confirmations,
-        "unconfirmed_addresses": result.unconfirmed_addresses,
     }
 
 

@@ -20,18 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.redirects import safe_next
 from privacy import cookies, policy
-from privacy.actions import (
-    DeletionRequestError,
-    UnknownPolicyVersion,
-    do_acknowledge_policy,
-    do_cancel_deletion_request,
-    do_delete_account,
-    do_delete_stored_prompts,
-    do_record_data_download,
-)
-from privacy.export import start_download
+from privacy.deletion.account import do_delete_account
+from privacy.deletion.requests import do_cancel_deletion_request, do_delete_stored_prompts
+from privacy.errors import DeletionRequestError
+from privacy.export import do_record_data_download, start_download
 from privacy.forms import DeleteAccountForm, DeleteStoredPromptsForm
 from privacy.models import DeletionRequest, PolicyAcknowledgement
+from privacy.policy import UnknownPolicyVersion, do_acknowledge_policy
 from privacy.selectors import (
     data_page_for_user,
     deletion_request_for_user,

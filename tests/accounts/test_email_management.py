@@ -4,10 +4,10 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from allauth.account.internal.flows import reauthentication
 from allauth.account.models import EmailAddress
 from django.test import Client
 
+from portal.compat import reauthentication_flow as reauthentication
 from tests.accounts.conftest import (
     EMAIL_URL,
     REAUTHENTICATE_URL,

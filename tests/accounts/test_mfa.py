@@ -8,10 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from allauth.account.internal.flows.login import (
-    AUTHENTICATION_METHODS_SESSION_KEY,
-    perform_login,
-)
 from allauth.account.models import EmailAddress, Login
 from allauth.core import context
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
@@ -25,6 +21,7 @@ from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from accounts.models import SecurityNotice, User, Wallet
+from portal.compat import AUTHENTICATION_METHODS_SESSION_KEY, perform_login
 from privacy import export
 from tests.accounts.conftest import LOGIN_URL, is_signed_in, login, signed_in_user_id
 from tests.factories import DEFAULT_PASSWORD, UserFactory

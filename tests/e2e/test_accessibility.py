@@ -45,15 +45,15 @@ from logging_prefs.actions import do_set_logging_preferences
 from logging_prefs.models import Generation
 from portal import views as portal_views
 from privacy import tasks
-from privacy.actions import (
+from privacy.cookies import NOTICE_COOKIE
+from privacy.deletion.requests import (
     do_delete_stored_prompts,
     do_request_deletion,
-    do_terminate_account,
     do_verify_deletion_request,
 )
-from privacy.cookies import NOTICE_COOKIE
 from privacy.models import DeletionRequest
 from privacy.policy import CURRENT
+from privacy.termination.terminate import do_terminate_account
 from tests.e2e.conftest import (
     TIMEOUT_MS,
     BrowserGuard,

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from privacy import tasks
-from privacy.actions import do_request_deletion
+from privacy.deletion.requests import do_request_deletion
 from privacy.models import AuditEvent, DeletionRequest
 from tests.mfa import code_for, give_authenticator_app
 from tests.privacy.admin_helpers import make_support_member

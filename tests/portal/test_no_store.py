@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal.middleware import PERSONAL_PATHS
-from privacy.actions import do_delete_stored_prompts
+from privacy.deletion.requests import do_delete_stored_prompts
 from tests.factories import UserFactory
 from tests.logging_prefs.factories import ingest, make_key
 from tests.wallets import TestWallet

@@ -166,7 +166,7 @@ def run_purge(task_queue, django_capture_on_commit_callbacks):
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunks of a few rows, so a small account takes many chunks."""
-    from privacy import actions
+    from privacy.deletion import purge
 
-    monkeypatch.setattr(actions, "PURGE_CHUNK_SIZE", 3)
+    monkeypatch.setattr(purge, "PURGE_CHUNK_SIZE", 3)
     return 3

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import time
 
-from privacy import actions
+from privacy.deletion import purge
 
-actions.PURGE_CHUNK_SIZE = int(os.environ["PORTAL_TEST_PURGE_CHUNK_SIZE"])
+purge.PURGE_CHUNK_SIZE = int(os.environ["PORTAL_TEST_PURGE_CHUNK_SIZE"])
 _PAUSE_SECONDS = float(os.environ["PORTAL_TEST_PURGE_CHUNK_PAUSE"])
-_erase = actions._erase
+_erase = purge._erase
 
 
 def _slow_erase(*args, **kwargs):
@@ -24,4 +24,4 @@ def _slow_erase(*args, **kwargs):
     return erased
 
 
-actions._erase = _slow_erase
+purge._erase = _slow_erase

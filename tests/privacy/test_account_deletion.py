@@ -18,8 +18,8 @@ from accounts.actions import do_create_api_key, do_revoke_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
-from privacy import actions
-from privacy.actions import do_delete_account
+from privacy.deletion import closing
+from privacy.deletion.account import do_delete_account
 from privacy.models import AuditEvent, DeletionRequest
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.privacy.conftest import (
@@ -241,7 +241,7 @@ def test_account_deletion_is_one_transaction_nothing_happens_when_a_step_fails(
         revoked.append(api_key.pk)
         return do_revoke_api_key(api_key=api_key, acting_user=acting_user)
 
-    monkeypatch.setattr(actions, "do_revoke_api_key", revoke_then_fail)
+    monkeypatch.setattr(closing, "do_revoke_api_key", revoke_then_fail)
     with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
         do_delete_account(user=user, acting_user=user)
 

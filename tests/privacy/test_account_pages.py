@@ -12,7 +12,6 @@ import datetime as dt
 from urllib.parse import urlencode
 
 import pytest
-from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.test import Client
@@ -21,8 +20,9 @@ from django.utils import timezone
 from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.models import Generation
-from privacy.actions import (
-    do_claim_deletion_request,
+from portal.compat import AUTHENTICATION_METHODS_SESSION_KEY
+from privacy.deletion.purge import do_claim_deletion_request
+from privacy.deletion.requests import (
     do_request_deletion,
     do_schedule_deletion_request,
     do_verify_deletion_request,

@@ -1,6 +1,6 @@
 """Support staff in the admin: the Support group's least privileges, and processing
 deletion requests (verify, schedule, reject, open for someone who wrote in) through
-privacy.actions, with illegal steps refused and nothing changed."""
+privacy actions, with illegal steps refused and nothing changed."""
 
 from __future__ import annotations
 
@@ -20,12 +20,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from logging_prefs.models import Generation
-from privacy import actions
-from privacy.actions import (
-    do_delete_account,
-    do_request_deletion,
-    do_verify_deletion_request,
-)
+from privacy import mail as privacy_mail
+from privacy.deletion.account import do_delete_account
+from privacy.deletion.requests import do_request_deletion, do_verify_deletion_request
 from privacy.models import AuditEvent, DeletionRequest
 from tests.mfa import authenticator_secret, sign_in_with_code
 from tests.privacy.admin_helpers import (
@@ -295,7 +292,7 @@ def test_reject_is_refused_when_the_mail_cannot_be_sent(monkeypatch):
     def mail_server_down(*args, **kwargs):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
-    monkeypatch.setattr(actions, "send_mail", mail_server_down)
+    monkeypatch.setattr(privacy_mail, "send_mail", mail_server_down)
     request = user_request(make_user())
     response = admin_client(make_support_member()).post(
         url(request, "reject"), {"reason": "not verifiable"}, follow=True

@@ -4,7 +4,9 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from accounts.models import User
-from privacy.actions import do_delete_account, do_record_data_download, do_request_deletion
+from privacy.deletion.account import do_delete_account
+from privacy.deletion.requests import do_request_deletion
+from privacy.export import do_record_data_download
 from privacy.models import AppendOnly, AuditEvent, DeletionRequest
 from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
 

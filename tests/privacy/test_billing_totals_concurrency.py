@@ -25,7 +25,8 @@ from django.db import connection
 from accounts.models import ApiKey, User
 from logging_prefs.actions import do_ingest_generations
 from logging_prefs.models import BillingDailyTotal, Generation
-from privacy.actions import Claim, do_claim_deletion_request, do_delete_account, do_purge_chunk
+from privacy.deletion.account import do_delete_account
+from privacy.deletion.purge import Claim, do_claim_deletion_request, do_purge_chunk
 from privacy.models import DeletionRequest
 from tests.conftest import run_together
 from tests.privacy.conftest import (

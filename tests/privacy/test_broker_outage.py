@@ -32,7 +32,8 @@ from accounts.models import ApiKey, User
 from logging_prefs.models import BillingDailyTotal, Generation
 from portal import devredis
 from portal.celery import app
-from privacy import actions, tasks
+from privacy import tasks
+from privacy.deletion import sweeper
 from privacy.models import AuditEvent, DeletionRequest
 from tests.privacy.conftest import make_user, new_key, unique_marker
 from tests.privacy.purge_worker_process import insert_generations, mailed_subjects
@@ -280,12 +281,12 @@ def test_account_deleted_while_the_broker_is_down_is_recorded_and_purged_once_it
 
     # Within SWEEP_GRACE the sweeper leaves a freshly scheduled request alone: its
     # on-commit message is normally on the way, and nothing tells it the publish failed.
-    assert actions.do_sweep_deletion_requests().scheduled == []
+    assert sweeper.do_sweep_deletion_requests().scheduled == []
     # So the test moves the request's scheduled_at back past the grace, as it stands at
     # the first beat run after SWEEP_GRACE (rather than waiting five minutes, or changing
     # the sweeper's threshold). Nothing else about the request changes.
     DeletionRequest.objects.filter(pk=request.pk).update(
-        scheduled_at=F("scheduled_at") - actions.SWEEP_GRACE - dt.timedelta(seconds=1)
+        scheduled_at=F("scheduled_at") - sweeper.SWEEP_GRACE - dt.timedelta(seconds=1)
     )
     # What beat sends: the sweep task, published by this process (its publishing works
     # again after the outage) and run by the worker, which enqueues the purge.

@@ -15,19 +15,19 @@ import pytest
 
 from accounts.models import User
 from logging_prefs.models import PreferenceChange
-from privacy.actions import (
-    do_delete_account,
+from privacy.deletion.account import do_delete_account
+from privacy.deletion.requests import (
     do_delete_stored_prompts,
-    do_record_data_download,
     do_reject_deletion_request,
-    do_report_under_13,
     do_request_deletion,
     do_schedule_deletion_request,
-    do_set_legal_hold,
-    do_terminate_account,
     do_verify_deletion_request,
 )
+from privacy.export import do_record_data_download
 from privacy.models import AuditEvent, DeletionRequest, Termination
+from privacy.termination.legal_hold import do_set_legal_hold
+from privacy.termination.terminate import do_terminate_account
+from privacy.termination.under_13 import do_report_under_13
 from tests.privacy.admin_helpers import make_superuser, make_support_member
 from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
 from tests.privacy.test_account_deletion import every_table_as_text

@@ -16,8 +16,8 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from privacy import context_processors, policy
-from privacy.actions import UnknownPolicyVersion, do_acknowledge_policy
 from privacy.models import PolicyAcknowledgement
+from privacy.policy import UnknownPolicyVersion, do_acknowledge_policy
 from tests.accounts.conftest import signup
 from tests.factories import UserFactory
 from tests.wallets import TestWallet, wallet_signup

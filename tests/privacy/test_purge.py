@@ -10,20 +10,17 @@ from django.utils import timezone
 from accounts.models import ApiKey, User
 from logging_prefs.actions import do_ingest_generations, do_set_api_key_logging
 from logging_prefs.models import BillingDailyTotal, Generation
-from privacy import actions
-from privacy.actions import (
-    HEARTBEAT_STALE_AFTER,
-    SWEEP_GRACE,
-    DeletionRequestError,
+from privacy.deletion import purge, requests
+from privacy.deletion.account import do_delete_account
+from privacy.deletion.purge import HEARTBEAT_STALE_AFTER, do_claim_deletion_request, do_purge_chunk
+from privacy.deletion.requests import (
     do_cancel_deletion_request,
-    do_claim_deletion_request,
-    do_delete_account,
-    do_purge_chunk,
     do_request_deletion,
     do_schedule_deletion_request,
-    do_sweep_deletion_requests,
     do_verify_deletion_request,
 )
+from privacy.deletion.sweeper import SWEEP_GRACE, do_sweep_deletion_requests
+from privacy.errors import DeletionRequestError
 from privacy.models import AuditEvent, DeletionRequest
 from tests.privacy.conftest import (
     BILLING_FIELDS,
@@ -73,7 +70,7 @@ def test_purge_is_idempotent_and_sends_exactly_one_notice(
 
     # A crash in the middle of a chunk: its transaction rolls back, and the message is
     # delivered again. Nothing is counted, or erased, twice.
-    real_erase = actions._erase
+    real_erase = purge._erase
     calls = []
 
     def crash_after_first_entry(entry, *args):
@@ -83,10 +80,10 @@ def test_purge_is_idempotent_and_sends_exactly_one_notice(
             raise SystemExit("worker killed mid-chunk")
         return erased
 
-    monkeypatch.setattr(actions, "_erase", crash_after_first_entry)
+    monkeypatch.setattr(purge, "_erase", crash_after_first_entry)
     with pytest.raises(SystemExit):
         task_queue.deliver(task_queue.purges[0], django_capture_on_commit_callbacks)
-    monkeypatch.setattr(actions, "_erase", real_erase)
+    monkeypatch.setattr(purge, "_erase", real_erase)
     assert DeletionRequest.objects.get(pk=request.pk).progress == done_after_two
 
     task_queue.drain(django_capture_on_commit_callbacks)
@@ -386,12 +383,12 @@ def test_sweeper_reclaims_a_request_whose_worker_died(
 
 def test_a_users_own_prompt_deletion_is_scheduled_at_once_and_never_opened_twice(task_queue):
     user = make_user()
-    request, created = actions.do_delete_stored_prompts(user=user, acting_user=user)
+    request, created = requests.do_delete_stored_prompts(user=user, acting_user=user)
     assert created
     assert request.status == DeletionRequest.Status.SCHEDULED
     assert request.verification_method == DeletionRequest.VerificationMethod.SIGNED_IN
 
-    again, created_again = actions.do_delete_stored_prompts(
+    again, created_again = requests.do_delete_stored_prompts(
         user=user, acting_user=user, older_than=timezone.now() - dt.timedelta(days=1)
     )
     assert not created_again and again.pk == request.pk
@@ -409,7 +406,7 @@ def test_a_generation_ingested_after_its_keys_rows_were_archived_is_archived_bef
     key = new_key(user)
     ingest(key, count=4)
     request = scheduled_account_deletion(user, django_capture_on_commit_callbacks)
-    erase = actions._erase
+    erase = purge._erase
     late: list[Generation] = []
 
     def erase_with_a_late_row(entry, deletion_request, budget, progress):
@@ -432,7 +429,7 @@ def test_a_generation_ingested_after_its_keys_rows_were_archived_is_archived_bef
             )
         return erase(entry, deletion_request, budget, progress)
 
-    monkeypatch.setattr(actions, "_erase", erase_with_a_late_row)
+    monkeypatch.setattr(purge, "_erase", erase_with_a_late_row)
     run_purge()
 
     request.refresh_from_db()

@@ -16,7 +16,7 @@ from django.db.models import Count, Sum
 from accounts.models import ApiKey, User
 from logging_prefs.models import BillingDailyTotal, Generation
 from privacy import tasks
-from privacy.actions import do_delete_account
+from privacy.deletion.account import do_delete_account
 from privacy.models import AuditEvent, DeletionRequest
 from tests.privacy.conftest import BILLING_SUMS, make_user, new_key, unique_marker
 from tests.privacy.purge_worker_process import insert_generations, mailed_subjects
@@ -25,7 +25,7 @@ from tests.worker_process import WorkerRun, wait_for
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 GENERATIONS = 100_000
-# Smaller than production's (privacy.actions.PURGE_CHUNK_SIZE) so the run has 50 chunks,
+# Smaller than production's (privacy.deletion.purge.PURGE_CHUNK_SIZE) so the run has 50 chunks,
 # each paused inside its transaction so that the kill usually lands mid-chunk.
 CHUNK_SIZE = 2000
 CHUNK_PAUSE_SECONDS = 0.1
@@ -97,7 +97,7 @@ def test_purge_survives_a_killed_worker_and_sends_one_notice(purge_run):
         # its message is held unacknowledged. Killed just after a commit instead, the
         # worker could be taking the next message off the queue: kombu's Redis
         # transport pops it, then records it as unacknowledged, and a kill in between
-        # loses it; only the sweeper (privacy.actions.SWEEP_GRACE, minutes) would
+        # loses it; only the sweeper (privacy.deletion.sweeper.SWEEP_GRACE, minutes) would
         # recover that purge, so the test timed out in about one run of four.
         with connection.cursor() as cursor:
             cursor.execute(

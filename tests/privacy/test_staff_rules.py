@@ -20,21 +20,19 @@ import pytest
 from django.db import connection, transaction
 
 from accounts.models import User
-from privacy.actions import (
-    DeletionRequestError,
-    ForbiddenStep,
-    TerminationError,
+from privacy.deletion.account import do_delete_account
+from privacy.deletion.requests import (
     do_cancel_deletion_request,
-    do_delete_account,
     do_delete_stored_prompts,
-    do_report_under_13,
     do_request_deletion,
     do_schedule_deletion_request,
-    do_set_legal_hold,
-    do_terminate_account,
     do_verify_deletion_request,
 )
+from privacy.errors import DeletionRequestError, ForbiddenStep, TerminationError
 from privacy.models import AuditEvent, DeletionRequest, Termination
+from privacy.termination.legal_hold import do_set_legal_hold
+from privacy.termination.terminate import do_terminate_account
+from privacy.termination.under_13 import do_report_under_13
 from tests.conftest import run_together
 from tests.privacy.admin_helpers import (
     admin_client,

@@ -5,6 +5,7 @@ correct password), its data is purged after the grace period, unless a legal hol
 from __future__ import annotations
 
 import datetime as dt
+import smtplib
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -16,8 +17,11 @@ from django.utils import timezone
 from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.models import Generation
-from privacy.actions import do_request_deletion, do_sweep_deletion_requests, do_terminate_account
+from privacy import mail as privacy_mail
+from privacy.deletion.requests import do_request_deletion
+from privacy.deletion.sweeper import do_sweep_deletion_requests
 from privacy.models import AuditEvent, DeletionRequest, Termination
+from privacy.termination.terminate import do_terminate_account
 from tests.factories import DEFAULT_PASSWORD
 from tests.privacy.admin_helpers import (
     admin_client,
@@ -128,6 +132,29 @@ def test_account_without_a_verified_address_is_told_in_app_only(
     terminate_in_admin(client, user, django_capture_on_commit_callbacks)
     assert mailoutbox == []
     assert Termination.objects.get(user_id=user.pk).notice_emailed_at is None
+    assert NOTICE in try_sign_in(user).text
+
+
+def test_a_notice_mail_that_fails_leaves_the_termination_standing_and_unmarked(
+    task_queue, mailoutbox, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The notice goes after commit: a mail server that refuses it cannot undo the
+    termination, the record shows it was not mailed, and the person reads it at sign-in."""
+
+    def mail_server_down(*args, **kwargs):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+    monkeypatch.setattr(privacy_mail, "send_mail", mail_server_down)
+    user = make_user()
+    response = terminate_in_admin(
+        admin_client(make_support_member()), user, django_capture_on_commit_callbacks
+    )
+
+    assert "is terminated" in " ".join(messages_of(response))
+    termination = Termination.objects.get(user_id=user.pk)
+    assert termination.notice_emailed_at is None and mailoutbox == []
+    user.refresh_from_db()
+    assert not user.is_active
     assert NOTICE in try_sign_in(user).text
 
 

@@ -10,8 +10,9 @@ from allauth.usersessions.models import UserSession
 from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.models import Generation
-from privacy.actions import do_set_legal_hold, do_terminate_account
 from privacy.models import AuditEvent, DeletionRequest, Termination
+from privacy.termination.legal_hold import do_set_legal_hold
+from privacy.termination.terminate import do_terminate_account
 from tests.privacy.admin_helpers import (
     admin_client,
     make_superuser,

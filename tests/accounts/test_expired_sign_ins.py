@@ -14,9 +14,10 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
-from privacy import actions, tasks
-from privacy.actions import do_clear_expired_sign_in_records
-from privacy.schedules import BEAT_SCHEDULE
+from accounts import sign_in_records, tasks
+from accounts.schedules import BEAT_SCHEDULE
+from accounts.sign_in_records import do_clear_expired_sign_in_records
+from portal.celery import app
 from tests.accounts.conftest import login
 from tests.factories import UserFactory
 
@@ -68,7 +69,7 @@ def test_expired_sign_in_records_go_and_live_ones_stay(settings):
 
 
 def test_many_expired_sessions_go_in_batches(monkeypatch):
-    monkeypatch.setattr(actions, "EXPIRED_BATCH_ROWS", 2)
+    monkeypatch.setattr(sign_in_records, "EXPIRED_BATCH_ROWS", 2)
     user = UserFactory()
     for _ in range(5):
         expired_session(user)
@@ -82,10 +83,27 @@ def test_many_expired_sessions_go_in_batches(monkeypatch):
     assert not Session.objects.exists() and not UserSession.objects.exists()
 
 
-def test_beat_runs_it_daily():
+def test_beat_runs_it_daily(settings):
     entry = BEAT_SCHEDULE["clear-expired-sign-in-records"]
     assert entry["task"] == tasks.clear_expired_sign_in_records.name
     assert entry["schedule"] == 60 * 60 * 24
+    # The schedule the worker's beat reads (portal/settings.py merges each app's).
+    assert settings.CELERY_BEAT_SCHEDULE["clear-expired-sign-in-records"] == entry
+    assert app.tasks[entry["task"]].acks_late is True
+
+
+def test_a_run_queued_under_the_tasks_name_before_it_moved_still_clears():
+    """Beat published the clean-up as privacy.tasks.clear_expired_sign_in_records until
+    it moved to accounts: a message still queued under that name is run, not dropped."""
+    user = UserFactory()
+    expired_session(user)
+    old_name = app.tasks["privacy.tasks.clear_expired_sign_in_records"]
+
+    result = old_name()
+
+    assert result["sessions"] == 1 and result["session_records"] == 1
+    assert old_name.acks_late is True
+    assert not Session.objects.exists()
 
 
 def test_session_records_are_kept_when_sessions_are_not_rows(settings):
