@@ -1,4 +1,5 @@
-"""The generation record the gateway posts, and its validation.
+"""What the gateway API reads and answers: the generation record the gateway posts and
+its validation, each endpoint's request and response body, and the error answers.
 
 One record is validated at a time, so a bad record is rejected with its index and a
 reason while the rest of the batch is stored. The limits below are part of the API
@@ -10,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
+from ninja import Schema
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -21,6 +23,7 @@ from pydantic import (
     Field,
     StrictInt,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -128,3 +131,136 @@ def validate_record(raw: object) -> tuple[GenerationRecord | None, str | None]:
             message = error["msg"].removeprefix("Value error, ")
             reasons.append(f"{where}: {message}")
         return None, "; ".join(reasons)
+
+
+# --- Request and response bodies -----------------------------------------------------
+
+# The decision endpoint's schemas are plain pydantic models rather than ninja Schemas:
+# a Schema validates through ninja's wrapper for reading Django objects, which the
+# gateway's hot path does not need (bench/decisions.py). The OpenAPI document is the same.
+
+
+class DecisionIn(BaseModel):
+    # StorableStr refuses text that is not valid Unicode (a lone surrogate could not be
+    # hashed): that is a malformed request (422), any other unknown key is a 401.
+    api_key: StorableStr = Field(min_length=1, max_length=256, description="The raw API key.")
+
+
+class ProviderPolicy(BaseModel):
+    allow_training_paid: bool
+    allow_training_free: bool
+    allow_retention: bool
+    allow_publication: bool
+    zdr_only: bool
+
+
+class DecisionOut(BaseModel):
+    key_id: int = Field(description="The key's id; generation records carry it as key_id.")
+    account: str = Field(
+        description="The account's opaque public id.", json_schema_extra={"format": "uuid"}
+    )
+    log_prompts: bool = Field(
+        description="Whether prompt and completion text may be logged for this key now."
+    )
+    provider_policy: ProviderPolicy
+
+
+class RoutesIn(BaseModel):
+    api_key: StorableStr = Field(min_length=1, max_length=256, description="The raw API key.")
+    model: StorableStr = Field(
+        min_length=1, max_length=200, description='The model, as "author/slug".'
+    )
+
+
+class DataPolicy(BaseModel):
+    trains_on_prompts: bool
+    retains_prompts: bool
+    retention_days: int | None = Field(description="How long prompts are kept, if known.")
+    publishes_prompts: bool
+    zero_data_retention: bool = Field(description="Keeps nothing once the request is answered.")
+
+
+class RouteOut(BaseModel):
+    provider: str
+    input_price: str = Field(description="USD per million prompt tokens, a decimal string.")
+    output_price: str = Field(description="USD per million completion tokens, a decimal string.")
+    data_policy: DataPolicy
+
+
+class RoutesOut(BaseModel):
+    endpoints: list[RouteOut] = Field(description="Cheapest first; never empty.")
+
+
+# Each generation stays a raw JSON value until do_ingest_generations validates it on its
+# own, so one bad record is rejected with its index instead of failing the batch (a
+# list[GenerationRecord] would answer 422 for the whole batch). WithJsonSchema keeps the
+# OpenAPI document honest: each item is described by GenerationRecord's own JSON schema
+# (inlined, titled "GenerationRecord"), while the Python type says what the view
+# receives. Generated from the model, the description cannot drift from the validation.
+RawGenerationRecord = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            **GenerationRecord.model_json_schema(),
+            "description": (
+                "One generation the gateway served. Validated one record at a time: a "
+                "record that does not match is listed in `rejected` with its index and "
+                "the reason; the others are stored."
+            ),
+        }
+    ),
+]
+
+
+class GenerationsIn(Schema):
+    generations: list[RawGenerationRecord] = Field(
+        max_length=MAX_BATCH, description=f"Up to {MAX_BATCH} generation records."
+    )
+
+    @field_validator("generations", mode="before")
+    @classmethod
+    def _batch_limit(cls, value: object) -> object:
+        # Runs before the max_length check, to say what to do about it.
+        if isinstance(value, list) and len(value) > MAX_BATCH:
+            raise ValueError(
+                f"at most {MAX_BATCH} generations per request, got {len(value)}: split the batch"
+            )
+        return value
+
+
+class Rejection(Schema):
+    index: int = Field(description="Position of the record in `generations`.")
+    error: str = Field(description="Why it was rejected.")
+
+
+class IngestOut(Schema):
+    stored: int = Field(description="New rows stored (metadata always, text if allowed).")
+    with_text: int = Field(description="Of those, how many kept prompt and completion text.")
+    duplicates: int = Field(description="Records whose id was already stored or repeated.")
+    rejected: list[Rejection]
+
+
+# --- Error answers ---------------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class ValidationProblem(Schema):
+    loc: str = Field(description="Where, e.g. `generations` or `api_key`.")
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(Schema):
+    detail: str = Field(description="Every problem, readable, joined with '; '.")
+    errors: list[ValidationProblem]
+
+
+# The error answers every endpoint documents.
+ERRORS: dict[int | tuple[int, ...], type[Schema]] = {
+    (400, 401, 413, 415): ErrorOut,
+    422: ValidationErrorOut,
+    503: ErrorOut,
+}

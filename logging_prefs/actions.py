@@ -14,8 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
+from gateway.schemas import GenerationRecord, validate_record
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
-from logging_prefs.schemas import GenerationRecord, validate_record
 
 # last_used_at is for people ("used 3 minutes ago"); writing it more often than this
 # would turn every ingestion batch into a hot-row update on the key.
