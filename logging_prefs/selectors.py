@@ -10,6 +10,7 @@ from django.db.models import Q, Sum
 
 from accounts.models import ApiKey, hash_api_key
 from gateway.prepared import fetch_one
+from logging_prefs.eligibility import FROM_KEY, MAY_LOG_TEXT
 from logging_prefs.models import (
     CategoryDailyCount,
     Generation,
@@ -35,12 +36,12 @@ class Decision:
 
 
 _DECISION_SQL = (
-    "SELECT k.id, k.logging, k.revoked_at IS NULL, u.public_id::text, u.is_active, "  # noqa: S608 (constant field names)
-    + ", ".join(f"p.{name}" for name in LoggingPreference.FIELDS)
-    + " FROM accounts_apikey k"
-    " JOIN accounts_user u ON u.id = k.user_id"
-    " JOIN logging_prefs_loggingpreference p ON p.user_id = k.user_id"
-    " WHERE k.hashed_key = %s"
+    "SELECT k.id, k.revoked_at IS NULL, u.public_id::text, u.is_active, "  # noqa: S608 (constant names)
+    + MAY_LOG_TEXT
+    + ", "
+    + ", ".join(f"p.{name}" for name in LoggingPreference.PROVIDER_POLICY_FIELDS)
+    + FROM_KEY
+    + " WHERE k.hashed_key = %s"
 )
 
 
@@ -48,7 +49,8 @@ def decision_for_key(raw_key: str) -> Decision:
     """What a key may log and where it may route, read from the database.
 
     One query: the key by its unique hash (accounts_apikey_hashed_key_key), joined to
-    the account and its preference row. Nothing is cached, so a change is in force for
+    the account and its preference row; `log_prompts` is the rule of
+    logging_prefs.eligibility. Nothing is cached, so a change is in force for
     the very next decision after it commits. Raw SQL, prepared (gateway.prepared),
     because this is the gateway's hot path: building the same join through the ORM cost
     three times the query itself (bench/decisions.py).
@@ -56,7 +58,7 @@ def decision_for_key(raw_key: str) -> Decision:
     row = fetch_one(_DECISION_SQL, [hash_api_key(raw_key)])
     if row is None:
         raise UnknownKey
-    key_id, logging, key_active, public_id, account_active, log_prompts, *policy = row
+    key_id, key_active, public_id, account_active, may_log_text, *policy = row
     # A closed account (deleted, terminated) answers 403 even though closing it also
     # revoked its keys: the gateway learns why, not only that the key stopped working.
     if not account_active:
@@ -67,7 +69,7 @@ def decision_for_key(raw_key: str) -> Decision:
         key_id=key_id,
         # The UUID in its canonical text form, as PostgreSQL hands it back.
         account=public_id,
-        log_prompts=bool(log_prompts) and logging == ApiKey.Logging.AS_ACCOUNT,
+        log_prompts=may_log_text,
         provider_policy={
             name: bool(value)
             for name, value in zip(LoggingPreference.PROVIDER_POLICY_FIELDS, policy, strict=True)
