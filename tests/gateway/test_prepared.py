@@ -90,3 +90,7 @@ def test_a_decision_is_the_same_with_prepared_statements_off():
     assert on == off
     assert on[0].account == str(user.public_id)
     assert on[1:] == [UnknownKey, AccountInactive]
+
+
+def test_prepared_statements_are_on_unless_turned_off(settings):
+    assert settings.PORTAL_PREPARED_STATEMENTS is True
