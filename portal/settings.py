@@ -75,8 +75,8 @@ MIDDLEWARE = [
     "portal.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # The gateway's hot path: after everything that shapes a gateway answer, before
-    # what only signed-in browser sessions need (logging_prefs/api.py).
-    "logging_prefs.api.GatewayFastPathMiddleware",
+    # what only signed-in browser sessions need (gateway/fast_path.py).
+    "gateway.fast_path.GatewayFastPathMiddleware",
     # What answers further in (views, CSRF failures, error pages, allauth) passes
     # through it; the gateway's fast path answers before it and never meets it.
     "portal.middleware.NoStoreMiddleware",
@@ -358,7 +358,7 @@ if not DEBUG:
 
 # Request bodies keep Django's default limit (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB) on
 # every URL but the gateway's generations, which reads its batches under a limit of its
-# own (logging_prefs.schemas.MAX_BATCH_BYTES, 32 MB; logging_prefs/api.py).
+# own (gateway.schemas.MAX_BATCH_BYTES, 32 MB; gateway/fast_path.py).
 
 # --- Portal ------------------------------------------------------------------
 PORTAL_GATEWAY_TOKEN = env.str("PORTAL_GATEWAY_TOKEN", default="")
@@ -374,6 +374,9 @@ if not DEBUG and 0 < len(PORTAL_GATEWAY_TOKEN) < PORTAL_GATEWAY_TOKEN_MIN_LENGTH
 # The gateway API's OpenAPI document is open in development; in production it needs the
 # gateway's token like the API (it maps the internal surface for an attacker).
 PORTAL_GATEWAY_SCHEMA_PUBLIC = DEBUG
+# The gateway's decision query is prepared once per connection (gateway/prepared.py); off,
+# it goes through Django's cursor like any other query (e.g. behind a transaction pooler).
+PORTAL_PREPARED_STATEMENTS = env.bool("PORTAL_PREPARED_STATEMENTS", default=True)
 # The policy is opt-out: prompt logging is on for new accounts unless configured off.
 PORTAL_PROMPT_LOGGING_DEFAULT = env.bool("PORTAL_PROMPT_LOGGING_DEFAULT", default=True)
 PORTAL_PROMPT_RETENTION_DAYS = env.int("PORTAL_PROMPT_RETENTION_DAYS", default=30)

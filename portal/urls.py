@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from accounts import address_views
-from logging_prefs.api import api as gateway_api
+from gateway.api import api as gateway_api
 from portal import views
 from portal.middleware import GATEWAY_API_PATH
 

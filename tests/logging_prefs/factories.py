@@ -32,7 +32,7 @@ def make_key(user: User, name: str = "My app", logging: str = ApiKey.Logging.AS_
 
 
 def generation_record(api_key: ApiKey, created_at: dt.datetime, **overrides) -> dict:
-    """A record as the gateway posts it (logging_prefs.schemas.GenerationRecord)."""
+    """A record as the gateway posts it (gateway.schemas.GenerationRecord)."""
     record = {
         "id": f"gen-{next(_gateway_ids):08d}",
         "key_id": api_key.pk,

@@ -1,4 +1,4 @@
-"""The gateway's fast path (logging_prefs.api.GatewayFastPathMiddleware) answers a
+"""The gateway's fast path (gateway.fast_path.GatewayFastPathMiddleware) answers a
 well-formed, authorised decisions or routes request itself, and hands every other
 request to the ninja endpoints. Whichever way a request goes, its answer is the same
 byte for byte: each request below is sent once through the portal's middleware and once
@@ -16,14 +16,14 @@ from django.test import Client, override_settings
 from ninja.operation import Operation
 
 from accounts.actions import do_revoke_api_key
-from logging_prefs import api as gateway_api
+from gateway import api as gateway_api
 from tests.catalog.factories import EndpointFactory, LanguageModelFactory
 from tests.logging_prefs.conftest import DECISIONS_URL, GENERATIONS_URL, create_key
 from tests.logging_prefs.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
-FAST_PATH = "logging_prefs.api.GatewayFastPathMiddleware"
+FAST_PATH = "gateway.fast_path.GatewayFastPathMiddleware"
 ROUTES_URL = "/internal/v1/routes"
 
 

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from accounts.actions import do_revoke_api_key
 from accounts.models import ApiKey
+from gateway.schemas import MAX_BATCH, MAX_BATCH_BYTES, MAX_TEXT_CHARS
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
 from logging_prefs.models import Generation
-from logging_prefs.schemas import MAX_BATCH, MAX_BATCH_BYTES, MAX_TEXT_CHARS
 from tests.logging_prefs.conftest import (
     GENERATIONS_URL,
     OPENAPI_URL,
