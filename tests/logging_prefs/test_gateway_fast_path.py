@@ -17,9 +17,9 @@ from ninja.operation import Operation
 
 from accounts.actions import do_revoke_api_key
 from logging_prefs import api as gateway_api
-from tests.catalog.factories import EndpointFactory, LanguageModelFactory
-from tests.logging_prefs.conftest import DECISIONS_URL, GENERATIONS_URL, create_key
-from tests.logging_prefs.factories import make_user
+from tests.factories.accounts import UserFactory as make_user
+from tests.factories.catalog import EndpointFactory, LanguageModelFactory
+from tests.support.gateway import DECISIONS_URL, GENERATIONS_URL, create_key
 
 pytestmark = pytest.mark.django_db
 
