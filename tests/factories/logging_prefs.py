@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import ApiKey, User
 from logging_prefs.actions import do_ingest_generations
 from logging_prefs.models import Generation, PreferenceChange
-from tests.factories.accounts import ApiKeyFactory
+from tests.factories.accounts import ApiKeyFactory, UserFactory
 from tests.support.markers import unique_marker
 
 
@@ -107,7 +107,7 @@ class PreferenceChangeFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = PreferenceChange
 
-    user = factory.SubFactory("tests.factories.accounts.UserFactory")
+    user = factory.SubFactory(UserFactory)
     actor_id = factory.LazyAttribute(lambda change: change.user.pk)
     actor_is_user = True
     api_key = None
