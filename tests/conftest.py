@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 
 from portal import devdb, devredis
+from tests.support.services import clear_test_cache
 
 # The private servers this pytest run started (then it stops them).
 _started: list = []
@@ -28,29 +27,6 @@ def pytest_unconfigure(config) -> None:
         _started.pop()()
 
 
-def services_required() -> bool:
-    """In CI every test must run: a missing service is a failure, never a skip."""
-    return bool(os.environ.get("CI"))
-
-
-def require(condition: bool, reason: str) -> None:
-    if condition:
-        return
-    if services_required():
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
-
-
-def run_together(threads: list[threading.Thread], *, timeout: float, what: str) -> None:
-    """Start `threads`, wait for all of them, and fail if one is still running after
-    `timeout` seconds (`what` hung)."""
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout)
-    assert not any(thread.is_alive() for thread in threads), f"{what} hung"
-
-
 @pytest.fixture
 def redis_url() -> str:
     """The Redis the tests' Celery worker processes use as their broker."""
@@ -64,11 +40,3 @@ def _clear_cache():
     clear_test_cache()
     yield
     clear_test_cache()
-
-
-def clear_test_cache() -> None:
-    prefix = settings.CACHES["default"]["KEY_PREFIX"]
-    client = cache._cache.get_client(write=True)
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)

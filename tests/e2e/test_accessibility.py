@@ -37,7 +37,6 @@ from django.urls.exceptions import Resolver404
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from accounts.actions import do_create_api_key
 from accounts.models import SecurityNotice, User
 from catalog.demo_data import load_demo_catalog
 from catalog.models import LanguageModel
@@ -54,7 +53,11 @@ from privacy.deletion.requests import (
 from privacy.models import DeletionRequest
 from privacy.policy import CURRENT
 from privacy.termination.terminate import do_terminate_account
-from tests.e2e.conftest import (
+from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory, WalletUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.mfa import authenticator_secret, code_for, give_authenticator_app
+from tests.support.admin import make_superuser, make_support_member
+from tests.support.browser import (
     TIMEOUT_MS,
     BrowserGuard,
     add_virtual_authenticator,
@@ -65,10 +68,6 @@ from tests.e2e.conftest import (
     sign_in,
     sign_out,
 )
-from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.mfa import authenticator_secret, code_for, give_authenticator_app
-from tests.privacy.admin_helpers import make_superuser, make_support_member
-from tests.privacy.conftest import ingest, new_key
 from tests.wallets import TestWallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -649,12 +648,10 @@ def world(monkeypatch) -> dict:
 
     member = UserFactory(email="member@example.com", display_name="Ada Lovelace")
     EmailAddress.objects.create(user=member, email="second@example.com", verified=False)
-    api_key, _ = do_create_api_key(user=member, acting_user=member, name="My app")
-    never_logged, _ = do_create_api_key(
-        user=member, acting_user=member, name="Never logged", logging="never"
-    )
-    with_text = ingest(api_key, count=3, prompt="Summarise the heron survey")
-    without_text = ingest(never_logged, count=1, prompt="Kept nowhere")
+    api_key = ApiKeyFactory(user=member, name="My app")
+    never_logged = ApiKeyFactory(user=member, name="Never logged", logging="never")
+    with_text = ingest_numbered(api_key, count=3, prompt="Summarise the heron survey")
+    without_text = ingest_numbered(never_logged, count=1, prompt="Kept nowhere")
     do_set_logging_preferences(user=member, acting_user=member, changes={"allow_retention": False})
     do_delete_stored_prompts(
         user=member, acting_user=member, older_than=timezone.now() - dt.timedelta(days=7)
@@ -664,10 +661,7 @@ def world(monkeypatch) -> dict:
     notice = SecurityNotice.objects.create(user=noticed, kind=SecurityNotice.Kind.PASSWORD_CHANGED)
     User.objects.filter(pk=noticed.pk).update(security_notice_at=notice.created_at)
 
-    wallet_member = UserFactory(email=None, password="", display_name="Wallet Owner")
-    wallet_member.set_unusable_password()
-    wallet_member.save(update_fields=["password"])
-    wallet_member.wallets.create(address=WALLET.address)
+    WalletUserFactory(wallet=WALLET, display_name="Wallet Owner")
 
     signed_up = UserFactory(email="signed-up@example.com", verified=False)
     confirmation = EmailConfirmation.create(signed_up.emailaddress_set.get())
@@ -688,7 +682,7 @@ def world(monkeypatch) -> dict:
     give_authenticator_app(administrator)
     unguarded_staff = make_support_member()
     person = UserFactory(email="person@example.com")
-    new_key(person)
+    ApiKeyFactory(user=person)
     received = do_request_deletion(user=person, acting_user=person, scope="account", origin="user")
     other = UserFactory(email="other@example.com")
     verified = do_request_deletion(user=other, acting_user=None, scope="prompts", origin="support")

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.actions import do_create_api_key
 from gateway.prepared import _PreparedCursor, _statement, fetch_one
 from logging_prefs.selectors import AccountInactive, UnknownKey, decision_for_key
-from tests.factories import UserFactory
+from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.django_db
 

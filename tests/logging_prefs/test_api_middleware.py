@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from portal.middleware import GATEWAY_API_PATH
-from tests.logging_prefs.conftest import DECISIONS_URL, GatewayClient, create_key
-from tests.logging_prefs.factories import make_user
+from tests.factories.accounts import UserFactory
+from tests.support.gateway import DECISIONS_URL, GatewayClient, create_key
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def test_a_session_cookie_sent_to_the_gateway_api_is_neither_read_nor_renewed(
     # A browser's signed-in cookie sent along (a misconfigured gateway, a curious user):
     # the API does not sign anyone in with it, does not track the session, and sets no
     # cookie. The decision's own query is the only one.
-    user = make_user()
+    user = UserFactory()
     key = create_key(user)
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(user)
@@ -48,7 +48,7 @@ def test_a_session_cookie_sent_to_the_gateway_api_is_neither_read_nor_renewed(
 
 
 def test_browser_pages_keep_their_session_user_and_messages(client):
-    user = make_user()
+    user = UserFactory()
     client.force_login(user)
     response = client.get("/account/privacy/")
     assert response.status_code == 200
@@ -58,7 +58,7 @@ def test_browser_pages_keep_their_session_user_and_messages(client):
 
 
 def test_a_path_that_only_looks_like_the_api_is_a_browser_path(client):
-    user = make_user()
+    user = UserFactory()
     client.force_login(user)
     response = client.get(GATEWAY_API_PATH.rstrip("/"))
     assert hasattr(response.wsgi_request, "user")

@@ -12,8 +12,8 @@ from django.db import connection, connections
 from accounts.actions import do_revoke_api_key
 from accounts.models import ApiKey
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
-from tests.factories import UserFactory
-from tests.logging_prefs.conftest import DECISIONS_URL, create_key
+from tests.factories.accounts import UserFactory
+from tests.support.gateway import DECISIONS_URL, create_key
 from tests.worker_process import database_url
 
 pytestmark = pytest.mark.django_db

@@ -39,7 +39,7 @@ from logging_prefs.models import Generation
 from logging_prefs.retention import do_expire_stored_text, retention_cutoff
 from privacy.deletion.account import do_delete_account
 from privacy.termination.terminate import do_terminate_account
-from tests.factories import UserFactory
+from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.django_db
 

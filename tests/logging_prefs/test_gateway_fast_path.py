@@ -17,9 +17,9 @@ from ninja.operation import Operation
 
 from accounts.actions import do_revoke_api_key
 from gateway import api as gateway_api
-from tests.catalog.factories import EndpointFactory, LanguageModelFactory
-from tests.logging_prefs.conftest import DECISIONS_URL, GENERATIONS_URL, create_key
-from tests.logging_prefs.factories import make_user
+from tests.factories.accounts import UserFactory
+from tests.factories.catalog import EndpointFactory, LanguageModelFactory
+from tests.support.gateway import DECISIONS_URL, GENERATIONS_URL, create_key
 
 pytestmark = pytest.mark.django_db
 
@@ -66,10 +66,10 @@ def _both_ways(request: dict):
 
 @pytest.fixture
 def keys(catalog):
-    active = create_key(make_user())
-    revoked = create_key(make_user())
+    active = create_key(UserFactory())
+    revoked = create_key(UserFactory())
     do_revoke_api_key(api_key=revoked.api_key, acting_user=revoked.user)
-    closed = create_key(make_user())
+    closed = create_key(UserFactory())
     closed.user.is_active = False
     closed.user.save(update_fields=["is_active"])
     return {"active": active.raw, "revoked": revoked.raw, "closed": closed.raw}

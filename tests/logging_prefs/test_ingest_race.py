@@ -23,9 +23,9 @@ from logging_prefs.actions import (
     do_set_logging_preferences,
 )
 from logging_prefs.models import Generation
-from tests.conftest import run_together
-from tests.factories import UserFactory
-from tests.logging_prefs.conftest import create_key, record
+from tests.factories.accounts import UserFactory
+from tests.support.gateway import create_key, record
+from tests.support.services import run_together
 
 INGEST_THREADS = 4
 BATCH = 10

@@ -193,13 +193,13 @@ def test_pages_list_covers_the_main_pages():
 
 @pytest.mark.django_db
 def test_every_page_carries_a_csp_with_script_src_self_and_no_unsafe_inline(client):
-    from accounts.models import User
+    from tests.factories.accounts import UserFactory
 
     pages = pages_without_arguments()
     for path in pages:
         assert_strict_csp(client.get(path))
 
-    user = User.objects.create_user(email="csp@example.com", password="a-long-test-password-1")
+    user = UserFactory(email="csp@example.com")
     client.force_login(user)
     for path in pages:
         assert_strict_csp(client.get(path))

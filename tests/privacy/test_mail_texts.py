@@ -20,8 +20,9 @@ from privacy.deletion.requests import (
 from privacy.deletion.sweeper import do_sweep_deletion_requests
 from privacy.models import DeletionRequest
 from privacy.termination.terminate import do_terminate_account, termination_notice_template
-from tests.privacy.admin_helpers import make_superuser
-from tests.privacy.conftest import ingest, make_user, new_key
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.support.admin import make_superuser
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ REASON = "The address & name you gave didn't match <the account's>."
 
 
 def reject(scope: str):
-    user = make_user()
+    user = TraceableUserFactory()
     member = make_superuser()
     request = do_request_deletion(
         user=user, acting_user=member, scope=scope, origin=DeletionRequest.Origin.SUPPORT
@@ -68,9 +69,9 @@ def test_a_rejected_prompts_deletion_mail_names_the_prompts(mailoutbox):
 def test_the_account_deletion_notice_gives_the_counts_and_the_reference(
     run_purge, mailoutbox, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    ingest(new_key(user), count=3, prompt="a prompt")
-    ingest(new_key(user, "other"), count=2, prompt="another prompt")
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=3, prompt="a prompt")
+    ingest_numbered(ApiKeyFactory(user=user, name="other"), count=2, prompt="another prompt")
     with django_capture_on_commit_callbacks(execute=True):
         request = do_delete_account(user=user, acting_user=user)
     run_purge()
@@ -98,7 +99,7 @@ def test_the_account_deletion_notice_gives_the_counts_and_the_reference(
 def test_a_terminated_accounts_deletion_notice_says_the_record_is_kept(
     task_queue, run_purge, mailoutbox, monkeypatch, django_capture_on_commit_callbacks
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     with django_capture_on_commit_callbacks(execute=True):
         termination = do_terminate_account(
             user=user,
@@ -128,8 +129,8 @@ def test_a_terminated_accounts_deletion_notice_says_the_record_is_kept(
 def test_the_prompts_deletion_notice_says_the_metadata_is_kept(
     run_purge, mailoutbox, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    ingest(new_key(user), count=4, prompt="a prompt")
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=4, prompt="a prompt")
     with django_capture_on_commit_callbacks(execute=True):
         request, _ = do_delete_stored_prompts(user=user, acting_user=user)
     run_purge()
@@ -149,7 +150,7 @@ def test_the_prompts_deletion_notice_says_the_metadata_is_kept(
 def test_the_termination_mail_is_the_notice_as_written_with_its_reference(
     task_queue, mailoutbox, django_capture_on_commit_callbacks
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     notice = "You broke the rules & <we> noticed.\n\nReply within 30 days."
     with django_capture_on_commit_callbacks(execute=True):
         termination = do_terminate_account(
@@ -169,7 +170,7 @@ def test_the_termination_mail_is_the_notice_as_written_with_its_reference(
 def test_support_starts_the_termination_notice_from_the_grace_period_in_force(settings):
     settings.PORTAL_TERMINATION_PURGE_DAYS = 45
 
-    assert termination_notice_template(make_user()) == (
+    assert termination_notice_template(TraceableUserFactory()) == (
         "Hello,\n\n"
         "We have terminated your use of the Portal's services, effective immediately, "
         "under the Termination section of our Privacy Policy and our Terms of Service.\n\n"

@@ -1,4 +1,4 @@
-"""Support staff for the admin tests: members of the "Support" group that privacy's
+"""Staff for the admin tests: members of the "Support" group that privacy's
 migration 0004 creates, signed in to the admin with the test client as staff sign in
 (password and authenticator app, tests/mfa.py)."""
 
@@ -12,8 +12,8 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import User
+from tests.factories.accounts import TraceableUserFactory
 from tests.mfa import staff_client
-from tests.privacy.conftest import make_user
 
 SUPPORT_MIGRATION = importlib.import_module("privacy.migrations.0004_support_group")
 SUPPORT_WALLETS_MIGRATION = importlib.import_module("privacy.migrations.0006_support_views_wallets")
@@ -38,7 +38,7 @@ def support_group() -> Group:
 
 
 def make_support_member() -> User:
-    member = make_user()
+    member = TraceableUserFactory()
     member.is_staff = True
     member.save(update_fields=["is_staff"])
     member.groups.add(support_group())
@@ -46,7 +46,7 @@ def make_support_member() -> User:
 
 
 def make_superuser() -> User:
-    admin = make_user()
+    admin = TraceableUserFactory()
     admin.is_staff = admin.is_superuser = True
     admin.save(update_fields=["is_staff", "is_superuser"])
     return admin

@@ -1,4 +1,8 @@
-"""factory_boy factories for the catalog."""
+"""The catalog: providers, models and their endpoints.
+
+The factories write the rows themselves: the catalog has no actions, staff edit it in
+the admin (tests/catalog/test_admin.py) and `make demo` loads catalog/demo_data.py.
+"""
 
 from __future__ import annotations
 
