@@ -19,7 +19,7 @@ the OpenAPI document still describes both endpoints.
 It sits after every middleware that shapes a gateway answer (security headers, CSP, the
 Host check, X-Frame-Options) and before those that only concern signed-in browser
 sessions, so an answer is the same byte for byte whichever way it came
-(tests/logging_prefs/test_gateway_fast_path.py).
+(tests/gateway/test_gateway_fast_path.py).
 
 It also reads the body of an authorised POST to an endpoint with a `body_limit` of its
 own (the generations batches, MAX_BATCH_BYTES) under that limit, then hands the request
