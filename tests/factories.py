@@ -5,7 +5,9 @@ from allauth.account.models import EmailAddress
 from django.utils import timezone
 
 from accounts.models import User
+from privacy.models import TermsAcknowledgement
 from privacy.policy import CURRENT as CURRENT_POLICY
+from privacy.terms import CURRENT as CURRENT_TERMS
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -33,3 +35,12 @@ class UserFactory(factory.django.DjangoModelFactory):
         EmailAddress.objects.create(
             user=self, email=self.email, primary=True, verified=extracted is not False
         )
+
+    @factory.post_generation
+    def terms_acknowledged(self, create, extracted, **kwargs):
+        # As if signed up under the terms in force (tests/privacy/test_terms_versions.py
+        # covers the notice); terms_acknowledged=False for an account from before them.
+        if create and extracted is not False:
+            TermsAcknowledgement.objects.create(
+                user=self, version=CURRENT_TERMS.version, how=TermsAcknowledgement.How.SIGNUP
+            )

@@ -17,6 +17,9 @@ from tests.privacy.conftest import make_user
 
 SUPPORT_MIGRATION = importlib.import_module("privacy.migrations.0004_support_group")
 SUPPORT_WALLETS_MIGRATION = importlib.import_module("privacy.migrations.0006_support_views_wallets")
+SERVICE_PROVIDERS_MIGRATION = importlib.import_module(
+    "privacy.migrations.0011_seed_service_providers"
+)
 
 
 def support_group() -> Group:
@@ -33,6 +36,7 @@ def support_group() -> Group:
         editor.connection = connection
         SUPPORT_MIGRATION.forwards(apps, editor)
         SUPPORT_WALLETS_MIGRATION.forwards(apps, editor)
+        SERVICE_PROVIDERS_MIGRATION.forwards(apps, editor)
         group = Group.objects.get(name=SUPPORT_MIGRATION.GROUP)
     return group
 
