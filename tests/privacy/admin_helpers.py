@@ -41,6 +41,21 @@ def support_group() -> Group:
     return group
 
 
+def seed_service_providers() -> None:
+    """The service providers migration 0011 seeds, made again if a transactional test
+    flushed them."""
+    from privacy.models import ServiceProvider
+
+    if not ServiceProvider.objects.exists():
+
+        class Editor:
+            pass
+
+        editor = Editor()
+        editor.connection = connection
+        SERVICE_PROVIDERS_MIGRATION.forwards(apps, editor)
+
+
 def make_support_member() -> User:
     member = make_user()
     member.is_staff = True

@@ -12,10 +12,10 @@ from django.test import Client
 
 from privacy.models import ServiceProvider
 from tests.privacy.admin_helpers import (
-    SERVICE_PROVIDERS_MIGRATION,
     admin_client,
     make_superuser,
     make_support_member,
+    seed_service_providers,
 )
 
 pytestmark = pytest.mark.django_db
@@ -31,17 +31,7 @@ ALWAYS = ("Hosting provider", "Email delivery", "AI model providers")
 
 @pytest.fixture(autouse=True)
 def seeded():
-    """The rows migration 0011 seeds (made again if an earlier test flushed them)."""
-    if not ServiceProvider.objects.exists():
-        from django.apps import apps
-        from django.db import connection
-
-        class Editor:
-            pass
-
-        editor = Editor()
-        editor.connection = connection
-        SERVICE_PROVIDERS_MIGRATION.forwards(apps, editor)
+    seed_service_providers()
 
 
 def page_text() -> str:
