@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core import checks
 from django.http import HttpRequest
 
-from privacy.cookies import CONSENT_ACCEPTED, NOTICE_COOKIE
+from privacy.cookies import CONSENT_ACCEPTED, CONSENT_REFUSED, NOTICE_COOKIE
 
 PLAUSIBLE, MATOMO, GOOGLE = "plausible", "matomo", "google"
 PROVIDER_NAMES = {PLAUSIBLE: "Plausible Analytics", MATOMO: "Matomo", GOOGLE: "Google Analytics"}
@@ -149,7 +149,7 @@ def configured_site() -> AnalyticsSite | None:
 def consent(request: HttpRequest) -> str | None:
     """The visitor's answer on the cookie notice: "accept", "refuse", or None."""
     value = request.COOKIES.get(NOTICE_COOKIE)
-    return value if value in ("accept", "refuse") else None
+    return value if value in (CONSENT_ACCEPTED, CONSENT_REFUSED) else None
 
 
 def site_for(request: HttpRequest) -> AnalyticsSite | None:
