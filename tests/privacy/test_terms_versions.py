@@ -184,3 +184,18 @@ def test_acknowledgements_go_with_the_account_and_into_its_download():
     from privacy import registry
 
     assert TermsAcknowledgement in {entry.model for entry in registry.entries()}
+
+
+def test_the_notice_goes_back_only_to_pages_that_can_be_got_again():
+    """A page drawn in answer to a POST (a form error) cannot be got again: the notice
+    then goes back to a default page, not to a 405."""
+    from tests.wallets import WALLET_ADD_URL
+
+    client = signed_in(unacknowledged())
+    client.post(
+        "/accounts/reauthenticate/?next=/account/wallets/",
+        {"password": "correct-horse-battery-staple"},
+    )
+    page = client.post(WALLET_ADD_URL, {"message": "x", "signature": "y"})
+    assert page.status_code == 400 and NOTICE in page.text
+    assert f'name="next" value="{WALLET_ADD_URL}"' not in page.text
