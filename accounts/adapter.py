@@ -71,14 +71,19 @@ class AccountAdapter(DefaultAccountAdapter):
         user.age_confirmed_at = timezone.now()
         if not commit:
             return super().save_user(request, user, form, commit=False)
-        # Signing up is done under the policy in force (the form links it).
-        from privacy.models import PolicyAcknowledgement
+        # Signing up is done under the policy and the terms in force (the form links them).
+        from privacy.models import PolicyAcknowledgement, TermsAcknowledgement
         from privacy.policy import CURRENT, do_acknowledge_policy
+        from privacy.terms import CURRENT as CURRENT_TERMS
+        from privacy.terms import do_acknowledge_terms
 
         with transaction.atomic():
             user = super().save_user(request, user, form, commit=True)
             do_acknowledge_policy(
                 user=user, version=CURRENT.version, how=PolicyAcknowledgement.How.SIGNUP
+            )
+            do_acknowledge_terms(
+                user=user, version=CURRENT_TERMS.version, how=TermsAcknowledgement.How.SIGNUP
             )
         return user
 

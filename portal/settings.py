@@ -67,6 +67,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Inside the CSP middleware, so the policy it widens is the one sent: only for a
+    # visitor who accepted the configured analytics (privacy/analytics.py).
+    "privacy.analytics.AnalyticsConsentMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.SessionMiddleware",
     "portal.middleware.CommonMiddleware",
@@ -102,6 +105,7 @@ TEMPLATES = [
                 "accounts.context_processors.security_notices",
                 "privacy.context_processors.policy_notice",
                 "privacy.context_processors.cookie_notice",
+                "privacy.context_processors.terms_notice",
             ],
         },
     },
@@ -384,6 +388,27 @@ PORTAL_TERMINATION_PURGE_DAYS = env.int("PORTAL_TERMINATION_PURGE_DAYS", default
 # The public model pages leave out every category count below this: a small count could
 # be one customer's use (logging_prefs.selectors.published_category_counts).
 PORTAL_CATEGORY_MIN_COUNT = env.int("PORTAL_CATEGORY_MIN_COUNT", default=10)
+# The portal's public address, for links in mail sent outside a request (a termination
+# notice cites the terms with a link).
+PORTAL_SITE_URL = env.str(
+    "PORTAL_SITE_URL",
+    default="http://localhost:8000"
+    if DEBUG
+    else f"https://{ALLOWED_HOSTS[0]}"
+    if ALLOWED_HOSTS
+    else "",
+).rstrip("/")
+
+# --- Analytics ---------------------------------------------------------------
+# Off unless an operator names a provider (plausible, matomo or google) and a site: its
+# script then loads, and the CSP allows its origin, only for a visitor who accepted it
+# on the cookie notice (privacy/analytics.py; a bad value fails `manage.py check`).
+PORTAL_ANALYTICS_PROVIDER = env.str("PORTAL_ANALYTICS_PROVIDER", default="")
+# Plausible: the site's domain; Matomo: the numeric site id; Google: the G-… id.
+PORTAL_ANALYTICS_SITE_ID = env.str("PORTAL_ANALYTICS_SITE_ID", default="")
+# Where the script comes from and the visits go, e.g. https://plausible.example.org (a
+# self-hosted server). Plausible defaults to https://plausible.io; Matomo needs it.
+PORTAL_ANALYTICS_ORIGIN = env.str("PORTAL_ANALYTICS_ORIGIN", default="")
 
 # --- Logging -----------------------------------------------------------------
 LOGGING = {

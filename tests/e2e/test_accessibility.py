@@ -50,13 +50,14 @@ from privacy.deletion.requests import (
     do_request_deletion,
     do_verify_deletion_request,
 )
-from privacy.models import DeletionRequest
+from privacy.models import DeletionRequest, ServiceProvider
 from privacy.policy import CURRENT
 from privacy.termination.terminate import do_terminate_account
+from privacy.terms import CURRENT as CURRENT_TERMS
 from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory, WalletUserFactory
 from tests.factories.logging_prefs import ingest_numbered
 from tests.mfa import authenticator_secret, code_for, give_authenticator_app
-from tests.support.admin import make_superuser, make_support_member
+from tests.support.admin import make_superuser, make_support_member, seed_service_providers
 from tests.support.browser import (
     TIMEOUT_MS,
     BrowserGuard,
@@ -294,6 +295,9 @@ VISITOR_PAGES = (
     Visit("privacy_policy", "/legal/privacy/"),
     Visit("privacy_policy_version", "/legal/privacy/{policy_version}/"),
     Visit("cookie_list", "/legal/cookies/"),
+    Visit("service_providers", "/legal/service-providers/"),
+    Visit("terms_of_service", "/legal/terms/"),
+    Visit("terms_of_service_version", "/legal/terms/{terms_version}/"),
     Visit("account_deleted", "/account/deleted/"),
     Visit("", "/no-such-page/", "the 404 page", status=404),
     Visit(
@@ -367,6 +371,7 @@ NOTICED_PAGES = (
     Visit("account_home", "/account/", "every notice"),
     Visit("account_privacy", "/account/privacy/", "every notice"),
     Visit("privacy_policy", "/legal/privacy/", "every notice, not acknowledged"),
+    Visit("terms_of_service", "/legal/terms/", "every notice, not acknowledged"),
     Visit("home", "/", "every notice"),
 )
 
@@ -461,6 +466,12 @@ STAFF_PAGES = (
     Visit("admin:privacy_termination_changelist", "/admin/privacy/termination/"),
     Visit("admin:privacy_termination_change", "/admin/privacy/termination/{termination}/change/"),
     Visit("admin:privacy_auditevent_changelist", "/admin/privacy/auditevent/"),
+    Visit("admin:privacy_serviceprovider_changelist", "/admin/privacy/serviceprovider/"),
+    Visit(
+        "admin:privacy_serviceprovider_change",
+        "/admin/privacy/serviceprovider/{service_provider}/change/",
+        "support may only read it",
+    ),
     Visit(
         "admin:privacy_termination_legal_hold",
         "/admin/privacy/termination/{termination}/legal-hold/",
@@ -475,6 +486,18 @@ ADMINISTRATOR_PAGES = (
         "/admin/privacy/termination/{termination}/legal-hold/",
     ),
     Visit("admin:catalog_languagemodel_changelist", "/admin/catalog/languagemodel/"),
+    Visit(
+        "admin:privacy_serviceprovider_change",
+        "/admin/privacy/serviceprovider/{service_provider}/change/",
+    ),
+)
+
+# While an operator has configured analytics: the notice offers the choice, the cookies
+# page holds it, and (never accepted here) nothing is loaded from the analytics origin.
+ANALYTICS_VISITOR_PAGES = (
+    Visit("home", "/", "the cookie notice offers analytics"),
+    Visit("cookie_list", "/legal/cookies/", "the analytics choice"),
+    Visit("service_providers", "/legal/service-providers/", "with analytics configured"),
 )
 
 
@@ -512,6 +535,13 @@ def serve_error_page(route: Route, request) -> None:
         headers={"Content-Security-Policy": policy},
         body=response.content,
     )
+
+
+def enter_as_visitor_offered_analytics(page: Page, world: dict) -> None:
+    settings = world["settings"]
+    settings.PORTAL_ANALYTICS_PROVIDER = "plausible"
+    settings.PORTAL_ANALYTICS_SITE_ID = "portal.example.org"
+    settings.PORTAL_ANALYTICS_ORIGIN = "https://stats.example.org"
 
 
 def enter_as_member(page: Page, world: dict) -> None:
@@ -592,6 +622,9 @@ class Audience:
 
 AUDIENCES = (
     Audience("visitor", enter_as_visitor, VISITOR_PAGES),
+    Audience(
+        "visitor offered analytics", enter_as_visitor_offered_analytics, ANALYTICS_VISITOR_PAGES
+    ),
     Audience("member", enter_as_member, MEMBER_PAGES),
     Audience("member with notices", enter_as_noticed_member, NOTICED_PAGES),
     Audience("wallet member", enter_as_wallet_member, WALLET_MEMBER_PAGES),
@@ -615,6 +648,8 @@ NOT_PAGES = {
     "account_data_download": "a JSON file to download",
     "account_deletion_request_cancel": "POST only: answers with the data page",
     "cookie_notice_read": "POST only: the cookie notice's OK",
+    "cookie_consent": "POST only: accept or refuse analytics (the notice, the cookies page)",
+    "terms_acknowledge": "POST only: the terms notice's “I have read them”",
     "privacy_policy_acknowledge": "POST only: the policy notice's “I have read it”",
     "account_confirm_login_code": "sign-in by code is off: it redirects to the sign-in page",
     "account_confirm_reauthentication_code": (
@@ -638,7 +673,7 @@ _DJANGO_ADMIN = re.compile(
 
 
 @pytest.fixture
-def world(monkeypatch) -> dict:
+def world(monkeypatch, settings) -> dict:
     """Accounts and records in the states the pages show, as ids and strings for the
     visits' paths. Purges and notices are not started (nothing here needs a worker)."""
     monkeypatch.setattr(tasks, "enqueue_purge", lambda *args, **kwargs: None)
@@ -657,7 +692,9 @@ def world(monkeypatch) -> dict:
         user=member, acting_user=member, older_than=timezone.now() - dt.timedelta(days=7)
     )
 
-    noticed = UserFactory(email="noticed@example.com", policy_acknowledged="")
+    noticed = UserFactory(
+        email="noticed@example.com", policy_acknowledged="", terms_acknowledged=False
+    )
     notice = SecurityNotice.objects.create(user=noticed, kind=SecurityNotice.Kind.PASSWORD_CHANGED)
     User.objects.filter(pk=noticed.pk).update(security_notice_at=notice.created_at)
 
@@ -691,6 +728,7 @@ def world(monkeypatch) -> dict:
         acting_user=administrator,
         verification_method=DeletionRequest.VerificationMethod.EMAIL_REPLY,
     )
+    seed_service_providers()
     terminated = UserFactory(email="terminated@example.com")
     termination = do_terminate_account(
         user=terminated,
@@ -704,6 +742,9 @@ def world(monkeypatch) -> dict:
         "noticed_email": noticed.email,
         "model": f"{model.author}/{model.slug}",
         "policy_version": CURRENT.version,
+        "terms_version": CURRENT_TERMS.version,
+        "service_provider": ServiceProvider.objects.order_by("position", "pk").first().pk,
+        "settings": settings,
         "key": api_key.pk,
         "generation_with_text": Generation.objects.get(gateway_id=with_text[0]).pk,
         "generation_without_text": Generation.objects.get(gateway_id=without_text[0]).pk,

@@ -8,9 +8,11 @@ from django.utils import timezone
 
 from accounts.actions import do_create_api_key, do_sign_up_with_wallet
 from accounts.models import ApiKey, User, Wallet
-from privacy.models import PolicyAcknowledgement
+from privacy.models import PolicyAcknowledgement, TermsAcknowledgement
 from privacy.policy import CURRENT as CURRENT_POLICY
 from privacy.policy import do_acknowledge_policy
+from privacy.terms import CURRENT as CURRENT_TERMS
+from privacy.terms import do_acknowledge_terms
 from tests.support.markers import unique_marker
 from tests.wallets import TestWallet
 
@@ -48,6 +50,15 @@ class UserFactory(factory.django.DjangoModelFactory):
             user=self, email=self.email, primary=True, verified=extracted is not False
         )
 
+    @factory.post_generation
+    def terms_acknowledged(self, create, extracted, **kwargs):
+        # As if signed up under the terms in force (tests/privacy/test_terms_versions.py
+        # covers the notice); terms_acknowledged=False for an account from before them.
+        if create and extracted is not False:
+            do_acknowledge_terms(
+                user=self, version=CURRENT_TERMS.version, how=TermsAcknowledgement.How.SIGNUP
+            )
+
 
 class TraceableUserFactory(UserFactory):
     """An email account whose address and display name are unique markers, so a test
@@ -59,7 +70,8 @@ class TraceableUserFactory(UserFactory):
 
 class WalletUserFactory(factory.django.DjangoModelFactory):
     """A wallet account (no email, no usable password) signed up through the actions
-    the wallet sign-up page calls: do_sign_up_with_wallet, then do_acknowledge_policy.
+    the wallet sign-up page calls: do_sign_up_with_wallet, then do_acknowledge_policy
+    and do_acknowledge_terms.
     `wallet` is the tests.wallets.TestWallet that signs for it; other fields given
     (is_active=False ...) are saved after the sign-up."""
 
@@ -74,6 +86,9 @@ class WalletUserFactory(factory.django.DjangoModelFactory):
         user = do_sign_up_with_wallet(address=wallet.address, display_name=display_name)
         do_acknowledge_policy(
             user=user, version=CURRENT_POLICY.version, how=PolicyAcknowledgement.How.SIGNUP
+        )
+        do_acknowledge_terms(
+            user=user, version=CURRENT_TERMS.version, how=TermsAcknowledgement.How.SIGNUP
         )
         if fields:
             for name, value in fields.items():

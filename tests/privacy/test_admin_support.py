@@ -28,6 +28,7 @@ from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
 from tests.factories.logging_prefs import ingest_numbered
 from tests.mfa import authenticator_secret, sign_in_with_code
 from tests.support.admin import (
+    SERVICE_PROVIDERS_MIGRATION,
     SUPPORT_MIGRATION,
     SUPPORT_WALLETS_MIGRATION,
     admin_client,
@@ -71,12 +72,13 @@ def test_support_group_has_exactly_the_least_privileges():
     }
     assert granted == {
         f"{app_label}.{codename}"
-        for migration in (SUPPORT_MIGRATION, SUPPORT_WALLETS_MIGRATION)
+        for migration in (SUPPORT_MIGRATION, SUPPORT_WALLETS_MIGRATION, SERVICE_PROVIDERS_MIGRATION)
         for app_label, _, codename in migration.PERMISSIONS
     }
     assert granted == {
         "accounts.view_user",
         "accounts.view_wallet",
+        "privacy.view_serviceprovider",
         "privacy.view_deletionrequest",
         "privacy.change_deletionrequest",
         "privacy.view_auditevent",

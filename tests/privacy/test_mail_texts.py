@@ -9,8 +9,10 @@ import datetime as dt
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.utils import timezone
 
+from privacy import terms
 from privacy.deletion.account import do_delete_account
 from privacy.deletion.requests import (
     do_delete_stored_prompts,
@@ -147,9 +149,10 @@ def test_the_prompts_deletion_notice_says_the_metadata_is_kept(
     )
 
 
-def test_the_termination_mail_is_the_notice_as_written_with_its_reference(
-    task_queue, mailoutbox, django_capture_on_commit_callbacks
+def test_the_termination_mail_is_the_notice_as_written_citing_the_terms_with_its_reference(
+    task_queue, mailoutbox, django_capture_on_commit_callbacks, settings
 ):
+    settings.PORTAL_SITE_URL = "https://portal.example"
     user = TraceableUserFactory()
     notice = "You broke the rules & <we> noticed.\n\nReply within 30 days."
     with django_capture_on_commit_callbacks(execute=True):
@@ -164,7 +167,16 @@ def test_the_termination_mail_is_the_notice_as_written_with_its_reference(
     (sent,) = mailoutbox
     assert sent.to == [user.email]
     assert sent.subject == "[Portal] Your use of the services has been terminated"
-    assert sent.body == f"{notice}\n\nReference: termination:{termination.pk}\n"
+    assert sent.body == (
+        f"{notice}\n\n"
+        f"This termination is made under the Terms of Service (version of "
+        f'{terms.CURRENT.version}), section 10, "Termination", which also says what '
+        f"survives it: https://portal.example/legal/terms/{terms.CURRENT.version}/#termination"
+        f"\n\nReference: termination:{termination.pk}\n"
+    )
+    # The link opens the version cited, at the section that says what survives.
+    page = Client().get(f"/legal/terms/{terms.CURRENT.version}/")
+    assert 'id="termination"' in page.text and "These survive:" in page.text
 
 
 def test_support_starts_the_termination_notice_from_the_grace_period_in_force(settings):
@@ -173,7 +185,8 @@ def test_support_starts_the_termination_notice_from_the_grace_period_in_force(se
     assert termination_notice_template(TraceableUserFactory()) == (
         "Hello,\n\n"
         "We have terminated your use of the Portal's services, effective immediately, "
-        "under the Termination section of our Privacy Policy and our Terms of Service.\n\n"
+        "under the Termination section of our Privacy Policy and section 10 of our Terms of "
+        "Service.\n\n"
         "Reason: [describe the breach or other reason in words the person understands]\n\n"
         "Your API keys no longer work and you can no longer sign in. Your account and "
         "its personal data will be deleted after 45 days; billing records are kept "

@@ -98,6 +98,9 @@ def test_terminated_user_is_told_and_loses_access_at_once(
     shown = try_sign_in(user)
     assert shown.status_code == 200
     assert NOTICE in shown.text and "Your account has been terminated" in shown.text
+    # Both cite the terms, at the section that says what survives termination.
+    assert "/legal/terms/#termination" in shown.text
+    assert "/legal/terms/" in mailoutbox[0].body and "#termination" in mailoutbox[0].body
     for other in (try_sign_in(user, "wrong-password"), Client().get("/accounts/inactive/")):
         assert NOTICE not in other.text
     assert "abusive traffic" not in try_sign_in(user, "wrong-password").text

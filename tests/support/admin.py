@@ -17,6 +17,9 @@ from tests.mfa import staff_client
 
 SUPPORT_MIGRATION = importlib.import_module("privacy.migrations.0004_support_group")
 SUPPORT_WALLETS_MIGRATION = importlib.import_module("privacy.migrations.0006_support_views_wallets")
+SERVICE_PROVIDERS_MIGRATION = importlib.import_module(
+    "privacy.migrations.0011_seed_service_providers"
+)
 
 
 def support_group() -> Group:
@@ -33,8 +36,24 @@ def support_group() -> Group:
         editor.connection = connection
         SUPPORT_MIGRATION.forwards(apps, editor)
         SUPPORT_WALLETS_MIGRATION.forwards(apps, editor)
+        SERVICE_PROVIDERS_MIGRATION.forwards(apps, editor)
         group = Group.objects.get(name=SUPPORT_MIGRATION.GROUP)
     return group
+
+
+def seed_service_providers() -> None:
+    """The service providers migration 0011 seeds, made again if a transactional test
+    flushed them."""
+    from privacy.models import ServiceProvider
+
+    if not ServiceProvider.objects.exists():
+
+        class Editor:
+            pass
+
+        editor = Editor()
+        editor.connection = connection
+        SERVICE_PROVIDERS_MIGRATION.forwards(apps, editor)
 
 
 def make_support_member() -> User:
