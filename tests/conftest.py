@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 from portal import devdb, devredis
-from tests.support.services import clear_test_cache
+from tests.helpers.services import clear_test_cache
 
 # The private servers this pytest run started (then it stops them).
 _started: list = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories.accounts import UserFactory
-from tests.support.accounts import is_signed_in, login
+from tests.helpers.accounts import is_signed_in, login
 
 
 @pytest.fixture

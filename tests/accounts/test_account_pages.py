@@ -7,7 +7,7 @@ from django.test import Client
 
 from accounts.models import User
 from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory
-from tests.support.accounts import HUB_URL, LOGIN_URL, PROFILE_URL
+from tests.helpers.accounts import HUB_URL, LOGIN_URL, PROFILE_URL
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from accounts.actions import do_forget_unconfirmed_addresses
 from accounts.models import SecurityNotice, User
 from privacy.models import DeletionRequest
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
-from tests.support.accounts import (
+from tests.helpers.accounts import (
     EMAIL_URL,
     PASSWORD_RESET_URL,
     STRONG_PASSWORD,
@@ -30,7 +30,7 @@ from tests.support.accounts import (
     signed_in_user_id,
     signup,
 )
-from tests.support.services import run_together
+from tests.helpers.services import run_together
 from tests.wallets import TestWallet, wallet_login, wallet_reauthenticate, wallet_signup
 
 pytestmark = pytest.mark.django_db

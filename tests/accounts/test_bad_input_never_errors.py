@@ -10,7 +10,7 @@ from django.test import Client
 from accounts.models import User, Wallet
 from privacy.models import PolicyAcknowledgement
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
-from tests.support.accounts import REAUTHENTICATE_URL
+from tests.helpers.accounts import REAUTHENTICATE_URL
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django.test import Client
 
 from accounts.models import User
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
-from tests.support.accounts import (
+from tests.helpers.accounts import (
     LOGIN_URL,
     LOGOUT_URL,
     PASSWORD_RESET_URL,

@@ -9,7 +9,7 @@ from django.test import Client
 
 from portal.compat import reauthentication_flow as reauthentication
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
-from tests.support.accounts import (
+from tests.helpers.accounts import (
     EMAIL_URL,
     REAUTHENTICATE_URL,
     form_errors,

@@ -10,7 +10,7 @@ from django.test import Client
 
 from accounts.models import User
 from tests.factories.accounts import UserFactory
-from tests.support.accounts import (
+from tests.helpers.accounts import (
     HUB_URL,
     LOGIN_URL,
     VERIFICATION_SENT_URL,

@@ -19,7 +19,7 @@ from accounts.schedules import BEAT_SCHEDULE
 from accounts.sign_in_records import do_clear_expired_sign_in_records
 from portal.celery import app
 from tests.factories.accounts import UserFactory
-from tests.support.accounts import login
+from tests.helpers.accounts import login
 
 pytestmark = pytest.mark.django_db
 

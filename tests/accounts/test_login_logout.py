@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
-from tests.support.accounts import (
+from tests.helpers.accounts import (
     HUB_URL,
     LOGIN_URL,
     LOGOUT_URL,

@@ -24,6 +24,7 @@ from accounts.models import SecurityNotice, User, Wallet
 from portal.compat import AUTHENTICATION_METHODS_SESSION_KEY, perform_login
 from privacy import export
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, WalletUserFactory
+from tests.helpers.accounts import LOGIN_URL, is_signed_in, login, signed_in_user_id
 from tests.mfa import (
     MFA_AUTHENTICATE_URL,
     MFA_REAUTHENTICATE_URL,
@@ -36,7 +37,6 @@ from tests.mfa import (
     sign_in_with_code,
     staff_client,
 )
-from tests.support.accounts import LOGIN_URL, is_signed_in, login, signed_in_user_id
 from tests.wallets import TestWallet, wallet_login, wallet_reauthenticate
 
 pytestmark = pytest.mark.django_db

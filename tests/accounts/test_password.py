@@ -7,7 +7,7 @@ from django.test import Client
 
 from accounts.models import User
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
-from tests.support.accounts import (
+from tests.helpers.accounts import (
     HUB_URL,
     OTHER_STRONG_PASSWORD,
     PASSWORD_CHANGE_URL,

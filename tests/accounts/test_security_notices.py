@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import SecurityNotice, User
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, WalletFactory
-from tests.support.accounts import (
+from tests.helpers.accounts import (
     EMAIL_URL,
     SESSIONS_URL,
     STRONG_PASSWORD,

@@ -5,7 +5,7 @@ from allauth.usersessions.models import UserSession
 from django.test import Client
 
 from tests.factories.accounts import UserFactory
-from tests.support.accounts import HUB_URL, SESSIONS_URL, is_signed_in, login
+from tests.helpers.accounts import HUB_URL, SESSIONS_URL, is_signed_in, login
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from tests.factories.accounts import UserFactory
-from tests.support.accounts import (
+from tests.helpers.accounts import (
     SIGNUP_URL,
     VERIFICATION_SENT_URL,
     form_errors,

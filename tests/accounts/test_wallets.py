@@ -15,7 +15,7 @@ from django.test import Client
 from accounts import wallets
 from accounts.models import User, Wallet
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, WalletFactory, WalletUserFactory
-from tests.support.accounts import (
+from tests.helpers.accounts import (
     age_reauthentication,
     is_signed_in,
     login,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.gateway import GatewayClient
+from tests.helpers.gateway import GatewayClient
 
 
 @pytest.fixture

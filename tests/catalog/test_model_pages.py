@@ -17,7 +17,7 @@ from logging_prefs.actions import do_set_logging_preferences
 from logging_prefs.models import LoggingPreference
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import EndpointFactory, LanguageModelFactory, ProviderFactory
-from tests.support.accounts import signed_in
+from tests.helpers.accounts import signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from accounts.actions import do_revoke_api_key
 from logging_prefs.actions import do_set_logging_preferences
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import EndpointFactory, LanguageModelFactory, ProviderFactory
-from tests.support.gateway import create_key
+from tests.helpers.gateway import create_key
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """Fixtures of the end-to-end tests: one Chromium per test session; every test gets a
 fresh context and page, and a `BrowserGuard` that fails the test when the browser saw
-something go wrong (tests/support/browser.py has the guard and the steps)."""
+something go wrong (tests/helpers/browser.py has the guard and the steps)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, BrowserGuard
-from tests.support.services import require
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, BrowserGuard
+from tests.helpers.services import require
 
 
 @pytest.fixture(scope="session")

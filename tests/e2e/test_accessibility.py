@@ -56,9 +56,8 @@ from privacy.termination.terminate import do_terminate_account
 from privacy.terms import CURRENT as CURRENT_TERMS
 from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory, WalletUserFactory
 from tests.factories.logging_prefs import ingest_numbered
-from tests.mfa import authenticator_secret, code_for, give_authenticator_app
-from tests.support.admin import make_superuser, make_support_member, seed_service_providers
-from tests.support.browser import (
+from tests.helpers.admin import make_superuser, make_support_member, seed_service_providers
+from tests.helpers.browser import (
     TIMEOUT_MS,
     BrowserGuard,
     add_virtual_authenticator,
@@ -69,6 +68,7 @@ from tests.support.browser import (
     sign_in,
     sign_out,
 )
+from tests.mfa import authenticator_secret, code_for, give_authenticator_app
 from tests.wallets import TestWallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import BrowserGuard
+from tests.helpers.browser import BrowserGuard
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

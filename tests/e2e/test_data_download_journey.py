@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import ApiKey, User
 from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory
-from tests.support.browser import gateway_post, sign_in
+from tests.helpers.browser import gateway_post, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

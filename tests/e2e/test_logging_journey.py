@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
 from tests.factories.accounts import ApiKeyFactory, UserFactory
-from tests.support.browser import gateway_post, sign_in
+from tests.helpers.browser import gateway_post, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -18,9 +18,9 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, WalletUserFactory
+from tests.helpers.admin import make_support_member
+from tests.helpers.browser import add_virtual_authenticator, assert_accessible, sign_in, sign_out
 from tests.mfa import code_for
-from tests.support.admin import make_support_member
-from tests.support.browser import add_virtual_authenticator, assert_accessible, sign_in, sign_out
 from tests.wallets import TestWallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from privacy.policy import CURRENT
 from tests.factories.accounts import UserFactory
-from tests.support.browser import sign_in
+from tests.helpers.browser import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -18,10 +18,10 @@ from privacy.deletion.requests import do_request_deletion
 from privacy.models import AuditEvent, DeletionRequest
 from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
 from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.admin import make_support_member
+from tests.helpers.markers import unique_marker
+from tests.helpers.purge_worker import PurgeRun
 from tests.mfa import code_for, give_authenticator_app
-from tests.support.admin import make_support_member
-from tests.support.markers import unique_marker
-from tests.support.purge_worker import PurgeRun
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User, Wallet
 from tests.factories.accounts import WalletFactory
-from tests.support.browser import install_browser_wallet, sign_out
+from tests.helpers.browser import install_browser_wallet, sign_out
 from tests.wallets import TestWallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -13,7 +13,7 @@ from privacy.policy import CURRENT as CURRENT_POLICY
 from privacy.policy import do_acknowledge_policy
 from privacy.terms import CURRENT as CURRENT_TERMS
 from privacy.terms import do_acknowledge_terms
-from tests.support.markers import unique_marker
+from tests.helpers.markers import unique_marker
 from tests.wallets import TestWallet
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"

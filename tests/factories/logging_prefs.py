@@ -11,7 +11,7 @@ from accounts.models import ApiKey, User
 from logging_prefs.actions import do_ingest_generations
 from logging_prefs.models import Generation, PreferenceChange
 from tests.factories.accounts import ApiKeyFactory, UserFactory
-from tests.support.markers import unique_marker
+from tests.helpers.markers import unique_marker
 
 
 def _a_minute_ago() -> str:

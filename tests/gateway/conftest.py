@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import User
 from tests.factories.accounts import UserFactory
-from tests.support.gateway import GatewayClient, Key, create_key
+from tests.helpers.gateway import GatewayClient, Key, create_key
 
 
 @pytest.fixture

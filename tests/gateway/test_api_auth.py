@@ -6,7 +6,7 @@ import pytest
 from django.test import Client, override_settings
 
 from logging_prefs.models import Generation
-from tests.support.gateway import DECISIONS_URL, GENERATIONS_URL, OPENAPI_URL, GatewayClient, record
+from tests.helpers.gateway import DECISIONS_URL, GENERATIONS_URL, OPENAPI_URL, GatewayClient, record
 
 pytestmark = pytest.mark.django_db
 

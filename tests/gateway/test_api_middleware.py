@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from portal.middleware import GATEWAY_API_PATH
 from tests.factories.accounts import UserFactory
-from tests.support.gateway import DECISIONS_URL, GatewayClient, create_key
+from tests.helpers.gateway import DECISIONS_URL, GatewayClient, create_key
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from accounts.actions import do_revoke_api_key
 from accounts.models import ApiKey
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
 from tests.factories.accounts import UserFactory
-from tests.support.gateway import DECISIONS_URL, create_key
+from tests.helpers.gateway import DECISIONS_URL, create_key
 from tests.worker_process import database_url
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from accounts.actions import do_revoke_api_key
 from gateway import api as gateway_api
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import EndpointFactory, LanguageModelFactory
-from tests.support.gateway import DECISIONS_URL, GENERATIONS_URL, create_key
+from tests.helpers.gateway import DECISIONS_URL, GENERATIONS_URL, create_key
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from accounts.models import ApiKey
 from gateway.schemas import MAX_BATCH, MAX_BATCH_BYTES, MAX_TEXT_CHARS
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
 from logging_prefs.models import Generation
-from tests.support.gateway import GENERATIONS_URL, OPENAPI_URL, GatewayClient, create_key, record
+from tests.helpers.gateway import GENERATIONS_URL, OPENAPI_URL, GatewayClient, create_key, record
 
 pytestmark = pytest.mark.django_db
 

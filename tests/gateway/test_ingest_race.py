@@ -24,8 +24,8 @@ from logging_prefs.actions import (
 )
 from logging_prefs.models import Generation
 from tests.factories.accounts import UserFactory
-from tests.support.gateway import create_key, record
-from tests.support.services import run_together
+from tests.helpers.gateway import create_key, record
+from tests.helpers.services import run_together
 
 INGEST_THREADS = 4
 BATCH = 10

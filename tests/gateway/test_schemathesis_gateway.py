@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 
 from catalog.demo_data import load_demo_catalog
 from portal.wsgi import application
-from tests.support.gateway import GENERATIONS_URL, OPENAPI_URL
+from tests.helpers.gateway import GENERATIONS_URL, OPENAPI_URL
 
 AUTH = {"Authorization": "Bearer test-gateway-token"}
 ROUTES_URL = "/internal/v1/routes"

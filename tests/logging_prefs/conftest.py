@@ -7,7 +7,7 @@ from django.test import Client
 
 from accounts.models import User
 from tests.factories.accounts import UserFactory
-from tests.support.accounts import signed_in
+from tests.helpers.accounts import signed_in
 
 
 @pytest.fixture

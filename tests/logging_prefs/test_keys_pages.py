@@ -15,7 +15,7 @@ from logging_prefs.models import PreferenceChange
 from logging_prefs.views import NEW_KEY_SESSION_KEY
 from tests.factories.accounts import ApiKeyFactory, UserFactory
 from tests.factories.logging_prefs import ingest
-from tests.support.accounts import signed_in
+from tests.helpers.accounts import signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from logging_prefs.actions import do_set_api_key_logging, do_set_logging_prefere
 from logging_prefs.models import LoggingPreference, PreferenceChange
 from tests.factories.accounts import ApiKeyFactory, UserFactory
 from tests.factories.logging_prefs import make_history
-from tests.support.accounts import signed_in
+from tests.helpers.accounts import signed_in
 
 pytestmark = pytest.mark.django_db
 

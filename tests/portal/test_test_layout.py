@@ -1,7 +1,7 @@
 """The tests build data one way and share helpers one way: conftest.py files hold only
 fixtures and pytest hooks, and a test package imports nothing of another test package
 and no test_*.py module. What modules share lives in the shared modules: tests/factories/
-(data), tests/support/ (steps and clients) and the top-level tests/*.py."""
+(data), tests/helpers/ (steps and clients) and the top-level tests/*.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
 # Packages under tests/ whose modules any test may import.
-SHARED_PACKAGES = {"factories", "support"}
+SHARED_PACKAGES = {"factories", "helpers"}
 
 
 def _modules(tests: Path) -> Iterator[tuple[Path, ast.Module]]:
@@ -143,7 +143,7 @@ def test_no_test_package_imports_another_ones_modules():
 
 def test_the_checks_see_every_import_they_forbid(tmp_path):
     """Each check finds what the tree looked like before tests/factories/ and
-    tests/support/ (issue 14, item 7), in every import form."""
+    tests/helpers/ (issue 14, item 7), in every import form."""
     tests = tmp_path / "tests"
     files = {
         "__init__.py": "",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from privacy import tasks
-from tests.support.privacy import TaskQueue
+from tests.helpers.privacy import TaskQueue
 
 
 @pytest.fixture

@@ -26,9 +26,9 @@ from tests.factories.accounts import (
     UserFactory,
 )
 from tests.factories.logging_prefs import ingest_numbered
-from tests.support.gateway import decision_status
-from tests.support.markers import unique_marker
-from tests.support.privacy import (
+from tests.helpers.gateway import decision_status
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import (
     BILLING_FIELDS,
     every_table_as_text,
     expected_totals,

@@ -23,10 +23,10 @@ from privacy.models import DeletionRequest
 from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, TraceableUserFactory
 from tests.factories.logging_prefs import ingest_numbered
 from tests.factories.privacy import DeletionRequestFactory
-from tests.support.accounts import age_reauthentication
-from tests.support.gateway import decision_status
-from tests.support.markers import unique_marker
-from tests.support.privacy import (
+from tests.helpers.accounts import age_reauthentication
+from tests.helpers.gateway import decision_status
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import (
     DATA_URL,
     DELETED_URL,
     MANAGE_URL,

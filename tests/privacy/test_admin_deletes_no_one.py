@@ -23,8 +23,8 @@ from accounts.models import User
 from privacy import registry
 from privacy.models import AuditEvent, DeletionRequest
 from tests.factories.accounts import TraceableUserFactory
-from tests.support.admin import admin_client, make_superuser, make_support_member, messages_of
-from tests.support.privacy import every_table_as_text, sign_in_as_browser
+from tests.helpers.admin import admin_client, make_superuser, make_support_member, messages_of
+from tests.helpers.privacy import every_table_as_text, sign_in_as_browser
 
 pytestmark = pytest.mark.django_db
 

@@ -26,8 +26,7 @@ from privacy.deletion.requests import do_request_deletion, do_verify_deletion_re
 from privacy.models import AuditEvent, DeletionRequest
 from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
 from tests.factories.logging_prefs import ingest_numbered
-from tests.mfa import authenticator_secret, sign_in_with_code
-from tests.support.admin import (
+from tests.helpers.admin import (
     SERVICE_PROVIDERS_MIGRATION,
     SUPPORT_MIGRATION,
     SUPPORT_WALLETS_MIGRATION,
@@ -37,7 +36,8 @@ from tests.support.admin import (
     messages_of,
     support_group,
 )
-from tests.support.markers import unique_marker
+from tests.helpers.markers import unique_marker
+from tests.mfa import authenticator_secret, sign_in_with_code
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from privacy.export import do_record_data_download
 from privacy.models import AppendOnly, AuditEvent, DeletionRequest
 from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
 from tests.factories.logging_prefs import ingest_numbered
-from tests.support.markers import unique_marker
+from tests.helpers.markers import unique_marker
 
 pytestmark = pytest.mark.django_db
 

@@ -29,9 +29,9 @@ from privacy.deletion.account import do_delete_account
 from privacy.deletion.purge import Claim, do_claim_deletion_request, do_purge_chunk
 from privacy.models import DeletionRequest
 from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
-from tests.support.markers import unique_marker
-from tests.support.privacy import BILLING_FIELDS, expected_totals, ledger_totals
-from tests.support.services import run_together
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import BILLING_FIELDS, expected_totals, ledger_totals
+from tests.helpers.services import run_together
 
 Status = DeletionRequest.Status
 

@@ -36,9 +36,9 @@ from privacy import tasks
 from privacy.deletion import sweeper
 from privacy.models import AuditEvent, DeletionRequest
 from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
-from tests.support.markers import unique_marker
-from tests.support.privacy import DELETED_URL, MANAGE_URL, signed_in_and_reauthenticated
-from tests.support.purge_worker import insert_generations, mailed_subjects
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import DELETED_URL, MANAGE_URL, signed_in_and_reauthenticated
+from tests.helpers.purge_worker import insert_generations, mailed_subjects
 from tests.worker_process import Worker, die_with_parent, wait_for, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

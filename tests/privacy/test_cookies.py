@@ -9,7 +9,7 @@ from django.test import Client
 
 from privacy.cookies import NOTICE_COOKIE, cookies
 from tests.factories.accounts import UserFactory
-from tests.support.accounts import login, signup
+from tests.helpers.accounts import login, signup
 from tests.wallets import NONCE_URL, TestWallet, wallet_login
 
 pytestmark = pytest.mark.django_db

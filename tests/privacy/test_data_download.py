@@ -20,9 +20,9 @@ from privacy import export, registry
 from privacy.models import AuditEvent
 from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
 from tests.factories.logging_prefs import ingest_numbered
-from tests.support.accounts import age_reauthentication
-from tests.support.markers import unique_marker
-from tests.support.privacy import (
+from tests.helpers.accounts import age_reauthentication
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import (
     DATA_URL,
     asks_for_reauthentication,
     sign_in,

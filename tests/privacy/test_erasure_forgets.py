@@ -30,9 +30,9 @@ from privacy.termination.terminate import do_terminate_account
 from privacy.termination.under_13 import do_report_under_13
 from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
 from tests.factories.logging_prefs import ingest_numbered
-from tests.support.admin import make_superuser, make_support_member
-from tests.support.markers import unique_marker
-from tests.support.privacy import every_table_as_text
+from tests.helpers.admin import make_superuser, make_support_member
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import every_table_as_text
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ from privacy.models import DeletionRequest
 from privacy.termination.terminate import do_terminate_account, termination_notice_template
 from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
 from tests.factories.logging_prefs import ingest_numbered
-from tests.support.admin import make_superuser
+from tests.helpers.admin import make_superuser
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from privacy import context_processors, policy
 from privacy.models import PolicyAcknowledgement
 from privacy.policy import UnknownPolicyVersion, do_acknowledge_policy
 from tests.factories.accounts import UserFactory
-from tests.support.accounts import signup
+from tests.helpers.accounts import signup
 from tests.wallets import TestWallet, wallet_signup
 
 pytestmark = pytest.mark.django_db

@@ -24,8 +24,8 @@ from privacy.errors import DeletionRequestError
 from privacy.models import AuditEvent, DeletionRequest
 from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
 from tests.factories.logging_prefs import ingest_numbered
-from tests.support.markers import unique_marker
-from tests.support.privacy import BILLING_FIELDS, BILLING_SUMS, expected_totals, ledger_totals
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import BILLING_FIELDS, BILLING_SUMS, expected_totals, ledger_totals
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,9 @@ from privacy import tasks
 from privacy.deletion.account import do_delete_account
 from privacy.models import AuditEvent, DeletionRequest
 from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
-from tests.support.markers import unique_marker
-from tests.support.privacy import BILLING_SUMS
-from tests.support.purge_worker import (
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import BILLING_SUMS
+from tests.helpers.purge_worker import (
     CHUNK_PAUSE_SECONDS,
     CHUNK_SIZE,
     VISIBILITY_TIMEOUT_SECONDS,

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from privacy.models import ServiceProvider
-from tests.support.admin import (
+from tests.helpers.admin import (
     admin_client,
     make_superuser,
     make_support_member,

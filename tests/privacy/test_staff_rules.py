@@ -34,14 +34,14 @@ from privacy.termination.legal_hold import do_set_legal_hold
 from privacy.termination.terminate import do_terminate_account
 from privacy.termination.under_13 import do_report_under_13
 from tests.factories.accounts import TraceableUserFactory
-from tests.support.admin import (
+from tests.helpers.admin import (
     admin_client,
     make_superuser,
     make_support_member,
     messages_of,
     user_list_action,
 )
-from tests.support.services import run_together
+from tests.helpers.services import run_together
 
 pytestmark = pytest.mark.django_db
 

@@ -23,16 +23,16 @@ from privacy.models import AuditEvent, DeletionRequest, Termination
 from privacy.termination.terminate import do_terminate_account
 from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, TraceableUserFactory
 from tests.factories.logging_prefs import ingest_numbered
-from tests.support.admin import (
+from tests.helpers.admin import (
     admin_client,
     make_superuser,
     make_support_member,
     messages_of,
     user_list_action,
 )
-from tests.support.gateway import decision_status
-from tests.support.markers import unique_marker
-from tests.support.privacy import sign_in_as_browser
+from tests.helpers.gateway import decision_status
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import sign_in_as_browser
 
 pytestmark = pytest.mark.django_db
 

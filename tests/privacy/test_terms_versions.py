@@ -17,7 +17,7 @@ from privacy import terms
 from privacy.models import TermsAcknowledgement
 from privacy.terms import UnknownTermsVersion, do_acknowledge_terms
 from tests.factories.accounts import UserFactory
-from tests.support.accounts import signup
+from tests.helpers.accounts import signup
 from tests.wallets import TestWallet, wallet_signup
 
 pytestmark = pytest.mark.django_db

@@ -14,16 +14,16 @@ from privacy.termination.legal_hold import do_set_legal_hold
 from privacy.termination.terminate import do_terminate_account
 from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
 from tests.factories.logging_prefs import ingest_numbered
-from tests.support.admin import (
+from tests.helpers.admin import (
     admin_client,
     make_superuser,
     make_support_member,
     messages_of,
     user_list_action,
 )
-from tests.support.gateway import decision_status
-from tests.support.markers import unique_marker
-from tests.support.privacy import sign_in_as_browser
+from tests.helpers.gateway import decision_status
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import sign_in_as_browser
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.db import connection
 from accounts.models import ApiKey, User
 from logging_prefs.models import Generation
 from privacy import tasks
-from tests.support.markers import unique_marker
+from tests.helpers.markers import unique_marker
 from tests.worker_process import WorkerRun
 
 # Smaller than production's (privacy.deletion.purge.PURGE_CHUNK_SIZE) so the run has 50 chunks,
@@ -37,7 +37,7 @@ class PurgeRun(WorkerRun):
             redis_url=redis_url,
             log_dir=tmp_path,
             visibility_timeout=VISIBILITY_TIMEOUT_SECONDS,
-            settings_module="tests.support.purge_worker_settings",
+            settings_module="tests.helpers.purge_worker_settings",
             mail_dir=self.mail_dir,
             PORTAL_TEST_PURGE_CHUNK_SIZE=str(CHUNK_SIZE),
             PORTAL_TEST_PURGE_CHUNK_PAUSE=str(CHUNK_PAUSE_SECONDS),
