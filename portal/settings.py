@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import URLValidator, validate_email
 from django.utils.csp import CSP
 
 from accounts.schedules import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "privacy",
     "logging_prefs",
     "catalog",
+    "support",
 ]
 
 # The portal.middleware classes are Django's own, skipped for the gateway API, which
@@ -102,6 +104,7 @@ TEMPLATES = [
                 "accounts.context_processors.security_notices",
                 "privacy.context_processors.policy_notice",
                 "privacy.context_processors.cookie_notice",
+                "portal.contact.contact",
             ],
         },
     },
@@ -242,6 +245,10 @@ ACCOUNT_RATE_LIMITS = {
     # Ours (accounts/wallet_views.py): each wallet challenge stores a nonce in a session,
     # a database row for a visitor, so a visitor cannot mint them without limit.
     "wallet_challenge": "60/m/ip",
+    # Ours (support/views.py): every ticket mails a confirmation to the address given, so
+    # neither one visitor nor one address may file them without limit.
+    "contact": "10/h/ip",
+    "contact_address": "3/h/key",
 }
 USERSESSIONS_TRACK_ACTIVITY = True
 # User.email (the USERNAME_FIELD) is not unique on purpose: several accounts may hold
@@ -300,6 +307,20 @@ elif _email_backend.endswith("filebased.EmailBackend"):
 MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Portal <no-reply@portal.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# How people reach support (portal/contact.py): the /contact/ page, the footer, the
+# policy's own words, and the Reply-To of every mail the portal sends (the sender is a
+# no-reply address). No Discord link is shown while PORTAL_DISCORD_URL is unset.
+PORTAL_SUPPORT_EMAIL = env.str("PORTAL_SUPPORT_EMAIL", default="support@portal.localhost")
+PORTAL_DISCORD_URL = env.str("PORTAL_DISCORD_URL", default="")
+try:
+    validate_email(PORTAL_SUPPORT_EMAIL)
+    if PORTAL_DISCORD_URL:
+        URLValidator(schemes=["https"])(PORTAL_DISCORD_URL)
+except ValidationError as error:
+    raise ImproperlyConfigured(
+        "PORTAL_SUPPORT_EMAIL must be an email address and PORTAL_DISCORD_URL, when set, "
+        f"an https:// URL: {error.messages[0]}"
+    ) from None
 
 # --- Static files ------------------------------------------------------------
 # https://whitenoise.readthedocs.io/en/stable/django.html

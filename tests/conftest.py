@@ -72,3 +72,16 @@ def clear_test_cache() -> None:
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _every_mail_replies_to_support():
+    """Every mail any test sends has the support address as its Reply-To: the sender is
+    a no-reply address, and a reply must reach someone (portal/contact.py)."""
+    yield
+    from django.core import mail
+
+    for message in getattr(mail, "outbox", []):
+        assert message.reply_to == [settings.PORTAL_SUPPORT_EMAIL], (
+            f"the mail {message.subject!r} to {message.to} has Reply-To {message.reply_to}"
+        )

@@ -17,6 +17,7 @@ from tests.privacy.conftest import make_user
 
 SUPPORT_MIGRATION = importlib.import_module("privacy.migrations.0004_support_group")
 SUPPORT_WALLETS_MIGRATION = importlib.import_module("privacy.migrations.0006_support_views_wallets")
+SUPPORT_TICKETS_MIGRATION = importlib.import_module("support.migrations.0002_support_group")
 
 
 def support_group() -> Group:
@@ -33,6 +34,7 @@ def support_group() -> Group:
         editor.connection = connection
         SUPPORT_MIGRATION.forwards(apps, editor)
         SUPPORT_WALLETS_MIGRATION.forwards(apps, editor)
+        SUPPORT_TICKETS_MIGRATION.forwards(apps, editor)
         group = Group.objects.get(name=SUPPORT_MIGRATION.GROUP)
     return group
 

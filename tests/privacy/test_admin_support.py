@@ -27,6 +27,7 @@ from privacy.models import AuditEvent, DeletionRequest
 from tests.mfa import authenticator_secret, sign_in_with_code
 from tests.privacy.admin_helpers import (
     SUPPORT_MIGRATION,
+    SUPPORT_TICKETS_MIGRATION,
     SUPPORT_WALLETS_MIGRATION,
     admin_client,
     make_superuser,
@@ -69,7 +70,7 @@ def test_support_group_has_exactly_the_least_privileges():
     }
     assert granted == {
         f"{app_label}.{codename}"
-        for migration in (SUPPORT_MIGRATION, SUPPORT_WALLETS_MIGRATION)
+        for migration in (SUPPORT_MIGRATION, SUPPORT_WALLETS_MIGRATION, SUPPORT_TICKETS_MIGRATION)
         for app_label, _, codename in migration.PERMISSIONS
     }
     assert granted == {
@@ -81,6 +82,8 @@ def test_support_group_has_exactly_the_least_privileges():
         "privacy.view_termination",
         "privacy.terminate_account",
         "privacy.report_under_13",
+        "support.view_ticket",
+        "support.change_ticket",
     }
     member = make_support_member()
     for forbidden in (
