@@ -8,11 +8,12 @@ console. Production mode is DEBUG off; it refuses to start without SECRET_KEY.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
-from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.core.validators import URLValidator, validate_email
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from accounts.schedules import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
@@ -312,15 +313,19 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # no-reply address). No Discord link is shown while PORTAL_DISCORD_URL is unset.
 PORTAL_SUPPORT_EMAIL = env.str("PORTAL_SUPPORT_EMAIL", default="support@portal.localhost")
 PORTAL_DISCORD_URL = env.str("PORTAL_DISCORD_URL", default="")
-try:
-    validate_email(PORTAL_SUPPORT_EMAIL)
-    if PORTAL_DISCORD_URL:
-        URLValidator(schemes=["https"])(PORTAL_DISCORD_URL)
-except ValidationError as error:
+# Checked by hand: Django's validators translate their messages, which cannot happen
+# before the apps are loaded.
+_discord = urlsplit(PORTAL_DISCORD_URL)
+if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", PORTAL_SUPPORT_EMAIL) or (
+    PORTAL_DISCORD_URL
+    and (
+        _discord.scheme != "https" or not _discord.hostname or re.search(r"\s", PORTAL_DISCORD_URL)
+    )
+):
     raise ImproperlyConfigured(
         "PORTAL_SUPPORT_EMAIL must be an email address and PORTAL_DISCORD_URL, when set, "
-        f"an https:// URL: {error.messages[0]}"
-    ) from None
+        f"an https:// URL (they are {PORTAL_SUPPORT_EMAIL!r} and {PORTAL_DISCORD_URL!r})."
+    )
 
 # --- Static files ------------------------------------------------------------
 # https://whitenoise.readthedocs.io/en/stable/django.html

@@ -209,8 +209,10 @@ class TicketAdmin(ReadOnlyAdmin):
         obj = step_target(self, request, object_id, allowed=self.has_process_permission(request))
         if isinstance(obj, HttpResponse):
             return obj
-        if request.method == "GET" and (
-            obj.kind not in Ticket.CONVERTIBLE or obj.deletion_request_id is not None
+        # A kind that opens nothing is refused whatever the method (the kind never
+        # changes); a ticket converted already is refused by the action on POST too.
+        if obj.kind not in Ticket.CONVERTIBLE or (
+            request.method == "GET" and obj.deletion_request_id is not None
         ):
             why = (
                 "it opens no request: answer it"

@@ -81,7 +81,11 @@ def _every_mail_replies_to_support():
     yield
     from django.core import mail
 
-    for message in getattr(mail, "outbox", []):
+    assert_replies_to_support(getattr(mail, "outbox", []))
+
+
+def assert_replies_to_support(messages) -> None:
+    for message in messages:
         assert message.reply_to == [settings.PORTAL_SUPPORT_EMAIL], (
             f"the mail {message.subject!r} to {message.to} has Reply-To {message.reply_to}"
         )
