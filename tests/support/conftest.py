@@ -7,6 +7,9 @@ from django.test import Client
 
 from support.models import Ticket
 
+# The purge run in-process as a worker runs it (tests/privacy/conftest.py).
+from tests.privacy.conftest import run_purge, task_queue  # noqa: F401
+
 CONTACT = "/contact/"
 
 
