@@ -295,7 +295,7 @@ def test_reject_is_refused_when_the_mail_cannot_be_sent(monkeypatch):
     def mail_server_down(*args, **kwargs):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
-    monkeypatch.setattr(privacy_mail, "send_mail", mail_server_down)
+    monkeypatch.setattr(privacy_mail.EmailMessage, "send", mail_server_down)
     request = user_request(make_user())
     response = admin_client(make_support_member()).post(
         url(request, "reject"), {"reason": "not verifiable"}, follow=True
