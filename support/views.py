@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.selectors import verified_addresses
 from portal.compat import allauth_ratelimit
 from support.actions import do_file_ticket
 from support.forms import ContactForm
@@ -36,10 +37,9 @@ def _allowed(request: HttpRequest, email: str | None) -> bool:
 
 
 def _initial(request: HttpRequest) -> dict:
+    """A signed-in person's address (the one account mail goes to), filled in."""
     user = request.user
     if user.is_authenticated and user.email:
-        from accounts.selectors import verified_addresses
-
         addresses = verified_addresses(user)
         if addresses:
             return {"email": addresses[0]}
