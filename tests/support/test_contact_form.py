@@ -187,3 +187,15 @@ def test_a_confirmation_that_cannot_be_sent_still_files_the_ticket(monkeypatch, 
     response = contact_post(Client())
     assert response.status_code == 302
     assert Ticket.objects.count() == 1
+
+
+def test_filing_a_ticket_sets_no_cookie_the_cookie_page_does_not_list(contact_post):
+    from privacy.cookies import cookies
+
+    visitor = Client()
+    visitor.get(CONTACT)
+    contact_post(visitor)
+    visitor.get("/contact/sent/")
+    Client().post(CONTACT, {}, REMOTE_ADDR="203.0.113.9")  # with errors
+    listed = {cookie.name for cookie in cookies()}
+    assert set(visitor.cookies) <= listed, set(visitor.cookies) - listed
