@@ -125,6 +125,14 @@ class AccountAdapter(DefaultAccountAdapter):
             extra["sessions_url"] = request.build_absolute_uri(reverse("usersessions_list"))
         super().send_mail(template_prefix, email, {**extra, **context})
 
+    def render_mail(self, template_prefix: str, email: str, context: dict, headers=None):
+        # Every account mail comes from a no-reply sender: a reply reaches support.
+        from portal.contact import reply_to
+
+        message = super().render_mail(template_prefix, email, context, headers=headers)
+        message.reply_to = reply_to()
+        return message
+
     def send_confirmation_mail(self, request, emailconfirmation, signup: bool) -> None:
         # At most one link every 3 minutes per account and address, so nobody's inbox is
         # flooded (settings.ACCOUNT_RATE_LIMITS explains why not per address alone). A

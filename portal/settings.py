@@ -8,7 +8,9 @@ console. Production mode is DEBUG off; it refuses to start without SECRET_KEY.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -60,6 +62,7 @@ INSTALLED_APPS = [
     "privacy",
     "logging_prefs",
     "catalog",
+    "support",
 ]
 
 # The portal.middleware classes are Django's own, skipped for the gateway API, which
@@ -106,6 +109,7 @@ TEMPLATES = [
                 "privacy.context_processors.policy_notice",
                 "privacy.context_processors.cookie_notice",
                 "privacy.context_processors.terms_notice",
+                "portal.contact.contact",
             ],
         },
     },
@@ -246,6 +250,10 @@ ACCOUNT_RATE_LIMITS = {
     # Ours (accounts/wallet_views.py): each wallet challenge stores a nonce in a session,
     # a database row for a visitor, so a visitor cannot mint them without limit.
     "wallet_challenge": "60/m/ip",
+    # Ours (support/views.py): every ticket mails a confirmation to the address given, so
+    # neither one visitor nor one address may file them without limit.
+    "contact": "10/h/ip",
+    "contact_address": "3/h/key",
 }
 USERSESSIONS_TRACK_ACTIVITY = True
 # User.email (the USERNAME_FIELD) is not unique on purpose: several accounts may hold
@@ -304,6 +312,24 @@ elif _email_backend.endswith("filebased.EmailBackend"):
 MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Portal <no-reply@portal.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# How people reach support (portal/contact.py): the /contact/ page, the footer, the
+# policy's own words, and the Reply-To of every mail the portal sends (the sender is a
+# no-reply address). No Discord link is shown while PORTAL_DISCORD_URL is unset.
+PORTAL_SUPPORT_EMAIL = env.str("PORTAL_SUPPORT_EMAIL", default="support@portal.localhost")
+PORTAL_DISCORD_URL = env.str("PORTAL_DISCORD_URL", default="")
+# Checked by hand: Django's validators translate their messages, which cannot happen
+# before the apps are loaded.
+_discord = urlsplit(PORTAL_DISCORD_URL)
+if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", PORTAL_SUPPORT_EMAIL) or (
+    PORTAL_DISCORD_URL
+    and (
+        _discord.scheme != "https" or not _discord.hostname or re.search(r"\s", PORTAL_DISCORD_URL)
+    )
+):
+    raise ImproperlyConfigured(
+        "PORTAL_SUPPORT_EMAIL must be an email address and PORTAL_DISCORD_URL, when set, "
+        f"an https:// URL (they are {PORTAL_SUPPORT_EMAIL!r} and {PORTAL_DISCORD_URL!r})."
+    )
 
 # --- Static files ------------------------------------------------------------
 # https://whitenoise.readthedocs.io/en/stable/django.html

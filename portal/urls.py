@@ -50,6 +50,8 @@ urlpatterns = [
     path("models/", include("catalog.public_urls")),
     # /legal/privacy/ (the policy and its versions), /legal/cookies/
     path("legal/", include("privacy.public_urls")),
+    # How to reach support, and the form that files a ticket.
+    path("contact/", include("support.public_urls")),
     path("admin/", admin.site.urls),
 ]
 

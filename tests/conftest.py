@@ -6,6 +6,9 @@ import pytest
 from django.conf import settings
 
 from portal import devdb, devredis
+from privacy import tasks
+from tests.helpers.mail import assert_replies_to_support
+from tests.helpers.privacy import TaskQueue
 from tests.helpers.services import clear_test_cache
 
 # The private servers this pytest run started (then it stops them).
@@ -40,3 +43,37 @@ def _clear_cache():
     clear_test_cache()
     yield
     clear_test_cache()
+
+
+@pytest.fixture(autouse=True)
+def _every_mail_replies_to_support():
+    """Every mail any test sends has the support address as its Reply-To: the sender is
+    a no-reply address, and a reply must reach someone (portal/contact.py)."""
+    yield
+    from django.core import mail
+
+    assert_replies_to_support(getattr(mail, "outbox", []))
+
+
+# The purge task run in-process the way a worker runs it (message by message, each
+# re-enqueue captured), for the privacy and support tests.
+@pytest.fixture
+def task_queue(monkeypatch) -> TaskQueue:
+    queue = TaskQueue()
+
+    def enqueue_purge(request_id, *, claim=None, chunk=0, queue_name=None, **kwargs):
+        queue.purges.append({"request_id": request_id, "claim": claim, "chunk": chunk})
+
+    monkeypatch.setattr(tasks, "enqueue_purge", enqueue_purge)
+    monkeypatch.setattr(tasks, "enqueue_notice", queue.notices.append)
+    return queue
+
+
+@pytest.fixture
+def run_purge(task_queue, django_capture_on_commit_callbacks):
+    """Deliver every queued purge message until the queue is empty."""
+
+    def run() -> None:
+        task_queue.drain(django_capture_on_commit_callbacks)
+
+    return run

@@ -54,6 +54,7 @@ from privacy.models import DeletionRequest, ServiceProvider
 from privacy.policy import CURRENT
 from privacy.termination.terminate import do_terminate_account
 from privacy.terms import CURRENT as CURRENT_TERMS
+from support.actions import do_file_ticket
 from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory, WalletUserFactory
 from tests.factories.logging_prefs import ingest_numbered
 from tests.helpers.admin import make_superuser, make_support_member, seed_service_providers
@@ -261,6 +262,22 @@ def set_up_an_app_after_signing_in(page: Page, world: dict) -> None:
     expect(page).to_have_url(re.compile(r"/accounts/2fa/reauthenticate/\?next=%2Fadmin%2F$"))
 
 
+def send_the_contact_form_with_errors(page: Page, world: dict) -> None:
+    """The server's own errors: no subject chosen, no address, no message."""
+    send = page.get_by_role("button", name="Send")
+    page.locator("form").filter(has=send).evaluate("form => { form.noValidate = true; }")
+    send.click()
+    expect(page.get_by_text("Choose what your message is about.")).to_be_visible()
+
+
+def send_a_question(page: Page, world: dict) -> None:
+    page.get_by_label("A question").check()
+    page.get_by_label("Your email address").fill("asking@example.com")
+    page.get_by_label("Your message").fill("Which models keep nothing?")
+    page.get_by_role("button", name="Send").click()
+    expect(page).to_have_url(re.compile(r"/contact/sent/$"))
+
+
 # --- Who visits what ---------------------------------------------------------------------
 
 VISITOR_PAGES = (
@@ -298,6 +315,9 @@ VISITOR_PAGES = (
     Visit("service_providers", "/legal/service-providers/"),
     Visit("terms_of_service", "/legal/terms/"),
     Visit("terms_of_service_version", "/legal/terms/{terms_version}/"),
+    Visit("contact", "/contact/"),
+    Visit("contact", "/contact/", "with errors", send_the_contact_form_with_errors),
+    Visit("contact_sent", "/contact/", "sent", send_a_question),
     Visit("account_deleted", "/account/deleted/"),
     Visit("", "/no-such-page/", "the 404 page", status=404),
     Visit(
@@ -362,6 +382,7 @@ MEMBER_PAGES = (
     ),
     Visit("account_request_reauthentication_code", "/accounts/reauthenticate/code/"),
     Visit("wallet_reauthenticate", "/accounts/wallet/reauthenticate/"),
+    Visit("contact", "/contact/", "signed in: the address filled in"),
     Visit("account_logout", "/accounts/logout/"),
 )
 
@@ -471,6 +492,15 @@ STAFF_PAGES = (
         "admin:privacy_serviceprovider_change",
         "/admin/privacy/serviceprovider/{service_provider}/change/",
         "support may only read it",
+    ),
+    Visit("admin:support_ticket_changelist", "/admin/support/ticket/"),
+    Visit("admin:support_ticket_change", "/admin/support/ticket/{ticket}/change/"),
+    Visit("admin:support_ticket_answer", "/admin/support/ticket/{ticket}/answer/"),
+    Visit("admin:support_ticket_convert", "/admin/support/ticket/{ticket}/convert/"),
+    Visit(
+        "admin:support_ticket_convert",
+        "/admin/support/ticket/{under_13_ticket}/convert/",
+        "an under-13 report",
     ),
     Visit(
         "admin:privacy_termination_legal_hold",
@@ -737,7 +767,15 @@ def world(monkeypatch, settings) -> dict:
         reason="Resold API keys.",
         notice_text="Your account is closed for a breach of the Terms of Service.",
     )
+    ticket = do_file_ticket(
+        kind="delete_prompts", email=person.email, message="Please delete them.", user=None
+    )
+    under_13_ticket = do_file_ticket(
+        kind="under_13", email="parent@example.com", message="My child's account.", user=None
+    )
     return {
+        "ticket": ticket.pk,
+        "under_13_ticket": under_13_ticket.pk,
         "member_email": member.email,
         "noticed_email": noticed.email,
         "model": f"{model.author}/{model.slug}",
@@ -1127,6 +1165,10 @@ def test_pages_and_key_forms_work_without_javascript(no_script_page: Page, world
     page.get_by_role("checkbox", name="I am 13 years of age or older").check()
     page.get_by_role("button", name="Sign Up").click()
     expect(page.get_by_text("You must type the same password each time.")).to_be_visible()
+
+    # The contact form is sent and answered.
+    page.goto("/contact/")
+    send_a_question(page, world)
 
     # The cookie notice's OK, then sign in.
     page.goto("/accounts/login/")

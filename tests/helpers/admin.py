@@ -20,6 +20,7 @@ SUPPORT_WALLETS_MIGRATION = importlib.import_module("privacy.migrations.0006_sup
 SERVICE_PROVIDERS_MIGRATION = importlib.import_module(
     "privacy.migrations.0011_seed_service_providers"
 )
+SUPPORT_TICKETS_MIGRATION = importlib.import_module("support.migrations.0002_support_group")
 
 
 def support_group() -> Group:
@@ -37,6 +38,7 @@ def support_group() -> Group:
         SUPPORT_MIGRATION.forwards(apps, editor)
         SUPPORT_WALLETS_MIGRATION.forwards(apps, editor)
         SERVICE_PROVIDERS_MIGRATION.forwards(apps, editor)
+        SUPPORT_TICKETS_MIGRATION.forwards(apps, editor)
         group = Group.objects.get(name=SUPPORT_MIGRATION.GROUP)
     return group
 

@@ -5,6 +5,7 @@ for the broker that runs the purge task in-process."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -13,10 +14,11 @@ from urllib.parse import urlencode
 from django.db import connection
 from django.db.models import Sum
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from logging_prefs.models import BillingDailyTotal
-from privacy import tasks
+from privacy import export, tasks
 from tests.factories.accounts import DEFAULT_PASSWORD
 
 DATA_URL = "/account/data/"
@@ -142,3 +144,10 @@ class TaskQueue:
             return tasks.purge_deletion_request.run(
                 message["request_id"], claim=message["claim"], chunk=message["chunk"]
             )
+
+
+def exported(user) -> dict:
+    body = b"".join(
+        export.data_export(user_id=user.pk, account=str(user.public_id), exported_at=timezone.now())
+    )
+    return json.loads(body)

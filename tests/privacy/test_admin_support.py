@@ -29,6 +29,7 @@ from tests.factories.logging_prefs import ingest_numbered
 from tests.helpers.admin import (
     SERVICE_PROVIDERS_MIGRATION,
     SUPPORT_MIGRATION,
+    SUPPORT_TICKETS_MIGRATION,
     SUPPORT_WALLETS_MIGRATION,
     admin_client,
     make_superuser,
@@ -72,7 +73,12 @@ def test_support_group_has_exactly_the_least_privileges():
     }
     assert granted == {
         f"{app_label}.{codename}"
-        for migration in (SUPPORT_MIGRATION, SUPPORT_WALLETS_MIGRATION, SERVICE_PROVIDERS_MIGRATION)
+        for migration in (
+            SUPPORT_MIGRATION,
+            SUPPORT_WALLETS_MIGRATION,
+            SERVICE_PROVIDERS_MIGRATION,
+            SUPPORT_TICKETS_MIGRATION,
+        )
         for app_label, _, codename in migration.PERMISSIONS
     }
     assert granted == {
@@ -85,6 +91,8 @@ def test_support_group_has_exactly_the_least_privileges():
         "privacy.view_termination",
         "privacy.terminate_account",
         "privacy.report_under_13",
+        "support.view_ticket",
+        "support.change_ticket",
     }
     member = make_support_member()
     for forbidden in (
@@ -296,7 +304,7 @@ def test_reject_is_refused_when_the_mail_cannot_be_sent(monkeypatch):
     def mail_server_down(*args, **kwargs):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
-    monkeypatch.setattr(privacy_mail, "send_mail", mail_server_down)
+    monkeypatch.setattr(privacy_mail.EmailMessage, "send", mail_server_down)
     request = user_request(TraceableUserFactory())
     response = admin_client(make_support_member()).post(
         url(request, "reject"), {"reason": "not verifiable"}, follow=True

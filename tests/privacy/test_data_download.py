@@ -25,6 +25,7 @@ from tests.helpers.markers import unique_marker
 from tests.helpers.privacy import (
     DATA_URL,
     asks_for_reauthentication,
+    exported,
     sign_in,
     signed_in_and_reauthenticated,
 )
@@ -38,13 +39,6 @@ def download(client: Client) -> tuple[object, bytes]:
     response = client.get(DOWNLOAD_URL)
     assert response.status_code == 200, response
     return response, b"".join(response.streaming_content)
-
-
-def exported(user) -> dict:
-    body = b"".join(
-        export.data_export(user_id=user.pk, account=str(user.public_id), exported_at=timezone.now())
-    )
-    return json.loads(body)
 
 
 def test_a_user_downloads_every_registered_record_about_them_and_nothing_of_anyone_else():

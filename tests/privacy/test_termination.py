@@ -148,7 +148,7 @@ def test_a_notice_mail_that_fails_leaves_the_termination_standing_and_unmarked(
     def mail_server_down(*args, **kwargs):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
-    monkeypatch.setattr(privacy_mail, "send_mail", mail_server_down)
+    monkeypatch.setattr(privacy_mail.EmailMessage, "send", mail_server_down)
     user = TraceableUserFactory()
     response = terminate_in_admin(
         admin_client(make_support_member()), user, django_capture_on_commit_callbacks
