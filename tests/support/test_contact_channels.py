@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.portal.test_production_settings import manage, production_env
+from tests.helpers.production import manage, production_env
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,14 @@ from django.utils import timezone
 
 from support.models import TICKET_DUE_AFTER, Ticket
 from tests.factories.accounts import TraceableUserFactory
-from tests.support.conftest import CONTACT, tickets
 
 pytestmark = pytest.mark.django_db
+
+CONTACT = "/contact/"
+
+
+def tickets() -> list[Ticket]:
+    return list(Ticket.objects.order_by("id"))
 
 
 @pytest.mark.parametrize("kind", Ticket.Kind.values)
