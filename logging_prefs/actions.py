@@ -14,8 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
+from gateway.schemas import GenerationRecord, validate_record
+from logging_prefs.eligibility import FROM_KEY, HOLD_ROWS, MAY_LOG_TEXT
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
-from logging_prefs.schemas import GenerationRecord, validate_record
 
 # last_used_at is for people ("used 3 minutes ago"); writing it more often than this
 # would turn every ingestion batch into a hot-row update on the key.
@@ -131,7 +132,8 @@ class _KeyState:
 
 
 def _lock_key_states(key_ids: list[int]) -> dict[int, _KeyState]:
-    """Read each key's effective logging setting, holding the rows it depends on.
+    """Whether each key's text may be stored now (logging_prefs.eligibility), holding
+    the rows that answer depends on.
 
     The key, account and preference rows are held FOR SHARE until the batch commits:
     batches do not block each other, but a preference change, key revocation or
@@ -141,25 +143,16 @@ def _lock_key_states(key_ids: list[int]) -> dict[int, _KeyState]:
     """
     if not key_ids:
         return {}
+    placeholders = ", ".join(["%s"] * len(key_ids))
     sql = (
-        "SELECT k.id, k.user_id, k.logging, k.revoked_at IS NULL, u.is_active,"  # noqa: S608 (only %s placeholders are formatted in)
-        " p.log_prompts"
-        " FROM accounts_apikey k"
-        " JOIN accounts_user u ON u.id = k.user_id"
-        " JOIN logging_prefs_loggingpreference p ON p.user_id = k.user_id"
-        " WHERE k.id IN ({}) FOR SHARE OF k, u, p".format(", ".join(["%s"] * len(key_ids)))
+        f"SELECT k.id, k.user_id, {MAY_LOG_TEXT}{FROM_KEY}"  # noqa: S608 (only %s placeholders are formatted in)
+        f" WHERE k.id IN ({placeholders}){HOLD_ROWS}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, key_ids)
         rows = cursor.fetchall()
     return {
-        key_id: _KeyState(
-            user_id=user_id,
-            may_log=(
-                logging == ApiKey.Logging.AS_ACCOUNT and active_key and active_user and log_prompts
-            ),
-        )
-        for key_id, user_id, logging, active_key, active_user, log_prompts in rows
+        key_id: _KeyState(user_id=user_id, may_log=may_log) for key_id, user_id, may_log in rows
     }
 
 

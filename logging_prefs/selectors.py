@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
-import weakref
 from dataclasses import dataclass
 
-import psycopg
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q, Sum
-from psycopg import pq
 
 from accounts.models import ApiKey, hash_api_key
+from gateway.prepared import fetch_one
+from logging_prefs.eligibility import FROM_KEY, MAY_LOG_TEXT
 from logging_prefs.models import (
     CategoryDailyCount,
     Generation,
@@ -40,12 +36,12 @@ class Decision:
 
 
 _DECISION_SQL = (
-    "SELECT k.id, k.logging, k.revoked_at IS NULL, u.public_id, u.is_active, "  # noqa: S608 (constant field names)
-    + ", ".join(f"p.{name}" for name in LoggingPreference.FIELDS)
-    + " FROM accounts_apikey k"
-    " JOIN accounts_user u ON u.id = k.user_id"
-    " JOIN logging_prefs_loggingpreference p ON p.user_id = k.user_id"
-    " WHERE k.hashed_key = %s"
+    "SELECT k.id, k.revoked_at IS NULL, u.public_id::text, u.is_active, "  # noqa: S608 (constant names)
+    + MAY_LOG_TEXT
+    + ", "
+    + ", ".join(f"p.{name}" for name in LoggingPreference.PROVIDER_POLICY_FIELDS)
+    + FROM_KEY
+    + " WHERE k.hashed_key = %s"
 )
 
 
@@ -53,15 +49,16 @@ def decision_for_key(raw_key: str) -> Decision:
     """What a key may log and where it may route, read from the database.
 
     One query: the key by its unique hash (accounts_apikey_hashed_key_key), joined to
-    the account and its preference row. Nothing is cached, so a change is in force for
-    the very next decision after it commits. Raw SQL because this is the gateway's hot
-    path: building the same join through the ORM cost three times the query itself
-    (bench/decisions.py).
+    the account and its preference row; `log_prompts` is the rule of
+    logging_prefs.eligibility. Nothing is cached, so a change is in force for
+    the very next decision after it commits. Raw SQL, prepared (gateway.prepared),
+    because this is the gateway's hot path: building the same join through the ORM cost
+    three times the query itself (bench/decisions.py).
     """
-    row = _fetch_one(_DECISION_SQL, [hash_api_key(raw_key)])
+    row = fetch_one(_DECISION_SQL, [hash_api_key(raw_key)])
     if row is None:
         raise UnknownKey
-    key_id, logging, key_active, public_id, account_active, log_prompts, *policy = row
+    key_id, key_active, public_id, account_active, may_log_text, *policy = row
     # A closed account (deleted, terminated) answers 403 even though closing it also
     # revoked its keys: the gateway learns why, not only that the key stopped working.
     if not account_active:
@@ -72,166 +69,12 @@ def decision_for_key(raw_key: str) -> Decision:
         key_id=key_id,
         # The UUID in its canonical text form, as PostgreSQL hands it back.
         account=public_id,
-        log_prompts=bool(log_prompts) and logging == ApiKey.Logging.AS_ACCOUNT,
+        log_prompts=may_log_text,
         provider_policy={
             name: bool(value)
             for name, value in zip(LoggingPreference.PROVIDER_POLICY_FIELDS, policy, strict=True)
         },
     )
-
-
-def _fetch_one(sql: str, params: list[str]) -> tuple | None:
-    """Run one read-only query on the default connection and return its first row.
-
-    This is the gateway's hot path: one round trip, and as little Python
-    around it as the driver allows (bench/decisions.py). The statement is prepared once
-    per connection, then only executed (Django binds parameters client-side and sends
-    and plans the whole text every time), through libpq itself (_PreparedCursor), and
-    the connection health check (a `SELECT 1` before the first query of each request,
-    CONN_HEALTH_CHECKS) is replaced by one retry on a fresh connection when the kept
-    one turns out to be broken (a database restart). The retry is safe because the
-    query only reads, and is skipped inside a transaction, which a new connection
-    could not continue.
-    """
-    for attempt in (1, 2):
-        try:
-            # Opens a connection if there is none; unlike connection.cursor(), it does
-            # not run the health check first.
-            connection.ensure_connection()
-            raw = _PreparedCursor(connection.connection.pgconn)
-            if connection.queries_logged or connection.execute_wrappers:
-                # Through Django's cursor wrappers: the query is logged, and counted by
-                # tests, and passes through any execute_wrapper, like any other.
-                if connection.queries_logged:
-                    cursor = connection.make_debug_cursor(raw)
-                else:
-                    cursor = connection.make_cursor(raw)
-                with cursor:
-                    cursor.execute(sql, params)
-                    connection.health_check_done = True  # as below
-                    return cursor.fetchone()
-            # Otherwise what those wrappers would do and nothing more, at a third of
-            # their cost: refuse to run in a broken transaction, and turn errors into
-            # django.db errors (marking the connection for the end-of-request check).
-            connection.validate_no_broken_transaction()
-            with connection.wrap_database_errors:
-                raw.execute(sql, params)
-            # The query just proved the connection works: a later ORM query in the same
-            # request (the routes endpoint's) need not run the health check's SELECT 1.
-            connection.health_check_done = True
-            return raw.fetchone()
-        except (OperationalError, InterfaceError):
-            if attempt == 2 or connection.in_atomic_block:
-                raise
-            connection.close()
-    raise AssertionError("unreachable")
-
-
-@functools.cache
-def _statement(sql: str, n_params: int) -> tuple[bytes, bytes]:
-    """The prepared statement's name and text for `sql` (%s placeholders -> $1, $2...)."""
-    pieces = sql.split("%s")
-    if "%" in "".join(pieces) or len(pieces) != n_params + 1:
-        raise ValueError("one %s per parameter, and no other %")
-    numbered = "".join(
-        piece + (f"${index}" if index < len(pieces) else "")
-        for index, piece in enumerate(pieces, start=1)
-    )
-    digest = hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()
-    return f"portal_{digest}".encode(), numbered.encode()
-
-
-class _PreparedCursor:
-    """The part of a DB-API cursor Django's CursorWrapper uses (execute, fetchone,
-    close) for one read-only statement: prepared on a connection the first time it runs
-    there (PQprepare), then executed with text parameters and text results
-    (PQexecPrepared), the values converted by their column type.
-
-    psycopg's own cursor does the same with prepare=True, and costs three times the
-    Python time doing it (type adaptation, its prepared-statement bookkeeping and
-    generators). Errors are psycopg's exception classes, as its cursors raise them.
-    """
-
-    # Which statements each connection (libpq's, which is what holds them) has
-    # prepared; a new connection starts empty.
-    _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    _CONVERT = {
-        16: lambda value: value == b"t",  # bool
-        20: int,  # int8
-        23: int,  # int4
-        21: int,  # int2
-        25: bytes.decode,  # text
-        1043: bytes.decode,  # varchar
-        2950: bytes.decode,  # uuid, as its canonical text
-    }
-
-    # Each statement's column converters, by statement name.
-    _converters: dict[bytes, tuple] = {}
-
-    # Read by Django's last_executed_query (query logging): None makes it show the SQL
-    # with its parameters.
-    _query = None
-
-    def __init__(self, pgconn) -> None:
-        self.pgconn = pgconn
-        self._row: tuple | None = None
-
-    def execute(self, sql: str, params: list[str]) -> None:
-        name, numbered = _statement(sql, len(params))
-        prepared = self._prepared.get(self.pgconn)
-        if prepared is None:
-            prepared = self._prepared.setdefault(self.pgconn, set())
-        values = [param.encode() for param in params]
-        result = None
-        if name in prepared:
-            result = self.pgconn.exec_prepared(name, values)
-            if (
-                result.status != pq.ExecStatus.TUPLES_OK
-                and result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
-                and self.pgconn.transaction_status == pq.TransactionStatus.IDLE
-            ):
-                # The server forgot it (DISCARD ALL, a pooler's new session): again.
-                prepared.discard(name)
-                result = None
-        if result is None:
-            self._check(self.pgconn.prepare(name, numbered), pq.ExecStatus.COMMAND_OK)
-            prepared.add(name)
-            result = self.pgconn.exec_prepared(name, values)
-        self._check(result, pq.ExecStatus.TUPLES_OK)
-        if not result.ntuples:
-            self._row = None
-            return
-        # A statement's column types never change: their converters are looked up once.
-        converters = self._converters.get(name)
-        if converters is None:
-            converters = tuple(self._CONVERT[result.ftype(i)] for i in range(result.nfields))
-            self._converters[name] = converters
-        get_value = result.get_value
-        self._row = tuple(
-            None if value is None else convert(value)
-            for convert, value in zip(
-                converters, [get_value(0, i) for i in range(len(converters))], strict=True
-            )
-        )
-
-    def _check(self, result, expected):
-        if result.status == expected:
-            return result
-        if self.pgconn.status != pq.ConnStatus.OK:
-            # The connection is gone (a restart, a terminated backend): no SQLSTATE.
-            message = self.pgconn.error_message.decode("utf-8", "replace").strip()
-            raise psycopg.OperationalError(message or "the connection is lost")
-        if result.status == pq.ExecStatus.FATAL_ERROR:
-            raise psycopg.errors.error_from_result(result, encoding="utf-8")
-        raise psycopg.OperationalError(f"unexpected result status {result.status}")
-
-    def fetchone(self) -> tuple | None:
-        row, self._row = self._row, None
-        return row
-
-    def close(self) -> None:
-        self._row = None
 
 
 # --- Account pages: /account/keys/, /account/privacy/, /account/activity/ -----------

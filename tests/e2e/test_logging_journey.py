@@ -13,10 +13,9 @@ from django.db.models import Q
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from accounts.actions import do_create_api_key
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
-from tests.e2e.conftest import gateway_post, sign_in
-from tests.factories import UserFactory
+from tests.factories.accounts import ApiKeyFactory, UserFactory
+from tests.helpers.browser import gateway_post, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -141,7 +140,8 @@ def test_a_user_turns_logging_off_and_the_next_generation_is_listed_as_not_store
 ):
     settings.PORTAL_PROMPT_LOGGING_DEFAULT = True  # the account starts with logging on
     user = UserFactory(email=EMAIL, verified=True)
-    api_key, raw_key = do_create_api_key(user=user, acting_user=user, name="My app")
+    api_key = ApiKeyFactory(user=user, name="My app")
+    raw_key = api_key.raw_key
     decision = gateway_decision(live_server, raw_key)
     assert decision["key_id"] == api_key.pk
     assert decision["log_prompts"] is True

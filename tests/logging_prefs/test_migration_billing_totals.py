@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from tests.privacy.conftest import ledger_totals
+from tests.helpers.privacy import ledger_totals
 
 BEFORE_TOTALS = ("logging_prefs", "0004_billingrecord")
 
