@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.template.loader import render_to_string
+from django.test import RequestFactory, override_settings
 
 from privacy.policy import CURRENT
 
@@ -99,8 +100,18 @@ def problems(entries: list[Entry], sentences: list[str], root: Path) -> list[str
     return found
 
 
+# The policy's placeholders, as the published page fills them from the settings.
+SUPPORT_EMAIL = "help@portal.example"
+DISCORD_URL = "https://discord.example/invite/portal"
+
+
 def published_sentences() -> list[str]:
-    return policy_sentences(render_to_string(CURRENT.template))
+    """The policy in force as the page shows it, with the support address put back as
+    the specification writes it ("support@email")."""
+    with override_settings(PORTAL_SUPPORT_EMAIL=SUPPORT_EMAIL, PORTAL_DISCORD_URL=DISCORD_URL):
+        rendered = render_to_string(CURRENT.template, request=RequestFactory().get("/"))
+    assert SUPPORT_EMAIL in rendered and DISCORD_URL in rendered
+    return policy_sentences(rendered.replace(SUPPORT_EMAIL, "support@email"))
 
 
 def test_every_sentence_of_the_policy_in_force_is_in_the_map_with_its_proof():
