@@ -407,6 +407,13 @@ class UsageFigures:
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def cost_text(self) -> str:
+        """The cost in dollars and cents, or to the last non-zero digit below a cent."""
+        if self.cost_usd == 0 or self.cost_usd >= Decimal("0.01"):
+            return f"{self.cost_usd:,.2f}"
+        return f"{self.cost_usd.normalize():f}"
+
     def __add__(self, other: UsageFigures) -> UsageFigures:
         return UsageFigures(
             self.requests + other.requests,
