@@ -107,6 +107,20 @@ def test_the_summary_equals_the_sum_of_the_rows_and_a_repost_adds_nothing(user):
     assert mine["n"] == 40
 
 
+def test_the_summary_counts_each_request_in_its_utc_day(user):
+    key = make_key(user)
+    plus_2 = dt.timezone(dt.timedelta(hours=2))
+    records = [
+        # 00:30 on March 2nd at +02:00 is 22:30 on March 1st in UTC.
+        generation_record(key, dt.datetime(2026, 3, 2, 0, 30, tzinfo=plus_2)),
+        generation_record(key, dt.datetime(2026, 3, 1, 23, 59, 59, tzinfo=dt.UTC)),
+        generation_record(key, dt.datetime(2026, 3, 2, 0, 0, tzinfo=dt.UTC)),
+    ]
+    assert do_ingest_generations(records=records).stored == 3
+    days = dict(UsageDailyTotal.objects.values_list("day", "generations"))
+    assert days == {dt.date(2026, 3, 1): 2, dt.date(2026, 3, 2): 1}
+
+
 def test_the_summary_is_added_by_one_statement_per_batch(user):
     key = make_key(user)
     records = [
