@@ -438,7 +438,8 @@ _CSV_HEADER = (
     "prompt_tokens",
     "completion_tokens",
     "cost_usd",
-    "text",
+    # Whether the text is stored, and if not why (never the text itself).
+    "text_state",
 )
 
 

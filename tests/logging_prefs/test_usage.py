@@ -370,12 +370,12 @@ def test_the_csv_holds_exactly_the_filtered_rows_of_that_person_and_no_text(user
     assert [row["request_id"] for row in rows] == [g.gateway_id for g in wanted]
     assert list(rows[0]) == [
         "time_utc", "request_id", "model", "provider", "app_title", "app_url", "key_name",
-        "key_prefix", "prompt_tokens", "completion_tokens", "cost_usd", "text",
+        "key_prefix", "prompt_tokens", "completion_tokens", "cost_usd", "text_state",
     ]  # fmt: skip
     first = rows[0]
     assert first["key_name"] == "Laptop" and first["key_prefix"] == laptop.prefix
     assert first["model"] == "a/one" and first["cost_usd"] == "0.00012500"
-    assert first["text"] == "stored"
+    assert first["text_state"] == "stored"
     assert dt.datetime.fromisoformat(first["time_utc"]) == wanted[0].created_at
     body = json.dumps(rows)
     assert secret not in body and "private completion" not in body
