@@ -23,6 +23,8 @@ from logging_prefs.selectors import UsageFigures
 
 # Past this many days a bar per day is too thin to read: the chart shows months.
 MAX_DAILY_BARS = 92
+# Past this many days (ten years), the range is cut to the days with requests.
+MAX_RANGE_DAYS = 3660
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ def buckets(
     ("day" or "month") and the bars."""
     if first is None:
         first = min(by_day, default=last)
+    if by_day and (last - first).days > MAX_RANGE_DAYS:
+        # A long range (the form allows 2000 to 9998) is charted from its first
+        # request to its last, or today: a bar per month of data, not of the range.
+        first = max(first, min(by_day))
+        last = min(last, max(max(by_day), first))
     first = min(first, last)
     if (last - first).days + 1 <= MAX_DAILY_BARS:
         days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]

@@ -362,6 +362,10 @@ def activity(request: HttpRequest) -> HttpResponse:
         query = request.GET.copy()
         query.pop("cursor", None)
         first_url = f"{reverse('account_activity')}?{query.urlencode()}"
+    # The period the select shows (the default while the form is in error).
+    period = DEFAULT_ACTIVITY_PERIOD
+    if form.is_valid():
+        period = form.cleaned_data.get("period") or DEFAULT_ACTIVITY_PERIOD
     return render(
         request,
         "logging_prefs/activity.html",
@@ -375,9 +379,7 @@ def activity(request: HttpRequest) -> HttpResponse:
             "charts": charts,
             "unit": unit,
             "bars": bars,
-            "period": form.cleaned_data.get("period") or DEFAULT_ACTIVITY_PERIOD
-            if form.is_valid()
-            else DEFAULT_ACTIVITY_PERIOD,
+            "period": period,
             "period_label": _period_label(form),
             "csv_url": f"{reverse('account_activity_csv')}?{_filter_query(request)}",
         },

@@ -234,6 +234,18 @@ def test_a_long_period_is_charted_by_month(user_client, user):
     assert "Cost per month (USD)" in response.content.decode()
 
 
+def test_the_widest_dates_chart_the_months_with_requests_not_eight_thousand_years(
+    user_client, user
+):
+    ingest(make_key(user), 2, step=dt.timedelta(days=100))
+    response = user_client.get(ACTIVITY_URL, {"date_from": "2000-01-01", "date_to": "9998-12-31"})
+    assert response.status_code == 200
+    assert response.context["unit"] == "month"
+    assert 4 <= len(response.context["bars"]) <= 5
+    assert response.context["summary"].total.requests == 2
+    assert "Usage: 1 Jan 2000 to 31 Dec 9998" in text_of(response)
+
+
 def test_narrowing_the_period_narrows_the_totals_and_the_list(user_client, user):
     key = make_key(user)
     now = timezone.now()
