@@ -294,6 +294,9 @@ class UsageDailyTotal(models.Model):
                 nulls_distinct=False,
             ),
         ]
+        # As a deletion receipt names them (privacy.selectors.kind_name).
+        verbose_name = "daily usage total"
+        verbose_name_plural = "daily usage totals"
 
     def __str__(self) -> str:
         return f"usage of user {self.user_id} on {self.day}: {self.model} ({self.provider})"

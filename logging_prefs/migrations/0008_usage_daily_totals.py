@@ -46,6 +46,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'constraints': [models.UniqueConstraint(models.F('user'), models.F('day'), models.F('api_key'), models.F('model'), models.F('provider'), django.db.models.functions.text.MD5('app_url'), django.db.models.functions.text.MD5('app_title'), name='usage_total_unique', nulls_distinct=False)],
+                'verbose_name': 'daily usage total',
+                'verbose_name_plural': 'daily usage totals',
             },
         ),
         migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
