@@ -118,10 +118,11 @@ def bar_chart(
         x_label_rotation=0,
         show_minor_x_labels=False,
         x_labels_major_count=min(len(bars), 8),
-        show_minor_y_labels=False,
         y_labels_major_every=None,
         truncate_label=-1,
         margin=12,
+        # Room for the last day's label, centred on the last bar.
+        margin_right=28,
         spacing=6,
         value_formatter=formatter,
         print_values=False,
@@ -135,7 +136,10 @@ def bar_chart(
 
 
 def cost_label(value: float) -> str:
-    return f"${value:,.2f}" if value >= 1 or value == 0 else f"${value:,.4f}"
+    """Dollars and cents; below a cent, two significant digits."""
+    if value == 0 or abs(value) >= 0.01:
+        return f"${value:,.2f}"
+    return f"${value:.2g}"
 
 
 def tokens_label(value: float) -> str:

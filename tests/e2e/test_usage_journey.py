@@ -21,6 +21,7 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 EMAIL = "ines@example.com"
+SCREENSHOT = "/tmp/e2e-usage.png"
 SECRET = "The itinerary for the Lisbon trip, booking ref LIS-4471-TRAM"
 
 
@@ -79,6 +80,7 @@ def test_a_person_sees_their_usage_narrows_the_period_and_downloads_it_as_csv(
     expect(breakdown.locator("tbody tr").first).to_contain_text("mistral/large")
     browser_guard.assert_clean()
     assert_accessible(page)
+    page.screenshot(path=SCREENSHOT, full_page=True)
 
     # Narrow the period to the last 7 days: the older requests leave totals and list.
     page.get_by_label("Period").select_option(label="Last 7 days")
