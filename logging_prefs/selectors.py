@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, Sum
 
 from accounts.models import ApiKey, hash_api_key
@@ -177,22 +179,8 @@ _ACTIVITY_LIST_FIELDS = (
 )
 
 
-def activity_page_for_user(
-    *,
-    user,
-    filters: ActivityFilters,
-    before: tuple[dt.datetime, int] | None = None,
-    page_size: int = ACTIVITY_PAGE_SIZE,
-) -> ActivityPage:
-    """One page of the user's generations, newest first, strictly older than `before`.
-
-    Keyset pagination: no OFFSET and no COUNT, so a page costs the same for a user with
-    a million rows. The ordering (created_at DESC, id DESC) after user = X (optionally
-    model = M), or after api_key = K, is exactly gen_user_created, gen_user_model or
-    gen_key_created, so PostgreSQL reads the index in order and stops after page_size + 1
-    rows. `created_at <= t` is repeated outside the OR so it is an index condition that
-    starts the scan at the cursor instead of a filter applied to every row before it.
-    """
+def _generations_for_user(*, user, filters: ActivityFilters):
+    """The user's generations that match `filters` (unordered)."""
     queryset = Generation.objects.filter(user=user)
     if filters.model:
         queryset = queryset.filter(model=filters.model)
@@ -209,6 +197,26 @@ def activity_page_for_user(
         queryset = queryset.filter(created_at__gte=filters.created_from)
     if filters.created_before is not None:
         queryset = queryset.filter(created_at__lt=filters.created_before)
+    return queryset
+
+
+def activity_page_for_user(
+    *,
+    user,
+    filters: ActivityFilters,
+    before: tuple[dt.datetime, int] | None = None,
+    page_size: int = ACTIVITY_PAGE_SIZE,
+) -> ActivityPage:
+    """One page of the user's generations, newest first, strictly older than `before`.
+
+    Keyset pagination: no OFFSET and no COUNT, so a page costs the same for a user with
+    a million rows. The ordering (created_at DESC, id DESC) after user = X (optionally
+    model = M), or after api_key = K, is exactly gen_user_created, gen_user_model or
+    gen_key_created, so PostgreSQL reads the index in order and stops after page_size + 1
+    rows. `created_at <= t` is repeated outside the OR so it is an index condition that
+    starts the scan at the cursor instead of a filter applied to every row before it.
+    """
+    queryset = _generations_for_user(user=user, filters=filters)
     if before is not None:
         created_at, pk = before
         queryset = queryset.filter(created_at__lte=created_at).filter(
@@ -224,6 +232,197 @@ def activity_page_for_user(
         rows = rows[:page_size]
         next_position = (rows[-1].created_at, rows[-1].id)
     return ActivityPage(generations=rows, next_position=next_position)
+
+
+# --- Usage totals (UsageDailyTotal): the activity page's totals, chart and breakdowns --
+
+# How many rows each breakdown table shows; the rest are summed into one "others" row.
+BREAKDOWN_ROWS = 10
+
+
+@dataclass(frozen=True)
+class UsageFigures:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def cost_text(self) -> str:
+        """The cost in dollars and cents, or to the last non-zero digit below a cent."""
+        if self.cost_usd == 0 or self.cost_usd >= Decimal("0.01"):
+            return f"{self.cost_usd:,.2f}"
+        return f"{self.cost_usd.normalize():f}"
+
+    def __add__(self, other: UsageFigures) -> UsageFigures:
+        return UsageFigures(
+            self.requests + other.requests,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cost_usd + other.cost_usd,
+        )
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    label: str
+    figures: UsageFigures
+    # The app's URL, when the row is an app that has one (the page links it).
+    url: str = ""
+    # How many groups an "others" row stands for (0 for a named row).
+    others: int = 0
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    total: UsageFigures
+    by_day: dict[dt.date, UsageFigures]
+    by_model: list[BreakdownRow]
+    by_provider: list[BreakdownRow]
+    by_app: list[BreakdownRow]
+    by_key: list[BreakdownRow]
+
+
+# GROUPING(day, model, provider, app_url, app_title, api_key_id): a bit is set for each
+# column the row is not grouped by, so each grouping set has its own value.
+_GROUPING_TOTAL = 0b111111
+_GROUPING_DAY = 0b011111
+_GROUPING_MODEL = 0b101111
+_GROUPING_PROVIDER = 0b110111
+_GROUPING_APP = 0b111001
+_GROUPING_KEY = 0b111110
+
+_USAGE_SQL = """
+SELECT GROUPING(day, model, provider, app_url, app_title, api_key_id),
+       day, model, provider, app_url, app_title, api_key_id,
+       sum(generations), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd)
+FROM logging_prefs_usagedailytotal
+WHERE {where}
+GROUP BY GROUPING SETS ((), (day), (model), (provider), (app_url, app_title), (api_key_id))
+"""
+
+
+def _breakdown(rows: list[BreakdownRow], limit: int = BREAKDOWN_ROWS) -> list[BreakdownRow]:
+    """The rows by cost, then requests, then name; past `limit`, one "others" row."""
+    rows.sort(key=lambda row: (-row.figures.cost_usd, -row.figures.requests, row.label))
+    if len(rows) <= limit:
+        return rows
+    rest = rows[limit - 1 :]
+    others = UsageFigures()
+    for row in rest:
+        others += row.figures
+    return [*rows[: limit - 1], BreakdownRow(label="", figures=others, others=len(rest))]
+
+
+def usage_summary_for_user(*, user, filters: ActivityFilters) -> UsageSummary:
+    """The user's totals for `filters`, per day, and by model, provider, app and key.
+
+    One query on the UsageDailyTotal rows of the period (GROUPING SETS: every breakdown
+    in one pass), through usage_total_unique's (user, day) prefix: its cost grows with
+    the days, keys, models and apps in the period, not with the number of requests.
+    The filters' times are whole UTC days (ActivityFilterForm), the summary's unit.
+    """
+    where = ["user_id = %s"]
+    params: list[object] = [user.pk]
+    if filters.created_from is not None:
+        where.append("day >= %s")
+        params.append(filters.created_from.astimezone(dt.UTC).date())
+    if filters.created_before is not None:
+        where.append("day < %s")
+        params.append(filters.created_before.astimezone(dt.UTC).date())
+    if filters.model:
+        where.append("model = %s")
+        params.append(filters.model)
+    if filters.api_key_id is not None:
+        where.append("api_key_id = %s")
+        params.append(filters.api_key_id)
+    if filters.app:
+        where.append(
+            "app_url = %s" if filters.app.startswith(("http://", "https://")) else "app_title = %s"
+        )
+        params.append(filters.app)
+    with connection.cursor() as cursor:
+        # Only constant conditions are formatted in; every value is a parameter.
+        cursor.execute(_USAGE_SQL.format(where=" AND ".join(where)), params)
+        rows = cursor.fetchall()
+
+    total = UsageFigures()
+    by_day: dict[dt.date, UsageFigures] = {}
+    models, providers, apps, key_ids = [], [], [], {}
+    for grouping, day, model, provider, app_url, app_title, key_id, *sums in rows:
+        if sums[0] is None:  # the empty total of a period without requests
+            continue
+        figures = UsageFigures(int(sums[0]), int(sums[1]), int(sums[2]), sums[3])
+        if grouping == _GROUPING_TOTAL:
+            total = figures
+        elif grouping == _GROUPING_DAY:
+            by_day[day] = figures
+        elif grouping == _GROUPING_MODEL:
+            models.append(BreakdownRow(label=model, figures=figures))
+        elif grouping == _GROUPING_PROVIDER:
+            providers.append(BreakdownRow(label=provider, figures=figures))
+        elif grouping == _GROUPING_APP:
+            apps.append(BreakdownRow(label=app_title or app_url, figures=figures, url=app_url))
+        elif grouping == _GROUPING_KEY:
+            key_ids[key_id] = figures
+    names = {}
+    if key_ids:
+        names = {
+            key.pk: f"{key.name} ({key.prefix}…)"
+            for key in ApiKey.objects.filter(user=user, pk__in=[k for k in key_ids if k]).only(
+                "id", "name", "prefix"
+            )
+        }
+    keys = [
+        BreakdownRow(label=names.get(key_id, "a deleted key"), figures=figures)
+        for key_id, figures in key_ids.items()
+    ]
+    return UsageSummary(
+        total=total,
+        by_day=by_day,
+        by_model=_breakdown(models),
+        by_provider=_breakdown(providers),
+        by_app=_breakdown(apps),
+        by_key=_breakdown(keys),
+    )
+
+
+# --- CSV download of the activity ----------------------------------------------------
+
+# Metadata only, never the text: the JSON data download is the complete copy.
+ACTIVITY_CSV_FIELDS = (
+    "created_at",
+    "gateway_id",
+    "model",
+    "provider",
+    "app_title",
+    "app_url",
+    "api_key__name",
+    "api_key__prefix",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "text_state",
+)
+# Rows fetched per round trip from the server-side cursor: memory stays bounded by this,
+# whatever the number of rows.
+ACTIVITY_CSV_CHUNK = 2000
+
+
+def activity_rows_for_user(*, user, filters: ActivityFilters, chunk_size: int = ACTIVITY_CSV_CHUNK):
+    """The user's generations matching `filters`, newest first, as tuples of
+    ACTIVITY_CSV_FIELDS, read through a server-side cursor `chunk_size` rows at a time
+    (QuerySet.iterator): an iterator, so the caller can stream them."""
+    return (
+        _generations_for_user(user=user, filters=filters)
+        .order_by("-created_at", "-id")
+        .values_list(*ACTIVITY_CSV_FIELDS)
+        .iterator(chunk_size=chunk_size)
+    )
 
 
 def recent_models_for_user(*, user, window: int = RECENT_MODELS_WINDOW) -> list[str]:

@@ -147,6 +147,11 @@ def sign_up_with_a_new_wallet_without_the_age_box(page: Page, world: dict) -> No
     expect(page.get_by_role("alert")).to_be_visible()
 
 
+def open_the_charts_figures(page: Page, world: dict) -> None:
+    page.get_by_text("The charts’ figures as a table").click()
+    expect(page.get_by_role("table", name="Usage per day")).to_be_visible()
+
+
 def create_a_key(page: Page, world: dict) -> None:
     page.get_by_label("Name", exact=True).fill("Shown once")
     page.get_by_role("button", name="Create key").click()
@@ -361,6 +366,13 @@ MEMBER_PAGES = (
     Visit("account_wallets", "/account/wallets/"),
     Visit("account_privacy", "/account/privacy/"),
     Visit("account_activity", "/account/activity/"),
+    Visit(
+        "account_activity",
+        "/account/activity/?period=all",
+        "all time, the charts' figures opened",
+        open_the_charts_figures,
+    ),
+    Visit("account_activity", "/account/activity/?period=bogus&date_to=soon", "with errors"),
     Visit("account_activity_detail", "/account/activity/{generation_with_text}/", "with text"),
     Visit("account_activity_detail", "/account/activity/{generation_without_text}/", "no text"),
     Visit("account_data", "/account/data/", "", confirm_with_the_password),
@@ -676,6 +688,7 @@ NOT_PAGES = {
     "account_key_rename": "POST only: answers with the key's page",
     "account_key_logging": "POST only: answers with the key's page",
     "account_data_download": "a JSON file to download",
+    "account_activity_csv": "a CSV file to download",
     "account_deletion_request_cancel": "POST only: answers with the data page",
     "cookie_notice_read": "POST only: the cookie notice's OK",
     "cookie_consent": "POST only: accept or refuse analytics (the notice, the cookies page)",

@@ -8,12 +8,14 @@ batch after it reads the new value.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
 import pytest
 from django.db import connection
-from django.db.models import Max
+from django.db.models import Count, Max, Sum
+from django.utils import timezone
 
 from accounts.models import ApiKey
 from logging_prefs import actions
@@ -22,7 +24,7 @@ from logging_prefs.actions import (
     do_set_api_key_logging,
     do_set_logging_preferences,
 )
-from logging_prefs.models import Generation
+from logging_prefs.models import Generation, UsageDailyTotal
 from tests.factories.accounts import UserFactory
 from tests.helpers.gateway import create_key, record
 from tests.helpers.services import run_together
@@ -176,3 +178,68 @@ def test_two_batches_reposting_the_same_ids_at_once_store_each_generation_once(m
     assert set(Generation.objects.values_list("gateway_id", flat=True)) == {
         r["id"] for r in records
     }
+    # The usage summary counted each generation once, whichever batch stored it.
+    assert usage_sums(key) == generation_sums(key)
+    assert usage_sums(key)["n"] == 500
+
+
+def usage_sums(key: ApiKey) -> dict:
+    return UsageDailyTotal.objects.filter(api_key_id=key.pk).aggregate(
+        n=Sum("generations"), tokens=Sum("prompt_tokens"), cost=Sum("cost_usd")
+    )
+
+
+def generation_sums(key: ApiKey) -> dict:
+    return Generation.objects.filter(api_key_id=key.pk).aggregate(
+        n=Count("pk"), tokens=Sum("prompt_tokens"), cost=Sum("cost_usd")
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_of_one_person_add_into_the_same_totals_without_deadlock():
+    """Four threads post batches of one key at once, each batch touching the same six
+    summary rows (three models, two days) in its own record order. Each batch locks
+    the rows it adds into in one order (sorted groups), so none deadlocks, and the
+    totals are the sums of the rows stored."""
+    key = create_key(UserFactory()).api_key
+    now = timezone.now()
+    models = ["a/one", "b/two", "c/three"]
+    days = [now - dt.timedelta(minutes=5), now - dt.timedelta(days=1, minutes=5)]
+    batches = []
+    for thread in range(4):
+        mine = []
+        for _ in range(5):
+            batch = [
+                record(
+                    key.pk,
+                    model=models[n % 3],
+                    created_at=days[n % 2].isoformat(),
+                    prompt_tokens=n,
+                    cost_usd=f"0.0000{n % 10}000",
+                )
+                for n in range(60)
+            ]
+            # Each thread walks the groups in another order.
+            mine.append(batch[thread:] + batch[:thread] if thread % 2 else batch[::-1])
+        batches.append(mine)
+
+    errors: list[BaseException] = []
+
+    def ingest(mine: list[list[dict]]) -> None:
+        try:
+            for batch in mine:
+                assert do_ingest_generations(records=batch).stored == 60
+        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    run_together(
+        [threading.Thread(target=ingest, args=(mine,)) for mine in batches],
+        timeout=120,
+        what="a thread",
+    )
+    assert not errors, errors
+    assert usage_sums(key) == generation_sums(key)
+    assert usage_sums(key)["n"] == 4 * 5 * 60
+    assert UsageDailyTotal.objects.filter(api_key_id=key.pk).count() == 6

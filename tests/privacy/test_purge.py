@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from logging_prefs.actions import do_ingest_generations, do_set_api_key_logging
-from logging_prefs.models import BillingDailyTotal, Generation
+from logging_prefs.models import BillingDailyTotal, Generation, UsageDailyTotal
 from privacy.deletion import purge, requests
 from privacy.deletion.account import do_delete_account
 from privacy.deletion.purge import HEARTBEAT_STALE_AFTER, do_claim_deletion_request, do_purge_chunk
@@ -148,6 +148,8 @@ def test_account_purge_keeps_exactly_the_billing_fields_in_the_ledger(
     all_sums_before = Generation.objects.aggregate(**BILLING_SUMS)
     others_before = sorted(Generation.objects.filter(user=other).values_list())
     assert len(billing_before) == 11 and ledger_totals() == {}
+    assert UsageDailyTotal.objects.filter(user=user).exists()
+    others_usage = sorted(UsageDailyTotal.objects.filter(user=other).values_list())
 
     request = scheduled_account_deletion(user, django_capture_on_commit_callbacks)
     run_purge()
@@ -170,6 +172,9 @@ def test_account_purge_keeps_exactly_the_billing_fields_in_the_ledger(
     # The other account's generations are untouched, text and all.
     assert sorted(Generation.objects.filter(user=other).values_list()) == others_before
     assert Generation.objects.filter(gateway_id__in=other_ids).count() == 4
+    # The person's usage summary goes with them; the other account's stays as it was.
+    assert not UsageDailyTotal.objects.filter(user_id=user.pk).exists()
+    assert sorted(UsageDailyTotal.objects.filter(user=other).values_list()) == others_usage
     # The receipt: 11 kept in the ledger, 8 of which had stored text.
     assert request.receipt["kept"][0]["count"] == 11
     assert request.receipt["kept"][0]["how"] == "archived"
