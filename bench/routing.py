@@ -19,6 +19,8 @@ ROUTED_ENDPOINTS = 8
 
 def main() -> None:
     setup_django()
+    from django.conf import settings
+
     from accounts.actions import do_create_api_key
     from accounts.models import User
     from catalog.models import Endpoint, LanguageModel, Provider
@@ -34,6 +36,7 @@ def main() -> None:
                 provider=Provider.objects.create(slug=f"bench-{run}-{n}", name=f"Provider {n}"),
                 input_price=Decimal(n + 1),
                 output_price=Decimal(2 * (n + 1)),
+                region=settings.PORTAL_DATA_REGION,
             )
         _, raw_key = do_create_api_key(user=user, acting_user=user, name="bench")
         with gunicorn() as base:

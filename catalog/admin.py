@@ -33,8 +33,15 @@ class EndpointAdmin(admin.ModelAdmin):
         "trains_on_prompts",
         "retains_prompts",
         "publishes_prompts",
+        "region",
     )
-    list_filter = ("trains_on_prompts", "retains_prompts", "publishes_prompts", "provider")
+    list_filter = (
+        "region",
+        "trains_on_prompts",
+        "retains_prompts",
+        "publishes_prompts",
+        "provider",
+    )
     list_select_related = ("model", "provider")
     search_fields = ("model__author", "model__slug", "provider__name")
     autocomplete_fields = ("model", "provider")

@@ -1,6 +1,6 @@
 """The demo catalog that `make run` loads (accounts' load_demo_data) and that
 simulate_gateway sends traffic to. The prices are list prices of the day; the data
-policies are illustrative demo values, not statements about these providers."""
+policies and regions are illustrative demo values, not statements about these providers."""
 
 from __future__ import annotations
 
@@ -52,6 +52,27 @@ DEMO_POLICIES: dict[str, tuple[bool, bool, int | None, bool]] = {
     "Free Inference Co": (True, True, None, True),
 }
 
+# provider -> the region its endpoints run in (portal/regions.py). Demo values, a mix
+# chosen so that "Keep my requests in <region>" matters with the default region (eu):
+# some models keep an endpoint there, some (Llama 3.1 70B, DeepSeek, the free Llama)
+# have none and are refused while the choice is on.
+DEMO_REGIONS: dict[str, str] = {
+    "OpenAI": "us",
+    "Azure": "eu",
+    "Anthropic": "us",
+    "Amazon Bedrock": "eu",
+    "Google Vertex": "eu",
+    "Together": "us",
+    "Fireworks": "us",
+    "DeepInfra": "us",
+    "Lambda": "us",
+    "Mistral": "eu",
+    "Google AI Studio": "us",
+    "DeepSeek": "cn",
+    "Novita": "sg",
+    "Free Inference Co": "us",
+}
+
 
 def _slug(name: str) -> str:
     return name.lower().replace(" ", "-")
@@ -82,6 +103,7 @@ def load_demo_catalog() -> int:
                     "retains_prompts": retains,
                     "retention_days": days,
                     "publishes_prompts": publishes,
+                    "region": DEMO_REGIONS[provider_name],
                 },
             )
             count += 1

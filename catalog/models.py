@@ -15,6 +15,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from portal.regions import REGION_CHOICES, REGIONS
+
 
 class Provider(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
@@ -80,6 +82,7 @@ class EndpointTerms:
     trains_on_prompts: bool
     retains_prompts: bool
     publishes_prompts: bool
+    region: str
 
     @property
     def is_free(self) -> bool:
@@ -93,7 +96,8 @@ class EndpointTerms:
 
 
 class Endpoint(EndpointTerms, models.Model):
-    """One provider serving one model: its price and what it does with prompts."""
+    """One provider serving one model: its price, what it does with prompts and where
+    it runs."""
 
     model = models.ForeignKey(LanguageModel, on_delete=models.CASCADE, related_name="endpoints")
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="endpoints")
@@ -114,6 +118,13 @@ class Endpoint(EndpointTerms, models.Model):
     publishes_prompts = models.BooleanField(
         default=False, help_text="The provider may publish prompts (e.g. in a research data set)."
     )
+    # No default: where an endpoint runs is a fact staff must state, and a wrong guess
+    # would let "Keep my requests in <region>" send prompts abroad.
+    region = models.CharField(
+        max_length=8,
+        choices=REGION_CHOICES,
+        help_text="Where the endpoint processes prompts (the provider's serving region).",
+    )
 
     class Meta:
         ordering = ["model", "provider"]
@@ -126,6 +137,11 @@ class Endpoint(EndpointTerms, models.Model):
             models.CheckConstraint(
                 condition=Q(retention_days__isnull=True) | Q(retains_prompts=True),
                 name="catalog_endpoint_retention_days_only_if_retained",
+            ),
+            # A row written outside the admin (a script, a fixture) cannot leave the
+            # region empty: an endpoint of unknown region would be routed as if abroad.
+            models.CheckConstraint(
+                condition=Q(region__in=list(REGIONS)), name="catalog_endpoint_region_known"
             ),
         ]
 

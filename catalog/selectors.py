@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 
 from catalog.models import Endpoint, EndpointTerms, LanguageModel, Provider
+from portal.regions import region_name
 
 
 def endpoint_refusals(endpoint: EndpointTerms, policy: dict[str, bool]) -> list[str]:
@@ -27,7 +29,13 @@ def endpoint_refusals(endpoint: EndpointTerms, policy: dict[str, bool]) -> list[
         reasons.append("you do not allow endpoints that retain prompts")
     if endpoint.publishes_prompts and not policy["allow_publication"]:
         reasons.append("you do not allow endpoints that may publish prompts")
+    if policy["in_region_only"] and endpoint.region != settings.PORTAL_DATA_REGION:
+        reasons.append(_outside_region_reason())
     return reasons
+
+
+def _outside_region_reason() -> str:
+    return f"you keep your requests in {region_name(settings.PORTAL_DATA_REGION)}"
 
 
 def endpoint_allowed(endpoint: EndpointTerms, policy: dict[str, bool]) -> bool:
@@ -103,6 +111,7 @@ class RouteEndpoint(EndpointTerms):
     retains_prompts: bool
     retention_days: int | None
     publishes_prompts: bool
+    region: str
 
 
 # One statement for the gateway's routes call: the model by its unique (author, slug)
@@ -111,7 +120,7 @@ class RouteEndpoint(EndpointTerms):
 # the reason decision_for_key gives: the ORM's query building cost more than the query.
 _ROUTES_SQL = (
     "SELECT p.name, e.input_price, e.output_price, e.trains_on_prompts, "  # noqa: S608 (table names)
-    "e.retains_prompts, e.retention_days, e.publishes_prompts"
+    "e.retains_prompts, e.retention_days, e.publishes_prompts, e.region"
     f" FROM {LanguageModel._meta.db_table} m"
     f" LEFT JOIN {Endpoint._meta.db_table} e ON e.model_id = m.id"
     f" LEFT JOIN {Provider._meta.db_table} p ON p.id = e.provider_id"
@@ -120,9 +129,19 @@ _ROUTES_SQL = (
 )
 
 
-def routes_for(*, model_id: str, policy: dict[str, bool]) -> list[RouteEndpoint] | None:
-    """The endpoints of `model_id` ("author/slug") that the account's choices allow,
-    cheapest first; None when the catalog has no such model. One query."""
+@dataclass(frozen=True)
+class Routes:
+    """The endpoints an account's choices allow, cheapest first, and, when they allow
+    none, whether "Keep my requests in <region>" alone ruled out the rest (the gateway
+    then says so: the other choices would have allowed one abroad)."""
+
+    endpoints: list[RouteEndpoint]
+    only_abroad: bool = False
+
+
+def routes_for(*, model_id: str, policy: dict[str, bool]) -> Routes | None:
+    """The endpoints of `model_id` ("author/slug") that the account's choices allow;
+    None when the catalog has no such model. One query."""
     author, sep, slug = model_id.partition("/")
     if not sep or not model_id.isprintable():
         return None
@@ -132,12 +151,25 @@ def routes_for(*, model_id: str, policy: dict[str, bool]) -> list[RouteEndpoint]
     if not rows:
         return None
     endpoints = [route_endpoint(row) for row in rows if row[0] is not None]
-    return [endpoint for endpoint in endpoints if endpoint_allowed(endpoint, policy)]
+    allowed = [endpoint for endpoint in endpoints if endpoint_allowed(endpoint, policy)]
+    if allowed or not policy["in_region_only"]:
+        return Routes(allowed)
+    anywhere = policy | {"in_region_only": False}
+    return Routes([], only_abroad=any(endpoint_allowed(e, anywhere) for e in endpoints))
+
+
+def region_refusal_detail(model_id: str) -> str:
+    """The 409's reason when only the region choice rules out every endpoint."""
+    return (
+        f"The account keeps its requests in {region_name(settings.PORTAL_DATA_REGION)} and "
+        f"none of {model_id}'s endpoints that its other choices allow runs there: the user "
+        "can change “Keep my requests in” on the privacy page."
+    )
 
 
 def route_endpoint(row: tuple) -> RouteEndpoint:
     """A row of _ROUTES_SQL as an endpoint (psycopg hands back Decimal and bool)."""
-    provider, input_price, output_price, trains, retains, days, publishes = row
+    provider, input_price, output_price, trains, retains, days, publishes, region = row
     return RouteEndpoint(
         provider=provider,
         input_price=input_price,
@@ -146,4 +178,5 @@ def route_endpoint(row: tuple) -> RouteEndpoint:
         retains_prompts=retains,
         retention_days=days,
         publishes_prompts=publishes,
+        region=region,
     )

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from catalog.selectors import catalog_model, catalog_models, endpoints_for_model
 from logging_prefs.categories import CATEGORY_LABELS
 from logging_prefs.selectors import logging_preference_for_user, published_category_counts
+from portal import regions
 
 # Both pages show the last 30 days, today included: the same cells, so that nothing one
 # page leaves out can be worked out from the other.
@@ -117,6 +118,8 @@ def model_detail(request: HttpRequest, author: str, slug: str) -> HttpResponse:
         "entry": entry,
         "endpoints": endpoints,
         "signed_in": policy is not None,
+        "data_region": regions.data_region(),
+        "data_region_name": regions.data_region_name(),
         "shares": shares,
         "total": total,
         **_window_context(since, until),

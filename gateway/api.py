@@ -25,7 +25,7 @@ from django.urls import re_path
 from ninja.errors import AuthenticationError
 from pydantic import BaseModel
 
-from catalog.selectors import format_price, routes_for
+from catalog.selectors import format_price, region_refusal_detail, routes_for
 from gateway import errors
 from gateway.auth import GatewayToken
 from gateway.bodies import JSONOnlyParser
@@ -190,17 +190,20 @@ def decide(request: HttpRequest, payload: DecisionIn) -> HttpResponse:
         "data-policy choices, cheapest first, read from the database on every call. 401 "
         "for an unknown or revoked key, 403 when the key's account is not active, 404 for "
         "a model the catalog does not list, 409 when the account's choices allow none of "
-        "the model's endpoints."
+        'the model\'s endpoints (among them "Keep my requests in <region>": while it is '
+        "on, only endpoints in the portal's own region are listed)."
     ),
 )
 def routes(request: HttpRequest, payload: RoutesIn) -> HttpResponse:
     decision = _decision_or_refusal(payload.api_key)
     if isinstance(decision, HttpResponse):
         return decision
-    endpoints = routes_for(model_id=payload.model, policy=decision.provider_policy)
-    if endpoints is None:
+    found = routes_for(model_id=payload.model, policy=decision.provider_policy)
+    if found is None:
         return json_error(404, f"No model named {payload.model!r} is listed.")
-    if not endpoints:
+    if found.only_abroad:
+        return json_error(409, region_refusal_detail(payload.model))
+    if not found.endpoints:
         return json_error(
             409,
             f"The account's provider data-policy choices allow none of {payload.model}'s "
@@ -213,6 +216,7 @@ def routes(request: HttpRequest, payload: RoutesIn) -> HttpResponse:
                     provider=endpoint.provider,
                     input_price=format_price(endpoint.input_price),
                     output_price=format_price(endpoint.output_price),
+                    region=endpoint.region,
                     data_policy=DataPolicy(
                         trains_on_prompts=endpoint.trains_on_prompts,
                         retains_prompts=endpoint.retains_prompts,
@@ -221,7 +225,7 @@ def routes(request: HttpRequest, payload: RoutesIn) -> HttpResponse:
                         zero_data_retention=endpoint.zero_data_retention,
                     ),
                 )
-                for endpoint in endpoints
+                for endpoint in found.endpoints
             ]
         )
     )

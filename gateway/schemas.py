@@ -27,6 +27,8 @@ from pydantic import (
     field_validator,
 )
 
+from portal.regions import REGIONS
+
 MAX_BATCH = 1000
 # A batch of 1000 generations with ordinary prompts is several megabytes, beyond Django's
 # default body limit (2.5 MB), which every other URL keeps; a larger batch gets a 413
@@ -152,6 +154,12 @@ class ProviderPolicy(BaseModel):
     allow_retention: bool
     allow_publication: bool
     zdr_only: bool
+    in_region_only: bool = Field(
+        description=(
+            "Keep my requests in the portal's region: only endpoints whose `region` is "
+            "the portal's own (PORTAL_DATA_REGION) may be used."
+        )
+    )
 
 
 class DecisionOut(BaseModel):
@@ -184,6 +192,10 @@ class RouteOut(BaseModel):
     provider: str
     input_price: str = Field(description="USD per million prompt tokens, a decimal string.")
     output_price: str = Field(description="USD per million completion tokens, a decimal string.")
+    region: str = Field(
+        description="Where the endpoint processes prompts, a region code such as eu or us.",
+        json_schema_extra={"enum": list(REGIONS)},
+    )
     data_policy: DataPolicy
 
 

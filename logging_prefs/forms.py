@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from logging_prefs.models import Generation, LoggingPreference
+from portal import regions
 
 # --- API keys ------------------------------------------------------------------------
 
@@ -170,6 +171,19 @@ PROVIDER_POLICY_CHOICES = {
 LOG_PROMPTS_LABEL = "Store my prompts and completions"
 
 
+def in_region_label() -> str:
+    """The region choice's label, naming the portal's region (PORTAL_DATA_REGION)."""
+    return f"Keep my requests in {regions.data_region_name()}"
+
+
+def in_region_help() -> str:
+    return (
+        f"Send your requests only to endpoints in {regions.data_region_name()}, where "
+        "Portal runs, so they are not transferred abroad; models with no endpoint there "
+        "are refused while this is on."
+    )
+
+
 class PrivacyForm(forms.Form):
     log_prompts = StrictBooleanField(label=LOG_PROMPTS_LABEL)
     allow_training_paid = StrictBooleanField(
@@ -181,11 +195,15 @@ class PrivacyForm(forms.Form):
     allow_retention = StrictBooleanField(label=PROVIDER_POLICY_CHOICES["allow_retention"][0])
     allow_publication = StrictBooleanField(label=PROVIDER_POLICY_CHOICES["allow_publication"][0])
     zdr_only = StrictBooleanField(label=PROVIDER_POLICY_CHOICES["zdr_only"][0])
+    # Labelled when the form is built: the label names the region from the settings.
+    in_region_only = StrictBooleanField()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name, (_, explanation) in PROVIDER_POLICY_CHOICES.items():
             self.fields[name].help_text = explanation
+        self.fields["in_region_only"].label = in_region_label()
+        self.fields["in_region_only"].help_text = in_region_help()
 
     @classmethod
     def initial_from(cls, preference: LoggingPreference) -> dict[str, bool]:

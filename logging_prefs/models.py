@@ -32,6 +32,9 @@ class LoggingPreference(models.Model):
     allow_retention = models.BooleanField(default=True)
     allow_publication = models.BooleanField(default=False)
     zdr_only = models.BooleanField(default=False)
+    # "Keep my requests in <region>": only endpoints in PORTAL_DATA_REGION. On by
+    # default, for the policy's "We do not transfer your personal data internationally".
+    in_region_only = models.BooleanField(default=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     PROVIDER_POLICY_FIELDS = (
@@ -40,6 +43,7 @@ class LoggingPreference(models.Model):
         "allow_retention",
         "allow_publication",
         "zdr_only",
+        "in_region_only",
     )
     FIELDS = ("log_prompts", *PROVIDER_POLICY_FIELDS)
 

@@ -34,6 +34,7 @@ from logging_prefs.forms import (
     ApiKeyRenameForm,
     ApiKeyRevokeForm,
     PrivacyForm,
+    in_region_label,
 )
 from logging_prefs.models import LoggingPreference
 from logging_prefs.selectors import (
@@ -49,6 +50,7 @@ from logging_prefs.selectors import (
     recent_models_for_user,
     usage_summary_for_user,
 )
+from portal import regions
 
 # The raw key of a just-created key waits here for exactly one display.
 NEW_KEY_SESSION_KEY = "logging_prefs.new_api_key"
@@ -224,6 +226,9 @@ def _history_rows(changes) -> list[dict]:
             key = change.api_key
             setting = "Prompt logging of key"
             key_label = f"{key.name} ({key.prefix}…)" if key else "a deleted key"
+        elif change.setting == "in_region_only":
+            setting = in_region_label()
+            key_label = ""
         else:
             setting = _SETTING_LABELS.get(change.setting, change.setting)
             key_label = ""
@@ -272,6 +277,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
             "history": _history_rows(history.changes),
             "history_total": history.total,
             "retention_days": settings.PORTAL_PROMPT_RETENTION_DAYS,
+            "data_region_name": regions.data_region_name(),
         },
     )
 

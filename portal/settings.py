@@ -425,6 +425,16 @@ PORTAL_SITE_URL = env.str(
     else "",
 ).rstrip("/")
 
+# --- Where data lives ----------------------------------------------------------
+# The region the portal runs in (its database: the accounts and the stored prompts),
+# and where the backups and the mail provider are, as codes of portal/regions.py (eu,
+# us...). /legal/data-location/ quotes them; the privacy page's "Keep my requests in
+# <region>" keeps the gateway on PORTAL_DATA_REGION's endpoints. An unknown code fails
+# `manage.py check` (portal.E001).
+PORTAL_DATA_REGION = env.str("PORTAL_DATA_REGION", default="eu")
+PORTAL_BACKUP_REGION = env.str("PORTAL_BACKUP_REGION", default=PORTAL_DATA_REGION)
+PORTAL_MAIL_REGION = env.str("PORTAL_MAIL_REGION", default=PORTAL_DATA_REGION)
+
 # --- Analytics ---------------------------------------------------------------
 # Off unless an operator names a provider (plausible, matomo or google) and a site: its
 # script then loads, and the CSP allows its origin, only for a visitor who accepted it

@@ -1,6 +1,6 @@
 """The legal pages under /legal/: the privacy policy and the Terms of Service in force
 and every published version, their acknowledgement, the cookie list with its notice and
-the analytics choice, and the service providers we share with."""
+the analytics choice, the service providers we share with, and where data lives."""
 
 from django.urls import path
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("cookies/ok/", views.cookie_notice_read, name="cookie_notice_read"),
     path("cookies/consent/", views.cookie_consent, name="cookie_consent"),
     path("service-providers/", views.service_providers, name="service_providers"),
+    path("data-location/", views.data_location, name="data_location"),
     path("terms/", views.terms_of_service, name="terms_of_service"),
     path("terms/acknowledge/", views.acknowledge_terms, name="terms_acknowledge"),
     path("terms/<str:version>/", views.terms_of_service, name="terms_of_service_version"),

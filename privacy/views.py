@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal import regions
 from portal.redirects import safe_next
 from privacy import analytics, cookies, policy, terms
 from privacy.deletion.account import do_delete_account
@@ -134,6 +135,39 @@ def service_providers(request: HttpRequest) -> HttpResponse:
             "providers": ServiceProvider.objects.filter(shown),
             "analytics_site": site,
             "consent": analytics.consent(request),
+        },
+    )
+
+
+# What /legal/data-location/ names, in the order of portal.regions.data_locations().
+_DATA_LOCATION_LABELS = {
+    "account": "Your account: email address, sign-ins, API keys, privacy choices, "
+    "request metadata and billing records",
+    "prompts": "Your stored prompts and completions (only while prompt logging is on)",
+    "backups": "Backups of the database",
+    "mail": "The mail we send you (our mail provider)",
+}
+
+
+@require_GET
+def data_location(request: HttpRequest) -> HttpResponse:
+    """Where the account data, the stored prompts, the backups and the mail are kept,
+    from the settings (PORTAL_DATA_REGION, PORTAL_BACKUP_REGION, PORTAL_MAIL_REGION)."""
+    home = regions.data_region()
+    return render(
+        request,
+        "privacy/data_location.html",
+        {
+            "data_region_name": regions.data_region_name(),
+            "locations": [
+                {
+                    "what": _DATA_LOCATION_LABELS[what],
+                    "region": code,
+                    "region_name": name,
+                    "abroad": code != home,
+                }
+                for what, code, name in regions.data_locations()
+            ],
         },
     )
 

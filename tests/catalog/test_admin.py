@@ -25,6 +25,7 @@ def endpoint_form(model, provider, **overrides) -> dict:
         "input_price": "1.50",
         "output_price": "3",
         "retention_days": "",
+        "region": "eu",
         **overrides,
     }
 
@@ -45,6 +46,7 @@ def test_staff_add_an_endpoint_and_the_model_page_shows_it(admin_client):
     assert response.status_code == 302
     endpoint = Endpoint.objects.get()
     assert endpoint.retention_days == 14
+    assert endpoint.region == "eu"
     assert "Keeps prompts for 14 days." in admin_client.get("/models/acme/one/").content.decode()
 
 
@@ -55,8 +57,21 @@ def test_staff_add_an_endpoint_and_the_model_page_shows_it(admin_client):
         ({"output_price": "lots"}, "Enter a number."),
         ({"retention_days": "30"}, "Only an endpoint that retains prompts has a retention period."),
         ({"retention_days": "-5", "retains_prompts": "on"}, "greater than or equal to 0"),
+        ({"region": ""}, "This field is required."),
+        ({"region": "mars"}, "Select a valid choice. mars is not one of the available choices."),
+        ({"region": "eu\x00"}, "Select a valid choice."),
+        ({"region": "x" * 5000}, "Select a valid choice."),
     ],
-    ids=["negative price", "not a number", "retention without retaining", "negative days"],
+    ids=[
+        "negative price",
+        "not a number",
+        "retention without retaining",
+        "negative days",
+        "no region",
+        "unknown region",
+        "NUL in region",
+        "over-long region",
+    ],
 )
 def test_a_bad_endpoint_gets_a_form_error_and_nothing_is_saved(admin_client, overrides, message):
     form = endpoint_form(LanguageModelFactory(), ProviderFactory(), **overrides)
@@ -78,6 +93,32 @@ def test_a_second_endpoint_for_the_same_model_and_provider_is_refused(admin_clie
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
     assert Endpoint.objects.count() == 1
+
+
+def test_staff_move_an_endpoint_to_another_region_and_filter_by_region(admin_client):
+    model = LanguageModelFactory(author="acme", slug="moved")
+    provider = ProviderFactory(name="Mover")
+    admin_client.post("/admin/catalog/endpoint/add/", endpoint_form(model, provider))
+    endpoint = Endpoint.objects.get()
+    form = endpoint_form(model, provider, region="us")
+    response = admin_client.post(f"/admin/catalog/endpoint/{endpoint.pk}/change/", form)
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.region == "us"
+    listing = admin_client.get("/admin/catalog/endpoint/", {"region__exact": "us"})
+    assert listing.status_code == 200
+    assert "Mover" in listing.content.decode()
+    assert (
+        "Mover"
+        not in admin_client.get(
+            "/admin/catalog/endpoint/", {"region__exact": "eu"}
+        ).content.decode()
+    )
+    # A forged filter value is not a 500.
+    assert admin_client.get("/admin/catalog/endpoint/", {"region__exact": "mars"}).status_code in (
+        200,
+        302,
+    )
 
 
 def test_a_model_slug_with_a_slash_is_refused(admin_client):

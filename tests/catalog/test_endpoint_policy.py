@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -19,15 +20,18 @@ DEFAULTS = {
     name: LoggingPreference._meta.get_field(name).default
     for name in LoggingPreference.PROVIDER_POLICY_FIELDS
 }
+# Every kind of endpoint allowed, in the portal's region.
 EVERYTHING = dict.fromkeys(LoggingPreference.PROVIDER_POLICY_FIELDS, True) | {"zdr_only": False}
 
 
 def endpoint(**policy) -> Endpoint:
-    # Unsaved: the rule reads the fields only.
+    # Unsaved: the rule reads the fields only. In the portal's region unless told.
+    policy.setdefault("region", settings.PORTAL_DATA_REGION)
     return Endpoint(input_price=Decimal("1"), output_price=Decimal("2"), **policy)
 
 
 def free_endpoint(**policy) -> Endpoint:
+    policy.setdefault("region", settings.PORTAL_DATA_REGION)
     return Endpoint(input_price=Decimal(0), output_price=Decimal(0), **policy)
 
 
@@ -38,6 +42,7 @@ def test_a_new_accounts_defaults_allow_endpoints_that_only_retain_prompts():
         "allow_retention": True,
         "allow_publication": False,
         "zdr_only": False,
+        "in_region_only": True,
     }
     assert endpoint_allowed(endpoint(), DEFAULTS)
     assert endpoint_allowed(endpoint(retains_prompts=True, retention_days=30), DEFAULTS)
@@ -88,12 +93,28 @@ def test_zero_data_retention_only_rules_out_every_endpoint_that_keeps_anything()
         assert "you chose zero-data-retention endpoints only" in endpoint_refusals(kept, zdr_only)
 
 
+def test_keep_my_requests_in_the_region_rules_out_every_other_regions_endpoint(settings):
+    settings.PORTAL_DATA_REGION = "eu"
+    abroad = endpoint(region="us")
+    assert endpoint_refusals(abroad, DEFAULTS) == ["you keep your requests in the European Union"]
+    assert endpoint_allowed(abroad, DEFAULTS | {"in_region_only": False})
+    assert endpoint_allowed(endpoint(region="eu"), DEFAULTS)
+    # The rule follows the setting: the same endpoint is at home in a US portal.
+    settings.PORTAL_DATA_REGION = "us"
+    assert endpoint_allowed(abroad, DEFAULTS)
+    assert endpoint_refusals(endpoint(region="eu"), DEFAULTS) == [
+        "you keep your requests in the United States"
+    ]
+
+
 def test_every_reason_is_given_at_once():
-    worst = free_endpoint(trains_on_prompts=True, retains_prompts=True, publishes_prompts=True)
-    assert (
-        len(endpoint_refusals(worst, DEFAULTS | {"allow_retention": False, "zdr_only": True})) == 4
+    worst = free_endpoint(
+        trains_on_prompts=True, retains_prompts=True, publishes_prompts=True, region="cn"
     )
-    assert endpoint_allowed(worst, EVERYTHING)
+    assert (
+        len(endpoint_refusals(worst, DEFAULTS | {"allow_retention": False, "zdr_only": True})) == 5
+    )
+    assert endpoint_allowed(worst, EVERYTHING | {"in_region_only": False})
 
 
 @pytest.mark.parametrize(
@@ -118,6 +139,15 @@ def test_the_database_refuses_negative_prices_and_a_retention_period_without_ret
         EndpointFactory(model=model, provider=provider, input_price=Decimal("-1"))
     with pytest.raises(IntegrityError), transaction.atomic():
         EndpointFactory(model=model, provider=provider, retention_days=30)
+    assert not Endpoint.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_an_endpoint_without_a_known_region():
+    model = LanguageModelFactory()
+    for region in ("", "mars", "EU"):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            EndpointFactory(model=model, region=region)
     assert not Endpoint.objects.exists()
 
 

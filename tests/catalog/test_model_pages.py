@@ -141,8 +141,12 @@ def test_the_demo_catalog_loads_twice_the_same_and_every_choice_matters():
     assert load_demo_catalog() == load_demo_catalog() == sum(map(len, DEMO_ENDPOINTS.values()))
     assert Endpoint.objects.count() == sum(map(len, DEMO_ENDPOINTS.values()))
     endpoints = list(Endpoint.objects.all())
-    everything = dict.fromkeys(LoggingPreference.PROVIDER_POLICY_FIELDS, True) | {"zdr_only": False}
+    # The two choices that restrict when on ("only ...") are off; the others allow.
+    restricting = {"zdr_only", "in_region_only"}
+    everything = dict.fromkeys(LoggingPreference.PROVIDER_POLICY_FIELDS, True) | dict.fromkeys(
+        restricting, False
+    )
     for name in LoggingPreference.PROVIDER_POLICY_FIELDS:
-        stricter = everything | {name: name == "zdr_only"}
+        stricter = everything | {name: name in restricting}
         # Each choice, made stricter alone, rules out at least one demo endpoint.
         assert any(not endpoint_allowed(e, stricter) for e in endpoints), name

@@ -66,6 +66,7 @@ def test_routes_are_the_allowed_endpoints_cheapest_first_with_their_policy(gatew
         "provider": "Keeper",
         "input_price": "2.00",
         "output_price": "8.00",
+        "region": "eu",
         "data_policy": {
             "trains_on_prompts": False,
             "retains_prompts": True,

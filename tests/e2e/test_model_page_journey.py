@@ -9,6 +9,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from catalog.models import Endpoint, LanguageModel, Provider
@@ -30,6 +31,7 @@ def make_catalog() -> None:
         provider=Provider.objects.create(slug="careful", name="Careful Cloud"),
         input_price=Decimal("3.00"),
         output_price=Decimal("15.00"),
+        region=settings.PORTAL_DATA_REGION,
     )
     Endpoint.objects.create(
         model=model,
@@ -39,6 +41,7 @@ def make_catalog() -> None:
         trains_on_prompts=True,
         retains_prompts=True,
         retention_days=30,
+        region=settings.PORTAL_DATA_REGION,
     )
 
 

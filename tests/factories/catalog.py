@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import factory
+from django.conf import settings
 
 from catalog.models import Endpoint, LanguageModel, Provider
 
@@ -39,3 +40,6 @@ class EndpointFactory(factory.django.DjangoModelFactory):
     provider = factory.SubFactory(ProviderFactory)
     input_price = Decimal("1.00")
     output_price = Decimal("2.00")
+    # In the portal's own region, so "Keep my requests in <region>" (on by default)
+    # allows it unless a test says otherwise.
+    region = factory.LazyFunction(lambda: settings.PORTAL_DATA_REGION)

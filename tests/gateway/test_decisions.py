@@ -32,6 +32,8 @@ def test_a_decision_names_the_key_the_account_and_its_policy(gateway, key):
             "allow_retention": True,
             "allow_publication": False,
             "zdr_only": False,
+            # On by default: the policy does not transfer personal data internationally.
+            "in_region_only": True,
         },
     }
 

@@ -7,6 +7,7 @@ with the fast path removed, and the two answers are compared."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -17,9 +18,11 @@ from ninja.operation import Operation
 
 from accounts.actions import do_revoke_api_key
 from gateway import api as gateway_api
+from logging_prefs.actions import do_set_logging_preferences
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import EndpointFactory, LanguageModelFactory
 from tests.helpers.gateway import DECISIONS_URL, GENERATIONS_URL, create_key
+from tests.helpers.regions import abroad, home
 
 pytestmark = pytest.mark.django_db
 
@@ -72,14 +75,28 @@ def keys(catalog):
     closed = create_key(UserFactory())
     closed.user.is_active = False
     closed.user.save(update_fields=["is_active"])
-    return {"active": active.raw, "revoked": revoked.raw, "closed": closed.raw}
+    roaming = create_key(UserFactory())
+    do_set_logging_preferences(
+        user=roaming.user, acting_user=roaming.user, changes={"in_region_only": False}
+    )
+    return {
+        "active": active.raw,
+        "revoked": revoked.raw,
+        "closed": closed.raw,
+        "roaming": roaming.raw,
+    }
 
 
 @pytest.fixture
 def catalog():
-    """acme/open: an endpoint a new account allows; acme/trainer: none it allows."""
+    """acme/open: an endpoint a new account allows; acme/trainer: none it allows;
+    acme/abroad: one only outside the portal's region; acme/mixed: one in, one out."""
     EndpointFactory(model=LanguageModelFactory(slug="open"))
     EndpointFactory(model=LanguageModelFactory(slug="trainer"), trains_on_prompts=True)
+    EndpointFactory(model=LanguageModelFactory(slug="abroad"), region=abroad())
+    mixed = LanguageModelFactory(slug="mixed")
+    EndpointFactory(model=mixed, region=abroad())
+    EndpointFactory(model=mixed, region=home(), input_price=Decimal("5"))
 
 
 def _routes(body, **request) -> dict:
@@ -103,6 +120,20 @@ FAST = {
     "unknown fields besides the key": ({"body": {"api_key": "{active}", "model": "x"}}, 200),
     "routes": (_routes({"api_key": "{active}", "model": "acme/open"}), 200),
     "routes, no endpoint allowed": (_routes({"api_key": "{active}", "model": "acme/trainer"}), 409),
+    "routes, only abroad": (_routes({"api_key": "{active}", "model": "acme/abroad"}), 409),
+    "routes, abroad with the region choice off": (
+        _routes({"api_key": "{roaming}", "model": "acme/abroad"}),
+        200,
+    ),
+    "routes, in and out of the region": (
+        _routes({"api_key": "{active}", "model": "acme/mixed"}),
+        200,
+    ),
+    "routes, in and out of the region, choice off": (
+        _routes({"api_key": "{roaming}", "model": "acme/mixed"}),
+        200,
+    ),
+    "a decision with the region choice off": ({"body": {"api_key": "{roaming}"}}, 200),
     "routes, an unlisted model": (_routes({"api_key": "{active}", "model": "acme/none"}), 404),
     "routes, a bad model name": (_routes({"api_key": "{active}", "model": "a/b/c"}), 404),
     "routes, an unknown key": (_routes({"api_key": "sk-pt-nobody", "model": "acme/open"}), 401),
