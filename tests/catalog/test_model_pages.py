@@ -150,3 +150,27 @@ def test_the_demo_catalog_loads_twice_the_same_and_every_choice_matters():
         stricter = everything | {name: name in restricting}
         # Each choice, made stricter alone, rules out at least one demo endpoint.
         assert any(not endpoint_allowed(e, stricter) for e in endpoints), name
+
+
+def test_the_model_page_shows_each_endpoints_region_beside_its_data_policy(client, settings):
+    settings.PORTAL_DATA_REGION = "eu"
+    model = LanguageModelFactory(author="acme", slug="globe")
+    EndpointFactory(model=model, provider=ProviderFactory(name="Homely"), region="eu")
+    EndpointFactory(
+        model=model, provider=ProviderFactory(name="Overseas"), region="us", input_price=3
+    )
+    html = page(client, model)
+    header = html[html.index("<thead>") : html.index("</thead>")]
+    assert header.index("Data policy") < header.index("Region")
+    assert "European Union" in html_row(html, "Homely")
+    assert "outside" not in html_row(html, "Homely")
+    assert "United States" in html_row(html, "Overseas")
+    assert "(outside the European Union)" in html_row(html, "Overseas")
+    assert 'href="/legal/data-location/"' in html
+    # Signed in with the default choice, the endpoint abroad is not used, and says why.
+    user = UserFactory()
+    html = page(signed_in(client, user), model)
+    assert "Allowed" in html_row(html, "Homely")
+    assert "You keep your requests in the European Union." in html_row(html, "Overseas")
+    do_set_logging_preferences(user=user, acting_user=user, changes={"in_region_only": False})
+    assert "Allowed" in html_row(page(client, model), "Overseas")

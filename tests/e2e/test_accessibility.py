@@ -318,6 +318,7 @@ VISITOR_PAGES = (
     Visit("privacy_policy_version", "/legal/privacy/{policy_version}/"),
     Visit("cookie_list", "/legal/cookies/"),
     Visit("service_providers", "/legal/service-providers/"),
+    Visit("data_location", "/legal/data-location/"),
     Visit("terms_of_service", "/legal/terms/"),
     Visit("terms_of_service_version", "/legal/terms/{terms_version}/"),
     Visit("contact", "/contact/"),
