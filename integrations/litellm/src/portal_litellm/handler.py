@@ -176,12 +176,13 @@ class PortalHandler(CustomLogger):
         headers = {str(k).lower(): v for k, v in headers.items()}
         response = kwargs.get("complete_streaming_response") or response_obj
         usage = getattr(response, "usage", None) or _mapping(response).get("usage")
-        prompt_tokens = int(
-            getattr(usage, "prompt_tokens", None) or payload.get("prompt_tokens") or 0
-        )
-        completion_tokens = int(
-            getattr(usage, "completion_tokens", None) or payload.get("completion_tokens") or 0
-        )
+
+        def tokens(name: str) -> int:
+            value = getattr(usage, name, None) if not isinstance(usage, dict) else usage.get(name)
+            return int(value or payload.get(name) or 0)
+
+        prompt_tokens = tokens("prompt_tokens")
+        completion_tokens = tokens("completion_tokens")
         cost = payload.get("response_cost") or kwargs.get("response_cost") or 0
         created = start_time if isinstance(start_time, dt.datetime) else dt.datetime.now(dt.UTC)
         if created.tzinfo is None:

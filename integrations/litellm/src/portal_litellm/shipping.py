@@ -33,14 +33,27 @@ SPOOL_NAME = "generations.jsonl"
 
 
 class Shipper:
-    def __init__(self, spool_dir: str | None = None, linger: float = 0.2) -> None:
+    def __init__(
+        self,
+        spool_dir: str | None = None,
+        linger: float = 0.2,
+        client: httpx.AsyncClient | None = None,
+        exit_client: httpx.Client | None = None,
+        flush_at_exit: bool = True,
+    ) -> None:
         self.spool = Path(spool_dir or settings().spool_dir) / SPOOL_NAME
         self.linger = linger
+        self._client = client
+        self._exit_client = exit_client
+        # The batch being sent: at exit it is sent again with the queue (the portal
+        # counts it as duplicates if it had arrived).
+        self._in_flight: list[dict] = []
         self.queue: asyncio.Queue[dict] | None = None
         self.task: asyncio.Task | None = None
         self._spool_lock = threading.Lock()
         self._backoff = 0.0
-        atexit.register(self.flush_at_exit)
+        if flush_at_exit:
+            atexit.register(self.flush_at_exit)
 
     # --- producer side --------------------------------------------------------------
 
@@ -74,6 +87,7 @@ class Shipper:
                     batch.append(await asyncio.wait_for(self.queue.get(), timeout))
                 except TimeoutError:
                     break
+            self._in_flight = batch
             try:
                 if await self._send_with_retry(batch):
                     await self._replay_spool()
@@ -82,12 +96,15 @@ class Shipper:
             except Exception:  # never let the shipping task die
                 logger.exception("portal-litellm: shipping failed; spooling the batch")
                 self._append_to_spool(batch)
+            finally:
+                self._in_flight = []
 
     async def _send(self, batch: Sequence[dict]) -> bool:
         """True when the portal has the batch (stored, duplicates or rejected one by
         one); False when it should be sent again later."""
         try:
-            response = await portal_client().post("generations", json={"generations": batch})
+            client = self._client or portal_client()
+            response = await client.post("generations", json={"generations": list(batch)})
         except httpx.HTTPError as exc:
             logger.warning("portal-litellm: portal unreachable (%s)", type(exc).__name__)
             return False
@@ -169,18 +186,23 @@ class Shipper:
     def flush_at_exit(self) -> None:
         """At interpreter exit the event loop is gone: send what is queued with a plain
         client, and spool whatever the portal does not take, for the next start."""
-        records: list[dict] = []
+        records: list[dict] = list(self._in_flight)
         while self.queue is not None and not self.queue.empty():
             records.append(self.queue.get_nowait())
         if not records:
             return
         config = settings()
         try:
-            with httpx.Client(
-                base_url=config.portal_url + "/internal/v1/",
-                headers={"Authorization": f"Bearer {config.gateway_token}"},
-                timeout=config.timeout,
-            ) as client:
+            exit_client = (
+                contextlib.nullcontext(self._exit_client)
+                if self._exit_client is not None
+                else httpx.Client(
+                    base_url=config.portal_url + "/internal/v1/",
+                    headers={"Authorization": f"Bearer {config.gateway_token}"},
+                    timeout=config.timeout,
+                )
+            )
+            with exit_client as client:
                 for start in range(0, len(records), MAX_BATCH):
                     response = client.post(
                         "generations", json={"generations": records[start : start + MAX_BATCH]}
