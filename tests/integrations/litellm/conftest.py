@@ -31,9 +31,24 @@ from django.conf import settings
 
 from catalog.demo_data import DEMO_ENDPOINTS
 from catalog.litellm_proxy import MASTER_KEY_ENV, deployment, dumps, proxy_config
-from tests.conftest import require
+from tests.conftest import require, services_required
 
 PROXY_START_TIMEOUT = 240
+
+
+def require_plugin() -> None:
+    """At the top of each test module: LiteLLM and the plugin come with `make install`
+    (uv sync, group gateway-plugin). Missing, the module is skipped, saying why; in CI it
+    fails."""
+    # Without it, importing LiteLLM fetches a cost map from the internet.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import portal_litellm.handler  # noqa: F401
+    except ImportError as exc:
+        reason = f"LiteLLM or portal-litellm is not installed ({exc}): run `make install`"
+        if services_required():
+            pytest.fail(f"required in CI: {reason}", pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
 
 
 def _free_port() -> int:
@@ -234,7 +249,10 @@ class _RelayHandler(http.server.BaseHTTPRequestHandler):
 
 
 class Proxy:
-    def __init__(self, url: str, master_key: str, process: subprocess.Popen, log: Path):
+    def __init__(
+        self, url: str, master_key: str, process: subprocess.Popen, log: Path, spool: Path
+    ):
+        self.spool = spool
         self.url = url
         self.master_key = master_key
         self.process = process
@@ -324,7 +342,9 @@ def proxy(fake_providers, portal_relay, tmp_path_factory) -> Proxy:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    running = Proxy(f"http://127.0.0.1:{port}", master_key, process, log)
+    running = Proxy(
+        f"http://127.0.0.1:{port}", master_key, process, log, work / "spool" / "generations.jsonl"
+    )
     try:
         _wait_until_ready(running)
         yield running

@@ -7,11 +7,16 @@ import asyncio
 import datetime as dt
 import json
 
-import httpx
 import pytest
-from portal_litellm import shipping
-from portal_litellm.handler import PortalHandler
-from portal_litellm.shipping import MAX_BATCH, Shipper
+
+from tests.integrations.litellm.conftest import require_plugin
+
+require_plugin()
+
+import httpx  # noqa: E402
+from portal_litellm import shipping  # noqa: E402
+from portal_litellm.handler import PortalHandler  # noqa: E402
+from portal_litellm.shipping import MAX_BATCH, Shipper  # noqa: E402
 
 
 class FakePortal:
@@ -56,6 +61,7 @@ def shipper(portal, tmp_path):
             base_url="http://portal/internal/v1/", transport=httpx.MockTransport(portal)
         ),
         flush_at_exit=False,
+        watch_signals=False,
     )
 
 
@@ -66,7 +72,7 @@ def fast_backoff(monkeypatch) -> list[float]:
 
     async def sleep(delay: float) -> None:
         slept.append(delay)
-        await real_sleep(0)
+        await real_sleep(0.001)
 
     monkeypatch.setattr(shipping.asyncio, "sleep", sleep)
     return slept
@@ -108,7 +114,7 @@ def test_retries_with_backoff_then_spools_then_delivers_once(
         # Exponential backoff between the attempts of the batch.
         assert fast_backoff[:3] == [0.25, 0.5, 1.0]
         portal.up = True
-        await _until(lambda: len(portal.stored) == 2 and not shipper.spool.exists())
+        await _until(lambda: len(portal.stored) == 2 and not shipper.has_spool())
 
     asyncio.run(scenario())
     assert sorted(portal.stored) == ["call-1", "call-2"]
@@ -146,7 +152,48 @@ def test_the_queue_is_sent_at_exit_or_spooled(shipper, portal):
     assert len(shipper.spool.read_text().splitlines()) == 3
 
 
-PORTAL = {"key_id": 7, "account": "a", "log_prompts": False, "model": "m/x", "providers": ["A"]}
+def test_on_termination_pending_records_are_spooled_then_replayed(shipper, portal, tmp_path):
+    async def stop_while_sending():
+        portal.up = False
+        for n in range(3):
+            shipper.submit(record(n))
+        shipper.spool_pending()  # what SIGTERM does
+        shipper.submit(record(3))  # a late record goes straight to the spool
+        shipper.task.cancel()
+
+    asyncio.run(stop_while_sending())
+    assert {json.loads(line)["id"] for line in shipper.spool.read_text().splitlines()} == {
+        f"call-{n}" for n in range(4)
+    }
+
+    # The next start: a new shipper on the same spool sends it, once.
+    portal.up = True
+    restarted = Shipper(
+        spool_dir=str(tmp_path),
+        linger=0.05,
+        client=httpx.AsyncClient(
+            base_url="http://portal/internal/v1/", transport=httpx.MockTransport(portal)
+        ),
+        flush_at_exit=False,
+        watch_signals=False,
+    )
+
+    async def start():
+        restarted.submit(record(9))
+        await _until(lambda: len(portal.stored) == 5 and not restarted.has_spool())
+
+    asyncio.run(start())
+    assert portal.duplicates == 0
+
+
+PORTAL = {
+    "key_id": 7,
+    "account": "a",
+    "log_prompts": False,
+    "model": "m/x",
+    "providers": ["A"],
+    "prices": {"A": ["2.50", "10.00"]},
+}
 
 
 def deployments(*providers):
@@ -222,6 +269,8 @@ def test_records_carry_text_only_when_allowed(log_prompts, text, expected):
     assert sent["id"] == "call-x" and sent["provider"] == "A" and sent["key_id"] == 7
     assert (sent["app_url"], sent["app_title"]) == ("https://app.example/", "App")
     assert (sent["prompt_tokens"], sent["completion_tokens"]) == (3, 4)
+    # At the catalog's prices of the endpoint that answered: 3 × 2.50 + 4 × 10.00 per million.
+    assert sent["cost_usd"] == "0.00004750"
 
 
 def test_failures_and_refusals_are_not_generations():

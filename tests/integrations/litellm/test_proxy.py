@@ -3,9 +3,11 @@ with the `openai` client through the proxy with the portal plugin (conftest.py).
 
 from __future__ import annotations
 
+import json
+import signal
 import time
+from decimal import Decimal
 
-import openai
 import pytest
 
 from accounts.actions import do_create_api_key, do_revoke_api_key
@@ -14,7 +16,11 @@ from catalog.demo_data import load_demo_catalog
 from logging_prefs.actions import do_set_logging_preferences
 from logging_prefs.models import Generation
 from tests.factories import UserFactory
-from tests.integrations.litellm.conftest import provider_slug, reply_text
+from tests.integrations.litellm.conftest import provider_slug, reply_text, require_plugin
+
+require_plugin()
+
+import openai  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,6 +77,8 @@ def test_allowed_request_is_served_and_recorded(gateway, account, fake_providers
     assert provider_slug(generation.provider) == called
     assert (generation.app_url, generation.app_title) == (APP_URL, APP_TITLE)
     assert (generation.prompt_tokens, generation.completion_tokens) == (11, 7)
+    # gpt-4o at OpenAI and at Azure: $2.50 and $10.00 per million tokens.
+    assert generation.cost_usd == Decimal("0.0000975")
     # Logging is on by default: the text is stored as it was sent.
     assert generation.text_state == Generation.TextState.STORED
     assert generation.prompt == "Lorem prompt one"
@@ -206,3 +214,21 @@ def test_portal_down_fails_closed_and_the_spool_delivers_once(
     portal_relay.mode = "up"
     [generation] = generations_of(api_key, 1, timeout=40)
     assert generation.provider in {"OpenAI", "Azure"}
+
+
+# Last: it stops the module's proxy.
+def test_shutdown_keeps_what_the_portal_has_not_taken(gateway, account, portal_relay):
+    _, api_key, raw_key = account
+    portal_relay.mode = "generations-down"
+    assert chat(gateway, raw_key, "openai/gpt-4o").choices
+    # Once LiteLLM has handed the record to the plugin, which is retrying the portal.
+    time.sleep(0.6)
+    gateway.process.send_signal(signal.SIGTERM)
+    assert gateway.process.wait(timeout=60) is not None
+    # Spooled for the next start, which replays it (test_plugin_units.py).
+    spooled = [
+        json.loads(line)
+        for path in gateway.spool.parent.glob("*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert [record["key_id"] for record in spooled] == [api_key.pk]

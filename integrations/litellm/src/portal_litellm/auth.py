@@ -75,6 +75,11 @@ async def authorize(api_key: str, model: str | None) -> dict:
     if model is not None:
         routes = await _ask("routes", {"api_key": api_key, "model": model})
         portal["providers"] = [endpoint["provider"] for endpoint in routes["endpoints"]]
+        # The catalog's prices (USD per million tokens) price the generation record.
+        portal["prices"] = {
+            endpoint["provider"]: [endpoint["input_price"], endpoint["output_price"]]
+            for endpoint in routes["endpoints"]
+        }
     return portal
 
 

@@ -85,6 +85,33 @@ def _clip(text: str | None) -> str | None:
     return text.replace("\x00", "")[:MAX_TEXT_CHARS] or None
 
 
+def _catalog_cost(
+    portal: dict, provider: str, prompt_tokens: int, completion_tokens: int
+) -> Decimal | None:
+    """What the request costs at the catalog's prices of the endpoint that answered."""
+    prices = _mapping(portal.get("prices")).get(provider)
+    if not isinstance(prices, list) or len(prices) != 2:
+        return None
+    per_million = Decimal(1_000_000)
+    return (
+        prompt_tokens * Decimal(prices[0]) + completion_tokens * Decimal(prices[1])
+    ) / per_million
+
+
+def _app_url(value: object) -> str | None:
+    # The portal refuses a record whose app_url is not an http(s) URL: an odd Referer
+    # must not cost the record.
+    if isinstance(value, str) and value.startswith(("http://", "https://")) and len(value) <= 2048:
+        return value
+    return None
+
+
+def _clip_title(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value.replace("\x00", "").strip()[:200] or None
+
+
 class PortalHandler(CustomLogger):
     def __init__(self, shipper: Shipper | None = None) -> None:
         super().__init__()
@@ -183,7 +210,9 @@ class PortalHandler(CustomLogger):
 
         prompt_tokens = tokens("prompt_tokens")
         completion_tokens = tokens("completion_tokens")
-        cost = payload.get("response_cost") or kwargs.get("response_cost") or 0
+        cost = _catalog_cost(portal, provider, prompt_tokens, completion_tokens)
+        if cost is None:
+            cost = Decimal(str(payload.get("response_cost") or kwargs.get("response_cost") or 0))
         created = start_time if isinstance(start_time, dt.datetime) else dt.datetime.now(dt.UTC)
         if created.tzinfo is None:
             created = created.astimezone(dt.UTC)
@@ -192,13 +221,13 @@ class PortalHandler(CustomLogger):
             "key_id": int(portal["key_id"]),
             "model": portal.get("model") or kwargs.get("model"),
             "provider": provider,
-            "app_url": headers.get("http-referer") or headers.get("referer") or None,
-            "app_title": (headers.get("x-title") or None),
+            "app_url": _app_url(headers.get("http-referer") or headers.get("referer")),
+            "app_title": _clip_title(headers.get("x-title")),
             "prompt": None,
             "completion": None,
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
-            "cost_usd": str(Decimal(str(cost)).quantize(Decimal("0.00000001"))),
+            "cost_usd": str(cost.quantize(Decimal("0.00000001"))),
             "created_at": created.isoformat(),
         }
         if portal.get("log_prompts") is True:

@@ -14,7 +14,9 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import threading
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +42,7 @@ class Shipper:
         client: httpx.AsyncClient | None = None,
         exit_client: httpx.Client | None = None,
         flush_at_exit: bool = True,
+        watch_signals: bool = True,
     ) -> None:
         self.spool = Path(spool_dir or settings().spool_dir) / SPOOL_NAME
         self.linger = linger
@@ -48,6 +51,9 @@ class Shipper:
         # The batch being sent: at exit it is sent again with the queue (the portal
         # counts it as duplicates if it had arrived).
         self._in_flight: list[dict] = []
+        self._replay_lock: asyncio.Lock | None = None
+        self.stopping = False
+        self._watch_signals = watch_signals
         self.queue: asyncio.Queue[dict] | None = None
         self.task: asyncio.Task | None = None
         self._spool_lock = threading.Lock()
@@ -60,11 +66,15 @@ class Shipper:
     def submit(self, record: dict) -> None:
         """Queue a record; never blocks the request that produced it. When the queue is
         full (the portal far behind), the record goes straight to the spool."""
+        if self.stopping:
+            self._append_to_spool([record])
+            return
         if self.queue is None:
             self.queue = asyncio.Queue(maxsize=QUEUE_SIZE)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())
-            if self.spool.exists():  # left by an earlier run while the portal was down
+            self._watch_for_termination()
+            if self.has_spool():  # left by an earlier run while the portal was down
                 self._ensure_replayer()
         try:
             self.queue.put_nowait(record)
@@ -74,6 +84,15 @@ class Shipper:
     # --- consumer side --------------------------------------------------------------
 
     async def _run(self) -> None:
+        try:
+            await self._ship_forever()
+        except asyncio.CancelledError:
+            # The server is stopping: uvicorn ends by re-raising SIGTERM, so atexit
+            # handlers may never run, but the loop's last act is to cancel this task.
+            self.flush_at_exit()
+            raise
+
+    async def _ship_forever(self) -> None:
         assert self.queue is not None
         while True:
             batch = [await self.queue.get()]
@@ -87,17 +106,19 @@ class Shipper:
                     batch.append(await asyncio.wait_for(self.queue.get(), timeout))
                 except TimeoutError:
                     break
+            # Cleared once the batch is delivered or spooled, not when the task is
+            # cancelled at shutdown: then flush_at_exit takes it.
             self._in_flight = batch
             try:
-                if await self._send_with_retry(batch):
-                    await self._replay_spool()
-                else:
-                    self._append_to_spool(batch)
+                delivered = await self._send_with_retry(batch)
             except Exception:  # never let the shipping task die
                 logger.exception("portal-litellm: shipping failed; spooling the batch")
+                delivered = False
+            if not delivered:
                 self._append_to_spool(batch)
-            finally:
-                self._in_flight = []
+            self._in_flight = []
+            if delivered:
+                await self._replay_spool()
 
     async def _send(self, batch: Sequence[dict]) -> bool:
         """True when the portal has the batch (stored, duplicates or rejected one by
@@ -157,36 +178,79 @@ class Shipper:
     async def _replay_until_empty(self) -> None:
         """While the spool holds records, try the portal with growing pauses."""
         delay = FIRST_BACKOFF
-        while self.spool.exists():
+        while self.has_spool():
             await asyncio.sleep(delay)
             await self._replay_spool()
             delay = min(delay * 2, MAX_BACKOFF)
 
-    def _take_spool(self) -> list[dict]:
+    def _spooled_files(self) -> list[Path]:
+        """Files waiting to be sent: the spool taken for a replay, including one a
+        stopped process left behind."""
         with self._spool_lock:
-            if not self.spool.exists():
-                return []
-            lines = self.spool.read_text(encoding="utf-8").splitlines()
-            self.spool.unlink()
-        return [json.loads(line) for line in lines if line.strip()]
+            if self.spool.exists():
+                self.spool.rename(self.spool.with_name(f"sending-{uuid.uuid4().hex}.jsonl"))
+        return sorted(self.spool.parent.glob("sending-*.jsonl"))
+
+    def has_spool(self) -> bool:
+        return self.spool.exists() or any(self.spool.parent.glob("sending-*.jsonl"))
 
     async def _replay_spool(self) -> None:
-        records = self._take_spool()
-        for start in range(0, len(records), MAX_BATCH):
-            batch = records[start : start + MAX_BATCH]
-            if not await self._send(batch):
-                self._append_to_spool(records[start:])
-                return
+        """Send the spooled records; a file is deleted only once the portal has all of
+        it, so a process that stops meanwhile loses nothing (a resend is a duplicate)."""
+        if self._replay_lock is None:
+            self._replay_lock = asyncio.Lock()
+        async with self._replay_lock:
+            for path in self._spooled_files():
+                lines = path.read_text(encoding="utf-8").splitlines()
+                records = [json.loads(line) for line in lines if line.strip()]
+                for start in range(0, len(records), MAX_BATCH):
+                    if not await self._send(records[start : start + MAX_BATCH]):
+                        return
+                path.unlink(missing_ok=True)
 
     def pending(self) -> int:
         return 0 if self.queue is None else self.queue.qsize()
 
     # --- shutdown -------------------------------------------------------------------
 
-    def flush_at_exit(self) -> None:
-        """At interpreter exit the event loop is gone: send what is queued with a plain
-        client, and spool whatever the portal does not take, for the next start."""
+    def _watch_for_termination(self) -> None:
+        """Spool what is pending when the server is told to stop.
+
+        uvicorn stops by re-raising SIGTERM once it has shut down, so neither atexit
+        handlers nor the loop's last cancellation run: on SIGTERM (or SIGINT) the queue
+        and the batch being sent go to the spool at once, later records go straight
+        there, and a replay starts while the server drains. The next start replays what
+        is left; the portal counts a record sent twice as a duplicate."""
+        if not self._watch_signals or threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+
+            def on_signal(number, frame, previous=previous):
+                self.spool_pending()
+                if callable(previous):
+                    previous(number, frame)
+                elif number == signal.SIGINT:
+                    raise KeyboardInterrupt
+                else:
+                    signal.signal(number, signal.SIG_DFL)
+                    signal.raise_signal(number)
+
+            signal.signal(signum, on_signal)
+
+    def spool_pending(self) -> None:
+        self.stopping = True
         records: list[dict] = list(self._in_flight)
+        while self.queue is not None and not self.queue.empty():
+            records.append(self.queue.get_nowait())
+        if records:
+            self._append_to_spool(records)
+
+    def flush_at_exit(self) -> None:
+        """At shutdown the event loop is stopping or gone: send what is queued with a
+        plain client, and spool whatever the portal does not take, for the next start."""
+        records: list[dict] = list(self._in_flight)
+        self._in_flight = []
         while self.queue is not None and not self.queue.empty():
             records.append(self.queue.get_nowait())
         if not records:
