@@ -197,10 +197,12 @@ class PortalHandler(CustomLogger):
         metadata = _mapping(litellm_params.get("metadata")) or _mapping(
             litellm_params.get("litellm_metadata")
         )
-        headers = {
-            str(k).lower(): v for k, v in _mapping(metadata.get("headers")).items()
-        } | _mapping(_mapping(litellm_params.get("proxy_server_request")).get("headers"))
-        headers = {str(k).lower(): v for k, v in headers.items()}
+        # The caller's headers, as the proxy keeps them: the app is named by HTTP-Referer
+        # and X-Title, as on other aggregation platforms.
+        raw_headers = _mapping(metadata.get("headers")) or _mapping(
+            _mapping(litellm_params.get("proxy_server_request")).get("headers")
+        )
+        headers = {str(name).lower(): value for name, value in raw_headers.items()}
         response = kwargs.get("complete_streaming_response") or response_obj
         usage = getattr(response, "usage", None) or _mapping(response).get("usage")
 
