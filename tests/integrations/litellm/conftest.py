@@ -253,6 +253,7 @@ class Proxy:
         self, url: str, master_key: str, process: subprocess.Popen, log: Path, spool: Path
     ):
         self.spool = spool
+        self.spy = log.with_name("spy.jsonl")
         self.url = url
         self.master_key = master_key
         self.process = process
@@ -260,6 +261,10 @@ class Proxy:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def spy_text(self) -> str:
+        """Everything the other callback was handed so far."""
+        return self.spy.read_text(errors="replace") if self.spy.exists() else ""
 
 
 def _litellm_command() -> list[str]:
@@ -306,6 +311,10 @@ def proxy(fake_providers, portal_relay, tmp_path_factory) -> Proxy:
         for model, endpoints in DEMO_ENDPOINTS.items()
         for provider, _, _ in endpoints
     )
+    # Another callback beside the plugin's, to see what any callback receives.
+    config["litellm_settings"]["callbacks"].append(
+        "tests.integrations.litellm.spy_callback.spy_callback"
+    )
     config_path = work / "litellm.yaml"
     config_path.write_text(dumps(config))
     master_key = "sk-" + secrets.token_urlsafe(32)
@@ -323,6 +332,8 @@ def proxy(fake_providers, portal_relay, tmp_path_factory) -> Proxy:
         "PORTAL_GATEWAY_TOKEN": settings.PORTAL_GATEWAY_TOKEN,
         "PORTAL_SPOOL_DIR": str(work / "spool"),
         "PORTAL_TIMEOUT_SECONDS": "3",
+        "PORTAL_TEST_SPY_FILE": str(work / "spy.jsonl"),
+        "PYTHONPATH": str(settings.BASE_DIR),
     }
     log = work / "proxy.log"
     with log.open("wb") as out:

@@ -83,6 +83,8 @@ def test_allowed_request_is_served_and_recorded(gateway, account, fake_providers
     assert generation.text_state == Generation.TextState.STORED
     assert generation.prompt == "Lorem prompt one"
     assert generation.completion == reply_text(called)
+    # The key allows logging, so LiteLLM hands the text to callbacks too.
+    assert "Lorem prompt one" in gateway.spy_text()
 
 
 @pytest.mark.parametrize(
@@ -114,7 +116,12 @@ def test_opted_out_key_sends_no_text(gateway, account, portal_relay, fake_provid
     user, api_key, raw_key = account
     do_set_logging_preferences(user=user, acting_user=user, changes={"log_prompts": False})
     secret = "my secret diary entry 7f3a"
-    answer = chat(gateway, raw_key, "openai/gpt-4o", prompt=secret)
+    # Even when the caller asks LiteLLM not to redact.
+    answer = client(gateway, raw_key).chat.completions.create(
+        model="openai/gpt-4o",
+        messages=[{"role": "user", "content": secret}],
+        extra_headers={"litellm-disable-message-redaction": "true"},
+    )
     [called] = fake_providers.called()
     [generation] = generations_of(api_key, 1)
     assert generation.text_state == Generation.TextState.NOT_LOGGED
@@ -123,9 +130,12 @@ def test_opted_out_key_sends_no_text(gateway, account, portal_relay, fake_provid
     assert b"generations" in b"".join(path.encode() for path, _ in portal_relay.received)
     assert secret.encode() not in sent
     assert answer.choices[0].message.content.encode() not in sent
-    # Nor does LiteLLM's own logging carry it.
+    # Nor does LiteLLM's own logging carry it, nor any other callback.
     assert secret not in gateway.log_text()
     assert reply_text(called) not in gateway.log_text()
+    assert '"success"' in gateway.spy_text()
+    assert secret not in gateway.spy_text()
+    assert reply_text(called) not in gateway.spy_text()
 
 
 def test_revoked_key_is_refused_on_the_next_request(gateway, account):
