@@ -113,7 +113,8 @@ bench: install
 	  $(PY) -m bench.routing; \
 	  $(PY) -m bench.ingest; \
 	  $(PY) -m bench.purge; \
-	  $(PY) -m bench.export'
+	  $(PY) -m bench.export; \
+	  $(PY) -m bench.activity'
 
 clean: db-stop
 	rm -rf var staticfiles

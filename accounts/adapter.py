@@ -71,14 +71,19 @@ class AccountAdapter(DefaultAccountAdapter):
         user.age_confirmed_at = timezone.now()
         if not commit:
             return super().save_user(request, user, form, commit=False)
-        # Signing up is done under the policy in force (the form links it).
-        from privacy.models import PolicyAcknowledgement
+        # Signing up is done under the policy and the terms in force (the form links them).
+        from privacy.models import PolicyAcknowledgement, TermsAcknowledgement
         from privacy.policy import CURRENT, do_acknowledge_policy
+        from privacy.terms import CURRENT as CURRENT_TERMS
+        from privacy.terms import do_acknowledge_terms
 
         with transaction.atomic():
             user = super().save_user(request, user, form, commit=True)
             do_acknowledge_policy(
                 user=user, version=CURRENT.version, how=PolicyAcknowledgement.How.SIGNUP
+            )
+            do_acknowledge_terms(
+                user=user, version=CURRENT_TERMS.version, how=TermsAcknowledgement.How.SIGNUP
             )
         return user
 
@@ -119,6 +124,14 @@ class AccountAdapter(DefaultAccountAdapter):
         if request is not None:
             extra["sessions_url"] = request.build_absolute_uri(reverse("usersessions_list"))
         super().send_mail(template_prefix, email, {**extra, **context})
+
+    def render_mail(self, template_prefix: str, email: str, context: dict, headers=None):
+        # Every account mail comes from a no-reply sender: a reply reaches support.
+        from portal.contact import reply_to
+
+        message = super().render_mail(template_prefix, email, context, headers=headers)
+        message.reply_to = reply_to()
+        return message
 
     def send_confirmation_mail(self, request, emailconfirmation, signup: bool) -> None:
         # At most one link every 3 minutes per account and address, so nobody's inbox is

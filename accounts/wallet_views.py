@@ -48,8 +48,10 @@ from portal.compat import (
     resume_request,
 )
 from portal.redirects import requested_next
-from privacy.models import PolicyAcknowledgement
+from privacy.models import PolicyAcknowledgement, TermsAcknowledgement
 from privacy.policy import CURRENT, do_acknowledge_policy
+from privacy.terms import CURRENT as CURRENT_TERMS
+from privacy.terms import do_acknowledge_terms
 
 SIGNUP_SESSION_KEY = "wallet_signup"
 _TOO_MANY = "Too many signature requests from your network: wait a minute and try again."
@@ -237,9 +239,13 @@ def signup(request: HttpRequest) -> HttpResponse:
                 user = do_sign_up_with_wallet(
                     address=address, display_name=form.cleaned_data["display_name"]
                 )
-                # Signing up is done under the policy in force (the page links it).
+                # Signing up is done under the policy and the terms in force (the page
+                # links them).
                 do_acknowledge_policy(
                     user=user, version=CURRENT.version, how=PolicyAcknowledgement.How.SIGNUP
+                )
+                do_acknowledge_terms(
+                    user=user, version=CURRENT_TERMS.version, how=TermsAcknowledgement.How.SIGNUP
                 )
         except WalletTaken:
             request.session.pop(SIGNUP_SESSION_KEY, None)

@@ -138,10 +138,7 @@ def gunicorn(workers: int = 4):
 
 
 _LUA = """
-wrk.method = "POST"
-wrk.body = {body}
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer {token}"
+{request}
 
 -- Every latency wrk recorded (microseconds, and how many requests took it), so that
 -- rounds can be merged into one distribution. As in wrk's own percentiles, these include
@@ -157,9 +154,33 @@ end
 """
 
 
-def wrk(url: str, body: dict, *, connections: int = 32, seconds: int = 10) -> dict:
-    """Drive `url` with wrk; return requests/s, p99 in ms, non-2xx count and the
-    latency histogram ({microseconds: requests})."""
+def _lua_request(body: dict | None, headers: dict[str, str] | None) -> str:
+    """wrk's request: a POST of `body` as JSON with the gateway's token, or, with no
+    body, a GET with `headers` (a browser's cookie)."""
+    if body is None:
+        lines = ['wrk.method = "GET"']
+    else:
+        lines = [
+            'wrk.method = "POST"',
+            f"wrk.body = {json.dumps(json.dumps(body))}",
+            'wrk.headers["Content-Type"] = "application/json"',
+            f'wrk.headers["Authorization"] = "Bearer {GATEWAY_TOKEN}"',
+        ]
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items()]
+    return "\n".join(lines)
+
+
+def wrk(
+    url: str,
+    body: dict | None,
+    *,
+    connections: int = 32,
+    seconds: int = 10,
+    headers: dict[str, str] | None = None,
+) -> dict:
+    """Drive `url` with wrk (a POST of `body`, or a GET when it is None); return
+    requests/s, p99 in ms, non-2xx count and the latency histogram ({microseconds:
+    requests})."""
     if not shutil.which("wrk"):
         sys.exit("wrk is required: apt-get install -y wrk")
     histogram_file = tempfile.NamedTemporaryFile("r", suffix=".hist", delete=False)  # noqa: SIM115
@@ -167,8 +188,7 @@ def wrk(url: str, body: dict, *, connections: int = 32, seconds: int = 10) -> di
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
             _LUA.format(
-                body=json.dumps(json.dumps(body)),
-                token=GATEWAY_TOKEN,
+                request=_lua_request(body, headers),
                 histogram=json.dumps(histogram_file.name),
             )
         )
@@ -260,18 +280,28 @@ SECONDS = 5
 CONNECTIONS = 32
 
 
-def report_against_trivial_view(name: str, base: str, path: str, body: dict) -> None:
-    """Drive POST `path` and the trivial view on the gunicorn at `base`, round after
-    round, and print the result line: requests/s against the trivial view's; `p99_ms`,
+def report_against_trivial_view(
+    name: str,
+    base: str,
+    path: str,
+    body: dict | None,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict | None = None,
+    connections: int = CONNECTIONS,
+) -> None:
+    """Drive `path` (POST `body`, or GET when it is None, with `headers`) and the
+    trivial view, the same request, on the gunicorn at `base`, round after round, and
+    print the result line: requests/s against the trivial view's; `p99_ms`,
     the p99 of every request measured (the rounds' latencies merged); and each round's
     p99 and the worst of them, which tell whether one slow round made the tail."""
     urls = {"trivial": base + "/bench/trivial", name: base + path}
     # Warm both paths (connections, imports) before measuring.
     for url in urls.values():
-        wrk(url, body, connections=CONNECTIONS, seconds=2)
+        wrk(url, body, connections=connections, seconds=2, headers=headers)
     rounds = [
         {
-            side: wrk(url, body, connections=CONNECTIONS, seconds=SECONDS)
+            side: wrk(url, body, connections=connections, seconds=SECONDS, headers=headers)
             for side, url in urls.items()
         }
         for _ in range(ROUNDS)
@@ -293,6 +323,7 @@ def report_against_trivial_view(name: str, base: str, path: str, body: dict) -> 
         rounds_p99_ms=[r[name]["p99_ms"] for r in rounds],
         baseline_rounds_p99_ms=[r["trivial"]["p99_ms"] for r in rounds],
         requests=project["requests"],
+        **(extra or {}),
     )
 
 

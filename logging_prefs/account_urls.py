@@ -12,6 +12,7 @@ urlpatterns = [
     path("keys/<int:key_id>/revoke/", views.key_revoke, name="account_key_revoke"),
     path("privacy/", views.privacy, name="account_privacy"),
     path("activity/", views.activity, name="account_activity"),
+    path("activity/export.csv", views.activity_csv, name="account_activity_csv"),
     path(
         "activity/<int:generation_id>/",
         views.activity_detail,

@@ -14,8 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
+from gateway.schemas import GenerationRecord, validate_record
+from logging_prefs.eligibility import FROM_KEY, HOLD_ROWS, MAY_LOG_TEXT
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
-from logging_prefs.schemas import GenerationRecord, validate_record
 
 # last_used_at is for people ("used 3 minutes ago"); writing it more often than this
 # would turn every ingestion batch into a hot-row update on the key.
@@ -131,7 +132,8 @@ class _KeyState:
 
 
 def _lock_key_states(key_ids: list[int]) -> dict[int, _KeyState]:
-    """Read each key's effective logging setting, holding the rows it depends on.
+    """Whether each key's text may be stored now (logging_prefs.eligibility), holding
+    the rows that answer depends on.
 
     The key, account and preference rows are held FOR SHARE until the batch commits:
     batches do not block each other, but a preference change, key revocation or
@@ -141,25 +143,16 @@ def _lock_key_states(key_ids: list[int]) -> dict[int, _KeyState]:
     """
     if not key_ids:
         return {}
+    placeholders = ", ".join(["%s"] * len(key_ids))
     sql = (
-        "SELECT k.id, k.user_id, k.logging, k.revoked_at IS NULL, u.is_active,"  # noqa: S608 (only %s placeholders are formatted in)
-        " p.log_prompts"
-        " FROM accounts_apikey k"
-        " JOIN accounts_user u ON u.id = k.user_id"
-        " JOIN logging_prefs_loggingpreference p ON p.user_id = k.user_id"
-        " WHERE k.id IN ({}) FOR SHARE OF k, u, p".format(", ".join(["%s"] * len(key_ids)))
+        f"SELECT k.id, k.user_id, {MAY_LOG_TEXT}{FROM_KEY}"  # noqa: S608 (only %s placeholders are formatted in)
+        f" WHERE k.id IN ({placeholders}){HOLD_ROWS}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, key_ids)
         rows = cursor.fetchall()
     return {
-        key_id: _KeyState(
-            user_id=user_id,
-            may_log=(
-                logging == ApiKey.Logging.AS_ACCOUNT and active_key and active_user and log_prompts
-            ),
-        )
-        for key_id, user_id, logging, active_key, active_user, log_prompts in rows
+        key_id: _KeyState(user_id=user_id, may_log=may_log) for key_id, user_id, may_log in rows
     }
 
 
@@ -299,13 +292,69 @@ def _insert_on_conflict(rows: list[dict]) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def _usage_group(row: dict) -> tuple:
+    return (
+        row["user_id"],
+        row["created_at"].astimezone(dt.UTC).date(),
+        row["api_key_id"],
+        row["model"],
+        row["provider"],
+        row["app_url"],
+        row["app_title"],
+    )
+
+
+# Added up per group in Python (a batch has a handful of groups), then one statement
+# for the batch. Groups go in in one order (ORDER BY the ordinality of their sorted
+# arrays), so two batches of one person lock the rows they share in the same order and
+# never deadlock; the row locks last only until the batch commits right after.
+_USAGE_UPSERT = """
+INSERT INTO logging_prefs_usagedailytotal
+    (user_id, day, api_key_id, model, provider, app_url, app_title,
+     generations, prompt_tokens, completion_tokens, cost_usd)
+SELECT user_id, day, api_key_id, model, provider, app_url, app_title,
+       generations, prompt_tokens, completion_tokens, cost_usd
+FROM unnest(%s::bigint[], %s::date[], %s::bigint[], %s::text[], %s::text[], %s::text[],
+            %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[])
+     WITH ORDINALITY AS batch(user_id, day, api_key_id, model, provider, app_url, app_title,
+                              generations, prompt_tokens, completion_tokens, cost_usd, n)
+ORDER BY n
+ON CONFLICT (user_id, day, api_key_id, model, provider, md5(app_url), md5(app_title))
+DO UPDATE SET
+    generations = logging_prefs_usagedailytotal.generations + EXCLUDED.generations,
+    prompt_tokens = logging_prefs_usagedailytotal.prompt_tokens + EXCLUDED.prompt_tokens,
+    completion_tokens =
+        logging_prefs_usagedailytotal.completion_tokens + EXCLUDED.completion_tokens,
+    cost_usd = logging_prefs_usagedailytotal.cost_usd + EXCLUDED.cost_usd
+"""
+
+
+def _add_to_usage_totals(rows: list[dict]) -> None:
+    """Add the rows this batch stored into the person's UsageDailyTotal rows, in the
+    batch's transaction: the totals and the rows commit (or roll back) together."""
+    if not rows:
+        return
+    totals: dict[tuple, list] = {}
+    for row in rows:
+        total = totals.setdefault(_usage_group(row), [0, 0, 0, Decimal(0)])
+        total[0] += 1
+        total[1] += row["prompt_tokens"]
+        total[2] += row["completion_tokens"]
+        total[3] += row["cost_usd"]
+    groups = sorted(totals.items(), key=lambda item: tuple(str(part) for part in item[0]))
+    columns = [list(column) for column in zip(*(key + tuple(v) for key, v in groups), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(_USAGE_UPSERT, columns)
+
+
 def do_ingest_generations(*, records: list[object]) -> IngestResult:
     """Store a batch of generation records posted by the gateway.
 
     Each record is validated on its own: a bad one is rejected with its index and a
     reason, the rest are stored. Metadata is always stored (billing); prompt and
     completion text only when the key's effective setting allows it now.
-    Side effects: inserts Generation rows in one transaction; after commit, moves
+    Side effects: inserts Generation rows and adds them into UsageDailyTotal in one
+    transaction; after commit, moves
     the keys' last_used_at forward.
     """
     result = IngestResult()
@@ -333,6 +382,7 @@ def do_ingest_generations(*, records: list[object]) -> IngestResult:
                 continue
             rows.append(_build_row(record, state, now))
         inserted = _insert_new(rows)
+        _add_to_usage_totals([row for row in rows if row["gateway_id"] in inserted])
 
     last_used: dict[int, dt.datetime] = {}
     for row in rows:

@@ -5,9 +5,9 @@ The privacy policy lets users opt out of prompt logging; logged prompts improve
 
 - `classify_prompt` is a transparent keyword classifier: every signal is listed below,
   nothing is learned from the data, and the same text always gets the same category.
-- `do_categorise_stored_prompts` feeds it one chunk of stored prompts whose owners allow
-  logging right now, and keeps only counts in CategoryDailyCount (model, category, day):
-  no user, no key, no text.
+- `do_categorise_stored_prompts` feeds it one chunk of stored prompts that may be used
+  right now (logging_prefs.eligibility), and keeps only counts in CategoryDailyCount
+  (model, category, day): no user, no key, no text.
 
 How a prompt is scored
 ----------------------
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from accounts.models import ApiKey
+from logging_prefs.eligibility import ACCOUNT_JOINS, HOLD_ROWS, MAY_LOG_TEXT, retention_cutoff
 from logging_prefs.models import CategoryDailyCount, Generation
 
 # Ties go to the category listed first.
@@ -282,28 +283,27 @@ def classify_prompt(text: str) -> str:
 
 # --- The action ---------------------------------------------------------------------
 
-# The text is used only while it may be used right now: the owner allows logging, the
-# account is active and the key is not a never-log key. Checked in SQL, so the text of
-# any other row is never read, even if it was stored before its owner opted out.
+# The text is read only while it may be used right now (logging_prefs.eligibility):
+# checked in SQL, so the text of any other row is never read, even if it was stored
+# before its owner opted out, or is older than the retention period and not expired yet.
 # FOR UPDATE OF g SKIP LOCKED: two overlapping runs never take (and count) the same row.
-# FOR SHARE OF k, u, p: an opt-out, key change or deactivation (FOR UPDATE, see
-# actions.do_set_logging_preferences) that commits before this read is honoured; one
+# HOLD_ROWS (FOR SHARE OF k, u, p): an opt-out, key change or deactivation (FOR UPDATE,
+# see actions.do_set_logging_preferences) that commits before this read is honoured; one
 # that comes later waits until the chunk is counted, exactly as for ingestion.
 # The generation conditions are literals, not parameters, so the planner can match them
 # to the partial index gen_uncategorised_created ((created_at) WHERE text_state =
 # 'stored' AND NOT categorised), which holds only rows not counted yet.
-_ELIGIBLE_FROM = f"""
- FROM logging_prefs_generation g
- JOIN accounts_apikey k ON k.id = g.api_key_id
- JOIN accounts_user u ON u.id = g.user_id
- JOIN logging_prefs_loggingpreference p ON p.user_id = g.user_id
- WHERE g.text_state = '{Generation.TextState.STORED.value}' AND g.categorised = false
-   AND p.log_prompts = %s AND u.is_active = %s AND k.logging = %s
-"""
+_ELIGIBLE_FROM = (
+    f" FROM {Generation._meta.db_table} g"  # noqa: S608 (constant names and values)
+    f" JOIN {ApiKey._meta.db_table} k ON k.id = g.api_key_id"
+    + ACCOUNT_JOINS
+    + f" WHERE g.text_state = '{Generation.TextState.STORED.value}' AND g.categorised = false"
+    " AND g.created_at >= %s AND " + MAY_LOG_TEXT
+)
 
 
 def _eligible_params() -> list[object]:
-    return [True, True, ApiKey.Logging.AS_ACCOUNT.value]
+    return [retention_cutoff()]
 
 
 def has_uncategorised_prompts() -> bool:
@@ -349,7 +349,7 @@ def do_categorise_stored_prompts(*, batch_size: int) -> int:
     """
     sql = "SELECT g.id, g.model, g.created_at, g.prompt" + _ELIGIBLE_FROM
     sql += " ORDER BY g.created_at, g.id LIMIT %s"
-    sql += " FOR UPDATE OF g SKIP LOCKED FOR SHARE OF k, u, p"
+    sql += " FOR UPDATE OF g SKIP LOCKED" + HOLD_ROWS
     with transaction.atomic():
         chunk = list(Generation.objects.raw(sql, [*_eligible_params(), batch_size]))
         if not chunk:

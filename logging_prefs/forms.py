@@ -207,7 +207,26 @@ class ApiKeyChoiceField(forms.ModelChoiceField):
         return label if obj.is_active else f"{label}, revoked"
 
 
+# The period choices of the activity page, in days back from today (UTC, today
+# included); "all" has no bound. Dates, when given, take precedence.
+ACTIVITY_PERIODS = {
+    "7": ("Last 7 days", 7),
+    "30": ("Last 30 days", 30),
+    "90": ("Last 90 days", 90),
+    "365": ("Last 12 months", 365),
+    "all": ("All time", None),
+}
+DEFAULT_ACTIVITY_PERIOD = "30"
+
+
 class ActivityFilterForm(forms.Form):
+    period = forms.ChoiceField(
+        required=False,
+        choices=[(value, label) for value, (label, _) in ACTIVITY_PERIODS.items()],
+        initial=DEFAULT_ACTIVITY_PERIOD,
+        help_text="From and To below, when filled in, replace it.",
+        error_messages={"invalid_choice": "Choose one of the periods in the list."},
+    )
     # A free-text field with suggestions, not a <select> of every model the user ever
     # called: that list would need SELECT DISTINCT over all of their rows on each view.
     model = forms.CharField(
@@ -265,16 +284,31 @@ class ActivityFilterForm(forms.Form):
             self.add_error("date_to", "The end date must be on or after the start date.")
         return cleaned
 
-    def as_filters(self) -> dict:
-        """The cleaned values as keyword arguments for ActivityFilters."""
+    def period_days(self) -> int | None:
+        """The chosen period's length in days (None: all time, or dates given)."""
         data = self.cleaned_data
-        tz = timezone.get_current_timezone()
+        if data.get("date_from") or data.get("date_to"):
+            return None
+        return ACTIVITY_PERIODS[data.get("period") or DEFAULT_ACTIVITY_PERIOD][1]
+
+    def as_filters(self) -> dict:
+        """The cleaned values as keyword arguments for ActivityFilters.
+
+        Whole UTC days (TIME_ZONE is UTC): the usage totals are kept per UTC day."""
+        data = self.cleaned_data
+        tz = dt.UTC
         created_from = created_before = None
         if data.get("date_from"):
             created_from = dt.datetime.combine(data["date_from"], dt.time.min, tzinfo=tz)
         if data.get("date_to"):
             created_before = dt.datetime.combine(
                 data["date_to"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz
+            )
+        days = self.period_days()
+        if days is not None:
+            today = timezone.now().astimezone(tz).date()
+            created_from = dt.datetime.combine(
+                today - dt.timedelta(days=days - 1), dt.time.min, tzinfo=tz
             )
         return {
             "model": data.get("model") or "",

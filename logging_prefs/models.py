@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import MD5
 from django.utils import timezone
 
 
@@ -235,3 +236,67 @@ class CategoryDailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} {self.category} {self.day}: {self.count}"
+
+
+class UsageDailyTotal(models.Model):
+    """A person's usage per UTC day, API key, model, provider and app: how many
+    generations, their tokens and cost. What the activity page's totals and chart read,
+    so a view costs the same for a person with a million requests: a few hundred rows
+    for a month instead of every request.
+
+    Kept up to date by ingestion, in the batch's own transaction (one INSERT ... ON
+    CONFLICT DO UPDATE per batch, for the rows the batch really stored: a re-posted
+    duplicate adds nothing). Personal data (the account, key and app): erased and
+    exported with the account (logging_prefs/personal_data.py).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="usage_totals",
+        db_index=False,  # usage_total_unique leads with the user
+    )
+    # Like Generation.api_key: no database constraint, so a key row is never locked or
+    # probed per upsert; the registry erases these rows before the account's keys.
+    api_key = models.ForeignKey(
+        "accounts.ApiKey",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
+    )
+    day = models.DateField()
+    model = models.CharField(max_length=200)
+    provider = models.CharField(max_length=100)
+    app_url = models.CharField(max_length=2048, blank=True)
+    app_title = models.CharField(max_length=200, blank=True)
+    generations = models.PositiveBigIntegerField(default=0)
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=8, default=0)
+
+    class Meta:
+        constraints = [
+            # One row per person, day, key, model, provider and app; ingestion adds into
+            # it (ON CONFLICT on exactly these expressions). The app's URL and title go
+            # in as md5: a 2,048-character URL would not fit in an index entry. The
+            # user and day lead, so a period of one person's rows is one index range.
+            models.UniqueConstraint(
+                models.F("user"),
+                models.F("day"),
+                models.F("api_key"),
+                models.F("model"),
+                models.F("provider"),
+                MD5("app_url"),
+                MD5("app_title"),
+                name="usage_total_unique",
+                nulls_distinct=False,
+            ),
+        ]
+        # As a deletion receipt names them (privacy.selectors.kind_name).
+        verbose_name = "daily usage total"
+        verbose_name_plural = "daily usage totals"
+
+    def __str__(self) -> str:
+        return f"usage of user {self.user_id} on {self.day}: {self.model} ({self.provider})"

@@ -14,10 +14,15 @@ from logging_prefs.models import (
     Generation,
     LoggingPreference,
     PreferenceChange,
+    UsageDailyTotal,
 )
 from privacy.registry import StoredText, Totals, register
 
 register(LoggingPreference)
+# The person's usage totals (per day, key, model, provider and app), what the activity
+# page reads: theirs alone, so deleted with the account. Their billing totals survive in
+# the anonymous ledger through Generation's archive below, not through these rows.
+register(UsageDailyTotal)
 # Support may change a setting for the person: once that staff account is erased, the
 # history keeps the change and forgets who made it.
 register(PreferenceChange, people=("actor_id",))

@@ -1,6 +1,8 @@
 """Retention expiry: stored prompt and completion text is kept for
-PORTAL_PROMPT_RETENTION_DAYS, then removed. The generation row itself (model, tokens,
-cost, time) is billing data and stays; its text_state becomes "expired".
+PORTAL_PROMPT_RETENTION_DAYS, then removed, whatever its owner's settings allow now
+(logging_prefs.eligibility: withdrawing permission stops use, not storage; text past
+the cutoff is never used, even before it is expired). The generation row itself (model,
+tokens, cost, time) is billing data and stays; its text_state becomes "expired".
 
 A nightly task (tasks.expire_stored_text) fixes the cutoff once and works through the
 expired rows one chunk at a time, each chunk its own short transaction: a single
@@ -12,18 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
+from logging_prefs.eligibility import retention_cutoff
 from logging_prefs.models import Generation
 
-
-def retention_cutoff(now: dt.datetime | None = None) -> dt.datetime:
-    """Text created before this moment has outlived the retention period."""
-    now = now or timezone.now()
-    return now - dt.timedelta(days=settings.PORTAL_PROMPT_RETENTION_DAYS)
+__all__ = ["do_expire_stored_text", "retention_cutoff", "stored_text_older_than"]
 
 
 def stored_text_older_than(cutoff: dt.datetime) -> QuerySet[Generation]:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
-import weakref
 from dataclasses import dataclass
+from decimal import Decimal
 
-import psycopg
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import connection
 from django.db.models import Q, Sum
-from psycopg import pq
 
 from accounts.models import ApiKey, hash_api_key
+from gateway.prepared import fetch_one
+from logging_prefs.eligibility import FROM_KEY, MAY_LOG_TEXT
 from logging_prefs.models import (
     CategoryDailyCount,
     Generation,
@@ -40,12 +38,12 @@ class Decision:
 
 
 _DECISION_SQL = (
-    "SELECT k.id, k.logging, k.revoked_at IS NULL, u.public_id, u.is_active, "  # noqa: S608 (constant field names)
-    + ", ".join(f"p.{name}" for name in LoggingPreference.FIELDS)
-    + " FROM accounts_apikey k"
-    " JOIN accounts_user u ON u.id = k.user_id"
-    " JOIN logging_prefs_loggingpreference p ON p.user_id = k.user_id"
-    " WHERE k.hashed_key = %s"
+    "SELECT k.id, k.revoked_at IS NULL, u.public_id::text, u.is_active, "  # noqa: S608 (constant names)
+    + MAY_LOG_TEXT
+    + ", "
+    + ", ".join(f"p.{name}" for name in LoggingPreference.PROVIDER_POLICY_FIELDS)
+    + FROM_KEY
+    + " WHERE k.hashed_key = %s"
 )
 
 
@@ -53,15 +51,16 @@ def decision_for_key(raw_key: str) -> Decision:
     """What a key may log and where it may route, read from the database.
 
     One query: the key by its unique hash (accounts_apikey_hashed_key_key), joined to
-    the account and its preference row. Nothing is cached, so a change is in force for
-    the very next decision after it commits. Raw SQL because this is the gateway's hot
-    path: building the same join through the ORM cost three times the query itself
-    (bench/decisions.py).
+    the account and its preference row; `log_prompts` is the rule of
+    logging_prefs.eligibility. Nothing is cached, so a change is in force for
+    the very next decision after it commits. Raw SQL, prepared (gateway.prepared),
+    because this is the gateway's hot path: building the same join through the ORM cost
+    three times the query itself (bench/decisions.py).
     """
-    row = _fetch_one(_DECISION_SQL, [hash_api_key(raw_key)])
+    row = fetch_one(_DECISION_SQL, [hash_api_key(raw_key)])
     if row is None:
         raise UnknownKey
-    key_id, logging, key_active, public_id, account_active, log_prompts, *policy = row
+    key_id, key_active, public_id, account_active, may_log_text, *policy = row
     # A closed account (deleted, terminated) answers 403 even though closing it also
     # revoked its keys: the gateway learns why, not only that the key stopped working.
     if not account_active:
@@ -72,166 +71,12 @@ def decision_for_key(raw_key: str) -> Decision:
         key_id=key_id,
         # The UUID in its canonical text form, as PostgreSQL hands it back.
         account=public_id,
-        log_prompts=bool(log_prompts) and logging == ApiKey.Logging.AS_ACCOUNT,
+        log_prompts=may_log_text,
         provider_policy={
             name: bool(value)
             for name, value in zip(LoggingPreference.PROVIDER_POLICY_FIELDS, policy, strict=True)
         },
     )
-
-
-def _fetch_one(sql: str, params: list[str]) -> tuple | None:
-    """Run one read-only query on the default connection and return its first row.
-
-    This is the gateway's hot path: one round trip, and as little Python
-    around it as the driver allows (bench/decisions.py). The statement is prepared once
-    per connection, then only executed (Django binds parameters client-side and sends
-    and plans the whole text every time), through libpq itself (_PreparedCursor), and
-    the connection health check (a `SELECT 1` before the first query of each request,
-    CONN_HEALTH_CHECKS) is replaced by one retry on a fresh connection when the kept
-    one turns out to be broken (a database restart). The retry is safe because the
-    query only reads, and is skipped inside a transaction, which a new connection
-    could not continue.
-    """
-    for attempt in (1, 2):
-        try:
-            # Opens a connection if there is none; unlike connection.cursor(), it does
-            # not run the health check first.
-            connection.ensure_connection()
-            raw = _PreparedCursor(connection.connection.pgconn)
-            if connection.queries_logged or connection.execute_wrappers:
-                # Through Django's cursor wrappers: the query is logged, and counted by
-                # tests, and passes through any execute_wrapper, like any other.
-                if connection.queries_logged:
-                    cursor = connection.make_debug_cursor(raw)
-                else:
-                    cursor = connection.make_cursor(raw)
-                with cursor:
-                    cursor.execute(sql, params)
-                    connection.health_check_done = True  # as below
-                    return cursor.fetchone()
-            # Otherwise what those wrappers would do and nothing more, at a third of
-            # their cost: refuse to run in a broken transaction, and turn errors into
-            # django.db errors (marking the connection for the end-of-request check).
-            connection.validate_no_broken_transaction()
-            with connection.wrap_database_errors:
-                raw.execute(sql, params)
-            # The query just proved the connection works: a later ORM query in the same
-            # request (the routes endpoint's) need not run the health check's SELECT 1.
-            connection.health_check_done = True
-            return raw.fetchone()
-        except (OperationalError, InterfaceError):
-            if attempt == 2 or connection.in_atomic_block:
-                raise
-            connection.close()
-    raise AssertionError("unreachable")
-
-
-@functools.cache
-def _statement(sql: str, n_params: int) -> tuple[bytes, bytes]:
-    """The prepared statement's name and text for `sql` (%s placeholders -> $1, $2...)."""
-    pieces = sql.split("%s")
-    if "%" in "".join(pieces) or len(pieces) != n_params + 1:
-        raise ValueError("one %s per parameter, and no other %")
-    numbered = "".join(
-        piece + (f"${index}" if index < len(pieces) else "")
-        for index, piece in enumerate(pieces, start=1)
-    )
-    digest = hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()
-    return f"portal_{digest}".encode(), numbered.encode()
-
-
-class _PreparedCursor:
-    """The part of a DB-API cursor Django's CursorWrapper uses (execute, fetchone,
-    close) for one read-only statement: prepared on a connection the first time it runs
-    there (PQprepare), then executed with text parameters and text results
-    (PQexecPrepared), the values converted by their column type.
-
-    psycopg's own cursor does the same with prepare=True, and costs three times the
-    Python time doing it (type adaptation, its prepared-statement bookkeeping and
-    generators). Errors are psycopg's exception classes, as its cursors raise them.
-    """
-
-    # Which statements each connection (libpq's, which is what holds them) has
-    # prepared; a new connection starts empty.
-    _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    _CONVERT = {
-        16: lambda value: value == b"t",  # bool
-        20: int,  # int8
-        23: int,  # int4
-        21: int,  # int2
-        25: bytes.decode,  # text
-        1043: bytes.decode,  # varchar
-        2950: bytes.decode,  # uuid, as its canonical text
-    }
-
-    # Each statement's column converters, by statement name.
-    _converters: dict[bytes, tuple] = {}
-
-    # Read by Django's last_executed_query (query logging): None makes it show the SQL
-    # with its parameters.
-    _query = None
-
-    def __init__(self, pgconn) -> None:
-        self.pgconn = pgconn
-        self._row: tuple | None = None
-
-    def execute(self, sql: str, params: list[str]) -> None:
-        name, numbered = _statement(sql, len(params))
-        prepared = self._prepared.get(self.pgconn)
-        if prepared is None:
-            prepared = self._prepared.setdefault(self.pgconn, set())
-        values = [param.encode() for param in params]
-        result = None
-        if name in prepared:
-            result = self.pgconn.exec_prepared(name, values)
-            if (
-                result.status != pq.ExecStatus.TUPLES_OK
-                and result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
-                and self.pgconn.transaction_status == pq.TransactionStatus.IDLE
-            ):
-                # The server forgot it (DISCARD ALL, a pooler's new session): again.
-                prepared.discard(name)
-                result = None
-        if result is None:
-            self._check(self.pgconn.prepare(name, numbered), pq.ExecStatus.COMMAND_OK)
-            prepared.add(name)
-            result = self.pgconn.exec_prepared(name, values)
-        self._check(result, pq.ExecStatus.TUPLES_OK)
-        if not result.ntuples:
-            self._row = None
-            return
-        # A statement's column types never change: their converters are looked up once.
-        converters = self._converters.get(name)
-        if converters is None:
-            converters = tuple(self._CONVERT[result.ftype(i)] for i in range(result.nfields))
-            self._converters[name] = converters
-        get_value = result.get_value
-        self._row = tuple(
-            None if value is None else convert(value)
-            for convert, value in zip(
-                converters, [get_value(0, i) for i in range(len(converters))], strict=True
-            )
-        )
-
-    def _check(self, result, expected):
-        if result.status == expected:
-            return result
-        if self.pgconn.status != pq.ConnStatus.OK:
-            # The connection is gone (a restart, a terminated backend): no SQLSTATE.
-            message = self.pgconn.error_message.decode("utf-8", "replace").strip()
-            raise psycopg.OperationalError(message or "the connection is lost")
-        if result.status == pq.ExecStatus.FATAL_ERROR:
-            raise psycopg.errors.error_from_result(result, encoding="utf-8")
-        raise psycopg.OperationalError(f"unexpected result status {result.status}")
-
-    def fetchone(self) -> tuple | None:
-        row, self._row = self._row, None
-        return row
-
-    def close(self) -> None:
-        self._row = None
 
 
 # --- Account pages: /account/keys/, /account/privacy/, /account/activity/ -----------
@@ -334,22 +179,8 @@ _ACTIVITY_LIST_FIELDS = (
 )
 
 
-def activity_page_for_user(
-    *,
-    user,
-    filters: ActivityFilters,
-    before: tuple[dt.datetime, int] | None = None,
-    page_size: int = ACTIVITY_PAGE_SIZE,
-) -> ActivityPage:
-    """One page of the user's generations, newest first, strictly older than `before`.
-
-    Keyset pagination: no OFFSET and no COUNT, so a page costs the same for a user with
-    a million rows. The ordering (created_at DESC, id DESC) after user = X (optionally
-    model = M), or after api_key = K, is exactly gen_user_created, gen_user_model or
-    gen_key_created, so PostgreSQL reads the index in order and stops after page_size + 1
-    rows. `created_at <= t` is repeated outside the OR so it is an index condition that
-    starts the scan at the cursor instead of a filter applied to every row before it.
-    """
+def _generations_for_user(*, user, filters: ActivityFilters):
+    """The user's generations that match `filters` (unordered)."""
     queryset = Generation.objects.filter(user=user)
     if filters.model:
         queryset = queryset.filter(model=filters.model)
@@ -366,6 +197,26 @@ def activity_page_for_user(
         queryset = queryset.filter(created_at__gte=filters.created_from)
     if filters.created_before is not None:
         queryset = queryset.filter(created_at__lt=filters.created_before)
+    return queryset
+
+
+def activity_page_for_user(
+    *,
+    user,
+    filters: ActivityFilters,
+    before: tuple[dt.datetime, int] | None = None,
+    page_size: int = ACTIVITY_PAGE_SIZE,
+) -> ActivityPage:
+    """One page of the user's generations, newest first, strictly older than `before`.
+
+    Keyset pagination: no OFFSET and no COUNT, so a page costs the same for a user with
+    a million rows. The ordering (created_at DESC, id DESC) after user = X (optionally
+    model = M), or after api_key = K, is exactly gen_user_created, gen_user_model or
+    gen_key_created, so PostgreSQL reads the index in order and stops after page_size + 1
+    rows. `created_at <= t` is repeated outside the OR so it is an index condition that
+    starts the scan at the cursor instead of a filter applied to every row before it.
+    """
+    queryset = _generations_for_user(user=user, filters=filters)
     if before is not None:
         created_at, pk = before
         queryset = queryset.filter(created_at__lte=created_at).filter(
@@ -381,6 +232,197 @@ def activity_page_for_user(
         rows = rows[:page_size]
         next_position = (rows[-1].created_at, rows[-1].id)
     return ActivityPage(generations=rows, next_position=next_position)
+
+
+# --- Usage totals (UsageDailyTotal): the activity page's totals, chart and breakdowns --
+
+# How many rows each breakdown table shows; the rest are summed into one "others" row.
+BREAKDOWN_ROWS = 10
+
+
+@dataclass(frozen=True)
+class UsageFigures:
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def cost_text(self) -> str:
+        """The cost in dollars and cents, or to the last non-zero digit below a cent."""
+        if self.cost_usd == 0 or self.cost_usd >= Decimal("0.01"):
+            return f"{self.cost_usd:,.2f}"
+        return f"{self.cost_usd.normalize():f}"
+
+    def __add__(self, other: UsageFigures) -> UsageFigures:
+        return UsageFigures(
+            self.requests + other.requests,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cost_usd + other.cost_usd,
+        )
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    label: str
+    figures: UsageFigures
+    # The app's URL, when the row is an app that has one (the page links it).
+    url: str = ""
+    # How many groups an "others" row stands for (0 for a named row).
+    others: int = 0
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    total: UsageFigures
+    by_day: dict[dt.date, UsageFigures]
+    by_model: list[BreakdownRow]
+    by_provider: list[BreakdownRow]
+    by_app: list[BreakdownRow]
+    by_key: list[BreakdownRow]
+
+
+# GROUPING(day, model, provider, app_url, app_title, api_key_id): a bit is set for each
+# column the row is not grouped by, so each grouping set has its own value.
+_GROUPING_TOTAL = 0b111111
+_GROUPING_DAY = 0b011111
+_GROUPING_MODEL = 0b101111
+_GROUPING_PROVIDER = 0b110111
+_GROUPING_APP = 0b111001
+_GROUPING_KEY = 0b111110
+
+_USAGE_SQL = """
+SELECT GROUPING(day, model, provider, app_url, app_title, api_key_id),
+       day, model, provider, app_url, app_title, api_key_id,
+       sum(generations), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd)
+FROM logging_prefs_usagedailytotal
+WHERE {where}
+GROUP BY GROUPING SETS ((), (day), (model), (provider), (app_url, app_title), (api_key_id))
+"""
+
+
+def _breakdown(rows: list[BreakdownRow], limit: int = BREAKDOWN_ROWS) -> list[BreakdownRow]:
+    """The rows by cost, then requests, then name; past `limit`, one "others" row."""
+    rows.sort(key=lambda row: (-row.figures.cost_usd, -row.figures.requests, row.label))
+    if len(rows) <= limit:
+        return rows
+    rest = rows[limit - 1 :]
+    others = UsageFigures()
+    for row in rest:
+        others += row.figures
+    return [*rows[: limit - 1], BreakdownRow(label="", figures=others, others=len(rest))]
+
+
+def usage_summary_for_user(*, user, filters: ActivityFilters) -> UsageSummary:
+    """The user's totals for `filters`, per day, and by model, provider, app and key.
+
+    One query on the UsageDailyTotal rows of the period (GROUPING SETS: every breakdown
+    in one pass), through usage_total_unique's (user, day) prefix: its cost grows with
+    the days, keys, models and apps in the period, not with the number of requests.
+    The filters' times are whole UTC days (ActivityFilterForm), the summary's unit.
+    """
+    where = ["user_id = %s"]
+    params: list[object] = [user.pk]
+    if filters.created_from is not None:
+        where.append("day >= %s")
+        params.append(filters.created_from.astimezone(dt.UTC).date())
+    if filters.created_before is not None:
+        where.append("day < %s")
+        params.append(filters.created_before.astimezone(dt.UTC).date())
+    if filters.model:
+        where.append("model = %s")
+        params.append(filters.model)
+    if filters.api_key_id is not None:
+        where.append("api_key_id = %s")
+        params.append(filters.api_key_id)
+    if filters.app:
+        where.append(
+            "app_url = %s" if filters.app.startswith(("http://", "https://")) else "app_title = %s"
+        )
+        params.append(filters.app)
+    with connection.cursor() as cursor:
+        # Only constant conditions are formatted in; every value is a parameter.
+        cursor.execute(_USAGE_SQL.format(where=" AND ".join(where)), params)
+        rows = cursor.fetchall()
+
+    total = UsageFigures()
+    by_day: dict[dt.date, UsageFigures] = {}
+    models, providers, apps, key_ids = [], [], [], {}
+    for grouping, day, model, provider, app_url, app_title, key_id, *sums in rows:
+        if sums[0] is None:  # the empty total of a period without requests
+            continue
+        figures = UsageFigures(int(sums[0]), int(sums[1]), int(sums[2]), sums[3])
+        if grouping == _GROUPING_TOTAL:
+            total = figures
+        elif grouping == _GROUPING_DAY:
+            by_day[day] = figures
+        elif grouping == _GROUPING_MODEL:
+            models.append(BreakdownRow(label=model, figures=figures))
+        elif grouping == _GROUPING_PROVIDER:
+            providers.append(BreakdownRow(label=provider, figures=figures))
+        elif grouping == _GROUPING_APP:
+            apps.append(BreakdownRow(label=app_title or app_url, figures=figures, url=app_url))
+        elif grouping == _GROUPING_KEY:
+            key_ids[key_id] = figures
+    names = {}
+    if key_ids:
+        names = {
+            key.pk: f"{key.name} ({key.prefix}…)"
+            for key in ApiKey.objects.filter(user=user, pk__in=[k for k in key_ids if k]).only(
+                "id", "name", "prefix"
+            )
+        }
+    keys = [
+        BreakdownRow(label=names.get(key_id, "a deleted key"), figures=figures)
+        for key_id, figures in key_ids.items()
+    ]
+    return UsageSummary(
+        total=total,
+        by_day=by_day,
+        by_model=_breakdown(models),
+        by_provider=_breakdown(providers),
+        by_app=_breakdown(apps),
+        by_key=_breakdown(keys),
+    )
+
+
+# --- CSV download of the activity ----------------------------------------------------
+
+# Metadata only, never the text: the JSON data download is the complete copy.
+ACTIVITY_CSV_FIELDS = (
+    "created_at",
+    "gateway_id",
+    "model",
+    "provider",
+    "app_title",
+    "app_url",
+    "api_key__name",
+    "api_key__prefix",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "text_state",
+)
+# Rows fetched per round trip from the server-side cursor: memory stays bounded by this,
+# whatever the number of rows.
+ACTIVITY_CSV_CHUNK = 2000
+
+
+def activity_rows_for_user(*, user, filters: ActivityFilters, chunk_size: int = ACTIVITY_CSV_CHUNK):
+    """The user's generations matching `filters`, newest first, as tuples of
+    ACTIVITY_CSV_FIELDS, read through a server-side cursor `chunk_size` rows at a time
+    (QuerySet.iterator): an iterator, so the caller can stream them."""
+    return (
+        _generations_for_user(user=user, filters=filters)
+        .order_by("-created_at", "-id")
+        .values_list(*ACTIVITY_CSV_FIELDS)
+        .iterator(chunk_size=chunk_size)
+    )
 
 
 def recent_models_for_user(*, user, window: int = RECENT_MODELS_WINDOW) -> list[str]:

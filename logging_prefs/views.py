@@ -5,22 +5,27 @@ Views read through logging_prefs.selectors and write only through the actions.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.actions import do_create_api_key, do_rename_api_key, do_revoke_api_key
 from accounts.models import ApiKey
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
+from logging_prefs.charts import buckets, usage_charts
 from logging_prefs.forms import (
+    ACTIVITY_PERIODS,
+    DEFAULT_ACTIVITY_PERIOD,
     LOG_PROMPTS_LABEL,
     PROVIDER_POLICY_CHOICES,
     ActivityFilterForm,
@@ -34,6 +39,7 @@ from logging_prefs.models import LoggingPreference
 from logging_prefs.selectors import (
     ActivityFilters,
     activity_page_for_user,
+    activity_rows_for_user,
     api_key_for_user,
     api_key_queryset_for_user,
     api_keys_for_user,
@@ -41,6 +47,7 @@ from logging_prefs.selectors import (
     logging_preference_for_user,
     preference_history_for_user,
     recent_models_for_user,
+    usage_summary_for_user,
 )
 
 # The raw key of a just-created key waits here for exactly one display.
@@ -310,6 +317,16 @@ def decode_cursor(token: str) -> tuple[dt.datetime, int]:
     return created_at, value[1]
 
 
+def _chart_range(filters: ActivityFilters) -> tuple[dt.date | None, dt.date]:
+    """The first and last day the chart shows (first None: from the first request)."""
+    first = filters.created_from.astimezone(dt.UTC).date() if filters.created_from else None
+    if filters.created_before is not None:
+        last = filters.created_before.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    else:
+        last = timezone.now().astimezone(dt.UTC).date()
+    return first, last
+
+
 @login_required
 @require_GET
 def activity(request: HttpRequest) -> HttpResponse:
@@ -327,10 +344,15 @@ def activity(request: HttpRequest) -> HttpResponse:
             )
     page = None
     next_url = None
+    summary = charts = None
+    unit, bars = "day", []
     if form.is_valid():
-        page = activity_page_for_user(
-            user=request.user, filters=ActivityFilters(**form.as_filters()), before=before
-        )
+        filters = ActivityFilters(**form.as_filters())
+        page = activity_page_for_user(user=request.user, filters=filters, before=before)
+        summary = usage_summary_for_user(user=request.user, filters=filters)
+        if summary.total.requests:
+            unit, bars = buckets(summary.by_day, *_chart_range(filters))
+            charts = usage_charts(bars, unit)
         if page.next_position is not None:
             query = request.GET.copy()
             query["cursor"] = encode_cursor(page.next_position)
@@ -340,6 +362,10 @@ def activity(request: HttpRequest) -> HttpResponse:
         query = request.GET.copy()
         query.pop("cursor", None)
         first_url = f"{reverse('account_activity')}?{query.urlencode()}"
+    # The period the select shows (the default while the form is in error).
+    period = DEFAULT_ACTIVITY_PERIOD
+    if form.is_valid():
+        period = form.cleaned_data.get("period") or DEFAULT_ACTIVITY_PERIOD
     return render(
         request,
         "logging_prefs/activity.html",
@@ -349,8 +375,101 @@ def activity(request: HttpRequest) -> HttpResponse:
             "next_url": next_url,
             "first_url": first_url,
             "recent_models": recent_models_for_user(user=request.user),
+            "summary": summary,
+            "charts": charts,
+            "unit": unit,
+            "bars": bars,
+            "period": period,
+            "period_label": _period_label(form),
+            "csv_url": f"{reverse('account_activity_csv')}?{_filter_query(request)}",
         },
     )
+
+
+def _period_label(form: ActivityFilterForm) -> str:
+    """The period the totals are for, in words."""
+    if not form.is_valid():
+        return ""
+    data = form.cleaned_data
+    date_from, date_to = data.get("date_from"), data.get("date_to")
+    if date_from and date_to:
+        return f"{date_from:%-d %b %Y} to {date_to:%-d %b %Y}"
+    if date_from:
+        return f"Since {date_from:%-d %b %Y}"
+    if date_to:
+        return f"Up to {date_to:%-d %b %Y}"
+    return ACTIVITY_PERIODS[data.get("period") or DEFAULT_ACTIVITY_PERIOD][0]
+
+
+def _filter_query(request: HttpRequest) -> str:
+    """The request's filters as a query string, without the page cursor."""
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return query.urlencode()
+
+
+# Spreadsheets run a cell that starts with one of these as a formula: text that starts
+# with one (an app title is whatever the caller sent) gets a leading apostrophe.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _Echo:
+    """A file-like object whose write() hands back the line csv.writer wrote."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+_CSV_HEADER = (
+    "time_utc",
+    "request_id",
+    "model",
+    "provider",
+    "app_title",
+    "app_url",
+    "key_name",
+    "key_prefix",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    # Whether the text is stored, and if not why (never the text itself).
+    "text_state",
+)
+
+
+@never_cache
+@login_required
+@require_GET
+def activity_csv(request: HttpRequest) -> HttpResponse:
+    """The activity with the page's filters as CSV: metadata only, never the text.
+
+    Streamed: the rows come from a server-side cursor a chunk at a time and go out as
+    they come, so memory stays bounded whatever the number of rows. Bad filters send
+    the person back to the page, which names them."""
+    keys_queryset = api_key_queryset_for_user(user=request.user)
+    form = ActivityFilterForm(request.GET, keys=keys_queryset)
+    if not form.is_valid():
+        return redirect(f"{reverse('account_activity')}?{_filter_query(request)}")
+    rows = activity_rows_for_user(user=request.user, filters=ActivityFilters(**form.as_filters()))
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(_CSV_HEADER)
+        for row in rows:
+            yield writer.writerow([_csv_cell(value) for value in row])
+
+    today = timezone.now().astimezone(dt.UTC).date()
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="activity-{today}.csv"'
+    return response
 
 
 @login_required

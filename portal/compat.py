@@ -35,8 +35,14 @@ from django.contrib.admin import ModelAdmin
 from django.contrib.admin.utils import unquote
 from django.http import HttpRequest, HttpResponse
 
+# --- django-ninja (1.7) -----------------------------------------------------------------
+# The URL patterns a NinjaAPI serves come from its undocumented `_get_urls`; the gateway
+# API wraps each one (JSON 404 and 405 answers) and adds a catch-all (below).
+from ninja import NinjaAPI
+
 __all__ = [
     "AUTHENTICATION_METHODS_SESSION_KEY",
+    "NinjaAPIWithOwnURLs",
     "TOTP",
     "allauth_ratelimit",
     "get_authentication_records",
@@ -46,6 +52,7 @@ __all__ = [
     "reauthentication_flow",
     "record_authentication",
     "resume_request",
+    "set_request_body",
     "unquote",
 ]
 
@@ -56,3 +63,25 @@ def object_does_not_exist_redirect(
     """The admin's "… with ID … doesn't exist" message and redirect to the admin index,
     as its own change and delete pages answer an unknown id (django.contrib.admin)."""
     return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
+
+
+class NinjaAPIWithOwnURLs(NinjaAPI):
+    """A NinjaAPI whose URL patterns pass through `url_patterns` before Django sees them
+    (django-ninja builds them in its undocumented `_get_urls`)."""
+
+    def _get_urls(self):
+        return self.url_patterns(super()._get_urls())
+
+    def url_patterns(self, patterns: list) -> list:
+        return patterns
+
+
+# --- django.http (Django 6.1) -----------------------------------------------------------
+# HttpRequest.body is Django's cache of the body it read under DATA_UPLOAD_MAX_MEMORY_SIZE;
+# Django has no public way to read one URL's bodies under another limit, so the gateway
+# reads its batches itself and leaves them where `request.body` finds them.
+
+
+def set_request_body(request: HttpRequest, body: bytes) -> None:
+    """Make `request.body` answer `body`, read by the caller from the request stream."""
+    request._body = body

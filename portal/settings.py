@@ -8,7 +8,9 @@ console. Production mode is DEBUG off; it refuses to start without SECRET_KEY.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -60,6 +62,7 @@ INSTALLED_APPS = [
     "privacy",
     "logging_prefs",
     "catalog",
+    "support",
 ]
 
 # The portal.middleware classes are Django's own, skipped for the gateway API, which
@@ -67,6 +70,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Inside the CSP middleware, so the policy it widens is the one sent: only for a
+    # visitor who accepted the configured analytics (privacy/analytics.py).
+    "privacy.analytics.AnalyticsConsentMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.SessionMiddleware",
     "portal.middleware.CommonMiddleware",
@@ -75,8 +81,8 @@ MIDDLEWARE = [
     "portal.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # The gateway's hot path: after everything that shapes a gateway answer, before
-    # what only signed-in browser sessions need (logging_prefs/api.py).
-    "logging_prefs.api.GatewayFastPathMiddleware",
+    # what only signed-in browser sessions need (gateway/fast_path.py).
+    "gateway.fast_path.GatewayFastPathMiddleware",
     # What answers further in (views, CSRF failures, error pages, allauth) passes
     # through it; the gateway's fast path answers before it and never meets it.
     "portal.middleware.NoStoreMiddleware",
@@ -102,6 +108,8 @@ TEMPLATES = [
                 "accounts.context_processors.security_notices",
                 "privacy.context_processors.policy_notice",
                 "privacy.context_processors.cookie_notice",
+                "privacy.context_processors.terms_notice",
+                "portal.contact.contact",
             ],
         },
     },
@@ -242,6 +250,10 @@ ACCOUNT_RATE_LIMITS = {
     # Ours (accounts/wallet_views.py): each wallet challenge stores a nonce in a session,
     # a database row for a visitor, so a visitor cannot mint them without limit.
     "wallet_challenge": "60/m/ip",
+    # Ours (support/views.py): every ticket mails a confirmation to the address given, so
+    # neither one visitor nor one address may file them without limit.
+    "contact": "10/h/ip",
+    "contact_address": "3/h/key",
 }
 USERSESSIONS_TRACK_ACTIVITY = True
 # User.email (the USERNAME_FIELD) is not unique on purpose: several accounts may hold
@@ -300,6 +312,24 @@ elif _email_backend.endswith("filebased.EmailBackend"):
 MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Portal <no-reply@portal.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# How people reach support (portal/contact.py): the /contact/ page, the footer, the
+# policy's own words, and the Reply-To of every mail the portal sends (the sender is a
+# no-reply address). No Discord link is shown while PORTAL_DISCORD_URL is unset.
+PORTAL_SUPPORT_EMAIL = env.str("PORTAL_SUPPORT_EMAIL", default="support@portal.localhost")
+PORTAL_DISCORD_URL = env.str("PORTAL_DISCORD_URL", default="")
+# Checked by hand: Django's validators translate their messages, which cannot happen
+# before the apps are loaded.
+_discord = urlsplit(PORTAL_DISCORD_URL)
+if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", PORTAL_SUPPORT_EMAIL) or (
+    PORTAL_DISCORD_URL
+    and (
+        _discord.scheme != "https" or not _discord.hostname or re.search(r"\s", PORTAL_DISCORD_URL)
+    )
+):
+    raise ImproperlyConfigured(
+        "PORTAL_SUPPORT_EMAIL must be an email address and PORTAL_DISCORD_URL, when set, "
+        f"an https:// URL (they are {PORTAL_SUPPORT_EMAIL!r} and {PORTAL_DISCORD_URL!r})."
+    )
 
 # --- Static files ------------------------------------------------------------
 # https://whitenoise.readthedocs.io/en/stable/django.html
@@ -358,7 +388,7 @@ if not DEBUG:
 
 # Request bodies keep Django's default limit (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB) on
 # every URL but the gateway's generations, which reads its batches under a limit of its
-# own (logging_prefs.schemas.MAX_BATCH_BYTES, 32 MB; logging_prefs/api.py).
+# own (gateway.schemas.MAX_BATCH_BYTES, 32 MB; gateway/fast_path.py).
 
 # --- Portal ------------------------------------------------------------------
 PORTAL_GATEWAY_TOKEN = env.str("PORTAL_GATEWAY_TOKEN", default="")
@@ -374,6 +404,9 @@ if not DEBUG and 0 < len(PORTAL_GATEWAY_TOKEN) < PORTAL_GATEWAY_TOKEN_MIN_LENGTH
 # The gateway API's OpenAPI document is open in development; in production it needs the
 # gateway's token like the API (it maps the internal surface for an attacker).
 PORTAL_GATEWAY_SCHEMA_PUBLIC = DEBUG
+# The gateway's decision query is prepared once per connection (gateway/prepared.py); off,
+# it goes through Django's cursor like any other query (e.g. behind a transaction pooler).
+PORTAL_PREPARED_STATEMENTS = env.bool("PORTAL_PREPARED_STATEMENTS", default=True)
 # The policy is opt-out: prompt logging is on for new accounts unless configured off.
 PORTAL_PROMPT_LOGGING_DEFAULT = env.bool("PORTAL_PROMPT_LOGGING_DEFAULT", default=True)
 PORTAL_PROMPT_RETENTION_DAYS = env.int("PORTAL_PROMPT_RETENTION_DAYS", default=30)
@@ -381,6 +414,27 @@ PORTAL_TERMINATION_PURGE_DAYS = env.int("PORTAL_TERMINATION_PURGE_DAYS", default
 # The public model pages leave out every category count below this: a small count could
 # be one customer's use (logging_prefs.selectors.published_category_counts).
 PORTAL_CATEGORY_MIN_COUNT = env.int("PORTAL_CATEGORY_MIN_COUNT", default=10)
+# The portal's public address, for links in mail sent outside a request (a termination
+# notice cites the terms with a link).
+PORTAL_SITE_URL = env.str(
+    "PORTAL_SITE_URL",
+    default="http://localhost:8000"
+    if DEBUG
+    else f"https://{ALLOWED_HOSTS[0]}"
+    if ALLOWED_HOSTS
+    else "",
+).rstrip("/")
+
+# --- Analytics ---------------------------------------------------------------
+# Off unless an operator names a provider (plausible, matomo or google) and a site: its
+# script then loads, and the CSP allows its origin, only for a visitor who accepted it
+# on the cookie notice (privacy/analytics.py; a bad value fails `manage.py check`).
+PORTAL_ANALYTICS_PROVIDER = env.str("PORTAL_ANALYTICS_PROVIDER", default="")
+# Plausible: the site's domain; Matomo: the numeric site id; Google: the G-… id.
+PORTAL_ANALYTICS_SITE_ID = env.str("PORTAL_ANALYTICS_SITE_ID", default="")
+# Where the script comes from and the visits go, e.g. https://plausible.example.org (a
+# self-hosted server). Plausible defaults to https://plausible.io; Matomo needs it.
+PORTAL_ANALYTICS_ORIGIN = env.str("PORTAL_ANALYTICS_ORIGIN", default="")
 
 # --- Logging -----------------------------------------------------------------
 LOGGING = {

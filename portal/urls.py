@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from accounts import address_views
-from logging_prefs.api import api as gateway_api
+from gateway.api import api as gateway_api
 from portal import views
 from portal.middleware import GATEWAY_API_PATH
 
@@ -50,6 +50,8 @@ urlpatterns = [
     path("models/", include("catalog.public_urls")),
     # /legal/privacy/ (the policy and its versions), /legal/cookies/
     path("legal/", include("privacy.public_urls")),
+    # How to reach support, and the form that files a ticket.
+    path("contact/", include("support.public_urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -35,7 +35,7 @@ from privacy.deletion.requests import (
     do_verify_deletion_request,
 )
 from privacy.errors import STEP_ERRORS
-from privacy.models import AuditEvent, DeletionRequest, Termination
+from privacy.models import AuditEvent, DeletionRequest, ServiceProvider, Termination
 from privacy.selectors import request_step_refusal
 from privacy.termination.legal_hold import do_set_legal_hold
 
@@ -640,3 +640,26 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["=target", "=actor_id"]
     date_hierarchy = "at"
     readonly_fields = ["at", "actor_id", "action", "target", "deletion_request", "detail"]
+
+
+# --- Service providers -------------------------------------------------------------
+
+
+@admin.register(ServiceProvider)
+class ServiceProviderAdmin(admin.ModelAdmin):
+    """The list /legal/service-providers/ publishes. What the portal tells the public
+    about who receives their data is the company's statement: administrators
+    (superusers) keep it; support staff may read it (privacy migration 0011)."""
+
+    list_display = ["name", "purpose", "location", "analytics", "position"]
+    list_filter = ["analytics"]
+    ordering = ["position", "name"]
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser

@@ -6,7 +6,9 @@ class PrivacyConfig(AppConfig):
     verbose_name = "Privacy"
 
     def ready(self) -> None:
-        from privacy import registry
+        from privacy import analytics, registry
+
+        analytics.register_checks()
 
         # Every app's personal_data.py registers its models with the purge engine.
         registry.autodiscover()

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
+
+from portal.contact import reply_to
 
 
 def render(name: str, context: dict[str, Any]) -> tuple[str, str]:
@@ -17,8 +19,8 @@ def render(name: str, context: dict[str, Any]) -> tuple[str, str]:
 
 
 def send(name: str, context: dict[str, Any], to: str) -> None:
-    """Render the mail `name` and send it to `to` from DEFAULT_FROM_EMAIL. Raises what
-    the mail backend raises (OSError, SMTPException): callers that send inside their
-    transaction let it roll the step back."""
+    """Render the mail `name` and send it to `to` from DEFAULT_FROM_EMAIL, a reply going
+    to support. Raises what the mail backend raises (OSError, SMTPException): callers
+    that send inside their transaction let it roll the step back."""
     subject, body = render(name, context)
-    send_mail(subject, body, None, [to])
+    EmailMessage(subject, body, to=[to], reply_to=reply_to()).send()

@@ -308,3 +308,65 @@ class PolicyAcknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"policy {self.version}, {self.get_how_display()}"
+
+
+class TermsAcknowledgement(models.Model):
+    """A person acknowledged a version of the Terms of Service (privacy/terms.py): by
+    signing up under it, or on the notice that it changed."""
+
+    class How(models.TextChoices):
+        SIGNUP = "signup", "Signed up under it"
+        NOTICE = "notice", "Read it from the change notice"
+
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="terms_acknowledgements"
+    )
+    version = models.CharField(max_length=10)
+    how = models.CharField(max_length=8, choices=How)
+    acknowledged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["acknowledged_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "version"], name="terms_ack_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"terms {self.version}, {self.get_how_display()}"
+
+
+class ServiceProvider(models.Model):
+    """A company that receives personal data to do work for the portal, as
+    /legal/service-providers/ lists it ("We do not share your personal information with
+    third parties except for certain service providers"). Kept by administrators in the
+    admin; support staff may read the list there."""
+
+    class Analytics(models.TextChoices):
+        PLAUSIBLE = "plausible", "Plausible Analytics"
+        MATOMO = "matomo", "Matomo"
+        GOOGLE = "google", "Google Analytics"
+
+    name = models.CharField(max_length=120)
+    purpose = models.CharField("what for", max_length=500)
+    data_received = models.TextField("which data it receives")
+    location = models.CharField("where", max_length=300)
+    # An analytics service is used only when the operator configures it: its row is
+    # listed only while PORTAL_ANALYTICS_PROVIDER names it (privacy/analytics.py).
+    analytics = models.CharField(
+        max_length=16,
+        choices=Analytics,
+        blank=True,
+        help_text=(
+            "For an analytics service: listed only while PORTAL_ANALYTICS_PROVIDER names "
+            "it. Leave empty for a provider the portal always uses."
+        ),
+    )
+    position = models.PositiveSmallIntegerField(
+        default=100, help_text="Order on the page, smallest first."
+    )
+
+    class Meta:
+        ordering = ["position", "name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -16,10 +16,12 @@ from privacy.models import (
     DeletionRequest,
     PolicyAcknowledgement,
     Termination,
+    TermsAcknowledgement,
 )
 from privacy.registry import register, register_record
 
 register(PolicyAcknowledgement)
+register(TermsAcknowledgement)
 
 # A termination is a record of a company action, kept after the account is gone (who
 # on staff ended which kind of breach, when, and whether a legal hold applied); the

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import Q
 from django.http import (
     Http404,
     HttpRequest,
@@ -19,18 +20,24 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.redirects import safe_next
-from privacy import cookies, policy
+from privacy import analytics, cookies, policy, terms
 from privacy.deletion.account import do_delete_account
 from privacy.deletion.requests import do_cancel_deletion_request, do_delete_stored_prompts
 from privacy.errors import DeletionRequestError
 from privacy.export import do_record_data_download, start_download
 from privacy.forms import DeleteAccountForm, DeleteStoredPromptsForm
-from privacy.models import DeletionRequest, PolicyAcknowledgement
+from privacy.models import (
+    DeletionRequest,
+    PolicyAcknowledgement,
+    ServiceProvider,
+    TermsAcknowledgement,
+)
 from privacy.policy import UnknownPolicyVersion, do_acknowledge_policy
 from privacy.selectors import (
     data_page_for_user,
     deletion_request_for_user,
 )
+from privacy.terms import UnknownTermsVersion, do_acknowledge_terms
 
 
 def privacy_policy(request: HttpRequest, version: str | None = None) -> HttpResponse:
@@ -59,22 +66,117 @@ def privacy_policy(request: HttpRequest, version: str | None = None) -> HttpResp
 
 @require_GET
 def cookie_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "privacy/cookies.html", {"cookies": cookies.cookies()})
+    return render(
+        request,
+        "privacy/cookies.html",
+        {"cookies": cookies.cookies(), "consent": analytics.consent(request)},
+    )
 
 
-@require_POST
-def cookie_notice_read(request: HttpRequest) -> HttpResponse:
-    """The cookie notice's "OK": remember it was read, then go back."""
-    response = HttpResponseRedirect(safe_next(request, fallback="home"))
+def _remember_answer(response: HttpResponse, value: str) -> None:
     response.set_cookie(
         cookies.NOTICE_COOKIE,
-        "1",
+        value,
         max_age=cookies.NOTICE_MAX_AGE,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
         samesite="Lax",
     )
+
+
+@require_POST
+def cookie_notice_read(request: HttpRequest) -> HttpResponse:
+    """The cookie notice's "OK" (while no analytics is offered): remember it was read,
+    then go back. An answer already given about analytics is kept."""
+    response = HttpResponseRedirect(safe_next(request, fallback="home"))
+    if analytics.consent(request) is None:
+        _remember_answer(response, cookies.NOTICE_READ)
     return response
+
+
+@require_POST
+def cookie_consent(request: HttpRequest) -> HttpResponse:
+    """Accept or refuse analytics, from the cookie notice or /legal/cookies/ (a plain
+    form: no script needed), then go back. Refusing also deletes the cookies the
+    analytics script may have set while it was accepted."""
+    answer = request.POST.get("analytics", "")
+    site = analytics.configured_site()
+    if answer not in (cookies.CONSENT_ACCEPTED, cookies.CONSENT_REFUSED):
+        messages.error(request, "Choose to accept or to refuse analytics.")
+        return redirect("cookie_list")
+    if site is None and answer == cookies.CONSENT_ACCEPTED:
+        messages.info(request, "This site runs no analytics: there is nothing to accept.")
+        return redirect("cookie_list")
+    response = HttpResponseRedirect(safe_next(request, fallback="cookie_list"))
+    _remember_answer(response, answer)
+    if answer == cookies.CONSENT_REFUSED:
+        for name in cookies.analytics_cookie_names(request.COOKIES):
+            response.delete_cookie(name, samesite="Lax")
+    if site is not None:
+        messages.success(
+            request,
+            f"Analytics accepted: pages now load {site.name}."
+            if answer == cookies.CONSENT_ACCEPTED
+            else "Analytics refused: pages load nothing from another site.",
+        )
+    return response
+
+
+@require_GET
+def service_providers(request: HttpRequest) -> HttpResponse:
+    """Who we share with: each service provider, with analytics only while configured."""
+    site = analytics.configured_site()
+    shown = Q(analytics="") | Q(analytics=site.provider) if site else Q(analytics="")
+    return render(
+        request,
+        "privacy/service_providers.html",
+        {
+            "providers": ServiceProvider.objects.filter(shown),
+            "analytics_site": site,
+            "consent": analytics.consent(request),
+        },
+    )
+
+
+def terms_of_service(request: HttpRequest, version: str | None = None) -> HttpResponse:
+    """The terms in force, or (at /legal/terms/<version>/) any published version."""
+    shown = terms.CURRENT if version is None else terms.terms_version(version)
+    if shown is None:
+        raise Http404("No such version of the Terms of Service.")
+    acknowledged_at = None
+    if request.user.is_authenticated:
+        acknowledged_at = (
+            TermsAcknowledgement.objects.filter(user=request.user, version=shown.version)
+            .values_list("acknowledged_at", flat=True)
+            .first()
+        )
+    return render(
+        request,
+        "privacy/terms.html",
+        {
+            "shown": shown,
+            "current": terms.CURRENT,
+            "versions": list(reversed(terms.VERSIONS)),
+            "acknowledged_at": acknowledged_at,
+        },
+    )
+
+
+@login_required
+@require_POST
+def acknowledge_terms(request: HttpRequest) -> HttpResponse:
+    """The terms notice's "I have read them": records the version the notice showed."""
+    next_url = safe_next(request, fallback="terms_of_service")
+    try:
+        do_acknowledge_terms(
+            user=request.user,
+            version=request.POST.get("version", ""),
+            how=TermsAcknowledgement.How.NOTICE,
+        )
+    except UnknownTermsVersion:
+        messages.error(request, "That version of the Terms of Service does not exist.")
+        return redirect("terms_of_service")
+    return HttpResponseRedirect(next_url)
 
 
 @login_required

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 
 from portal import devdb, devredis
+from privacy import tasks
+from tests.helpers.mail import assert_replies_to_support
+from tests.helpers.privacy import TaskQueue
+from tests.helpers.services import clear_test_cache
 
 # The private servers this pytest run started (then it stops them).
 _started: list = []
@@ -28,29 +30,6 @@ def pytest_unconfigure(config) -> None:
         _started.pop()()
 
 
-def services_required() -> bool:
-    """In CI every test must run: a missing service is a failure, never a skip."""
-    return bool(os.environ.get("CI"))
-
-
-def require(condition: bool, reason: str) -> None:
-    if condition:
-        return
-    if services_required():
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
-
-
-def run_together(threads: list[threading.Thread], *, timeout: float, what: str) -> None:
-    """Start `threads`, wait for all of them, and fail if one is still running after
-    `timeout` seconds (`what` hung)."""
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout)
-    assert not any(thread.is_alive() for thread in threads), f"{what} hung"
-
-
 @pytest.fixture
 def redis_url() -> str:
     """The Redis the tests' Celery worker processes use as their broker."""
@@ -66,9 +45,35 @@ def _clear_cache():
     clear_test_cache()
 
 
-def clear_test_cache() -> None:
-    prefix = settings.CACHES["default"]["KEY_PREFIX"]
-    client = cache._cache.get_client(write=True)
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
+@pytest.fixture(autouse=True)
+def _every_mail_replies_to_support():
+    """Every mail any test sends has the support address as its Reply-To: the sender is
+    a no-reply address, and a reply must reach someone (portal/contact.py)."""
+    yield
+    from django.core import mail
+
+    assert_replies_to_support(getattr(mail, "outbox", []))
+
+
+# The purge task run in-process the way a worker runs it (message by message, each
+# re-enqueue captured), for the privacy and support tests.
+@pytest.fixture
+def task_queue(monkeypatch) -> TaskQueue:
+    queue = TaskQueue()
+
+    def enqueue_purge(request_id, *, claim=None, chunk=0, queue_name=None, **kwargs):
+        queue.purges.append({"request_id": request_id, "claim": claim, "chunk": chunk})
+
+    monkeypatch.setattr(tasks, "enqueue_purge", enqueue_purge)
+    monkeypatch.setattr(tasks, "enqueue_notice", queue.notices.append)
+    return queue
+
+
+@pytest.fixture
+def run_purge(task_queue, django_capture_on_commit_callbacks):
+    """Deliver every queued purge message until the queue is empty."""
+
+    def run() -> None:
+        task_queue.drain(django_capture_on_commit_callbacks)
+
+    return run

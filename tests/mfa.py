@@ -18,7 +18,7 @@ from django.test import Client
 
 from accounts.actions import do_set_up_authenticator_app
 from accounts.models import User
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories.accounts import DEFAULT_PASSWORD
 
 LOGIN_URL = "/accounts/login/"
 MFA_AUTHENTICATE_URL = "/accounts/2fa/authenticate/"

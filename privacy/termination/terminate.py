@@ -9,10 +9,11 @@ import functools
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from privacy import audit, mail
+from privacy import audit, mail, terms
 from privacy.audit import iso
 from privacy.deletion.account import delete_account
 from privacy.deletion.requests import open_account_deletion
@@ -24,6 +25,16 @@ from privacy.termination.legal_hold import set_legal_hold
 Status = DeletionRequest.Status
 Action = AuditEvent.Action
 Method = DeletionRequest.VerificationMethod
+
+
+def terms_citation() -> dict[str, str]:
+    """The Terms of Service a termination notice cites: the version in force and the
+    link to its Termination section, which says what survives termination."""
+    path = reverse("terms_of_service_version", args=[terms.CURRENT.version])
+    return {
+        "terms_version": terms.CURRENT.version,
+        "terms_url": f"{settings.PORTAL_SITE_URL}{path}#termination",
+    }
 
 
 def termination_notice_template(user: User) -> str:
@@ -127,7 +138,11 @@ def _mail_termination_notice(termination_id: int, address: str) -> None:
     termination = Termination.objects.get(pk=termination_id)
     mail.send(
         "terminated",
-        {"notice_text": termination.notice_text, "reference": termination.target},
+        {
+            "notice_text": termination.notice_text,
+            "reference": termination.target,
+            **terms_citation(),
+        },
         address,
     )
     Termination.objects.filter(pk=termination_id).update(notice_emailed_at=timezone.now())

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from tests.accounts.conftest import HUB_URL, LOGIN_URL, PROFILE_URL
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory
+from tests.helpers.accounts import HUB_URL, LOGIN_URL, PROFILE_URL
 
 pytestmark = pytest.mark.django_db
 
@@ -242,9 +242,7 @@ def test_profile_post_without_the_display_name_field_changes_nothing(client, mem
 
 
 def test_account_navigation_marks_the_section_of_a_page_under_it(signed_in_client, user):
-    from accounts.actions import do_create_api_key
-
-    api_key, _ = do_create_api_key(user=user, acting_user=user, name="laptop")
+    api_key = ApiKeyFactory(user=user, name="laptop")
     page = signed_in_client.get(f"/account/keys/{api_key.pk}/").content.decode()
     nav = page[
         page.index('aria-label="Account"') : page.index(

@@ -16,7 +16,8 @@ from django.utils import timezone
 from accounts.actions import do_forget_unconfirmed_addresses
 from accounts.models import SecurityNotice, User
 from privacy.models import DeletionRequest
-from tests.accounts.conftest import (
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.helpers.accounts import (
     EMAIL_URL,
     PASSWORD_RESET_URL,
     STRONG_PASSWORD,
@@ -29,8 +30,7 @@ from tests.accounts.conftest import (
     signed_in_user_id,
     signup,
 )
-from tests.conftest import run_together
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.helpers.services import run_together
 from tests.wallets import TestWallet, wallet_login, wallet_reauthenticate, wallet_signup
 
 pytestmark = pytest.mark.django_db

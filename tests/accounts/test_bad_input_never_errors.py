@@ -9,8 +9,8 @@ from django.test import Client
 
 from accounts.models import User, Wallet
 from privacy.models import PolicyAcknowledgement
-from tests.accounts.conftest import REAUTHENTICATE_URL
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.helpers.accounts import REAUTHENTICATE_URL
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,8 @@ from allauth.account.models import EmailAddress
 from django.test import Client
 
 from accounts.models import User
-from tests.accounts.conftest import (
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.helpers.accounts import (
     LOGIN_URL,
     LOGOUT_URL,
     PASSWORD_RESET_URL,
@@ -14,7 +15,6 @@ from tests.accounts.conftest import (
     SIGNUP_URL,
     signup_data,
 )
-from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,8 @@ from allauth.account.models import EmailAddress
 from django.test import Client
 
 from portal.compat import reauthentication_flow as reauthentication
-from tests.accounts.conftest import (
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.helpers.accounts import (
     EMAIL_URL,
     REAUTHENTICATE_URL,
     form_errors,
@@ -16,7 +17,6 @@ from tests.accounts.conftest import (
     login,
     mails_to,
 )
-from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ from django.db.models import F
 from django.test import Client
 
 from accounts.models import User
-from tests.accounts.conftest import (
+from tests.factories.accounts import UserFactory
+from tests.helpers.accounts import (
     HUB_URL,
     LOGIN_URL,
     VERIFICATION_SENT_URL,
@@ -18,7 +19,6 @@ from tests.accounts.conftest import (
     login,
     signup,
 )
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,8 @@ from accounts import sign_in_records, tasks
 from accounts.schedules import BEAT_SCHEDULE
 from accounts.sign_in_records import do_clear_expired_sign_in_records
 from portal.celery import app
-from tests.accounts.conftest import login
-from tests.factories import UserFactory
+from tests.factories.accounts import UserFactory
+from tests.helpers.accounts import login
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.accounts.conftest import (
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.helpers.accounts import (
     HUB_URL,
     LOGIN_URL,
     LOGOUT_URL,
@@ -12,7 +13,6 @@ from tests.accounts.conftest import (
     login,
     signed_in_user_id,
 )
-from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

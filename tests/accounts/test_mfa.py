@@ -23,8 +23,8 @@ from django.utils import timezone
 from accounts.models import SecurityNotice, User, Wallet
 from portal.compat import AUTHENTICATION_METHODS_SESSION_KEY, perform_login
 from privacy import export
-from tests.accounts.conftest import LOGIN_URL, is_signed_in, login, signed_in_user_id
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, WalletUserFactory
+from tests.helpers.accounts import LOGIN_URL, is_signed_in, login, signed_in_user_id
 from tests.mfa import (
     MFA_AUTHENTICATE_URL,
     MFA_REAUTHENTICATE_URL,
@@ -52,14 +52,6 @@ ADMIN_PATHS = [
     "/admin/privacy/auditevent/",
     "/admin/no-such-page/",
 ]
-
-
-def wallet_user(wallet: TestWallet) -> User:
-    user = UserFactory(email=None, verified=False)
-    user.set_unusable_password()
-    user.save()
-    Wallet.objects.create(user=user, address=wallet.address)
-    return user
 
 
 def staff_member(**fields) -> User:
@@ -92,7 +84,7 @@ def test_the_security_page_is_in_the_account_hub_for_email_and_wallet_accounts()
     email_client = Client()
     login(email_client, UserFactory().email)
     wallet = TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     wallet_client = Client()
     wallet_login(wallet_client, wallet)
     for client in (email_client, wallet_client):
@@ -195,7 +187,7 @@ def test_an_account_with_a_second_factor_adds_no_unverified_email_address(mailou
 
 def test_a_wallet_sign_in_asks_for_the_second_factor_of_an_account_that_has_one():
     wallet = TestWallet.create()
-    user = wallet_user(wallet)
+    user = WalletUserFactory(wallet=wallet)
     secret = give_authenticator_app(user)
     client = Client()
 
@@ -218,7 +210,7 @@ def test_a_wallet_sign_in_asks_for_the_second_factor_of_an_account_that_has_one(
 
 def test_a_wallet_account_without_a_second_factor_still_signs_in_with_its_signature():
     wallet = TestWallet.create()
-    user = wallet_user(wallet)
+    user = WalletUserFactory(wallet=wallet)
     client = Client()
     response = wallet_login(client, wallet)
     assert response.status_code == 302 and response["Location"] == "/account/"
@@ -231,7 +223,7 @@ def test_a_wallet_account_sets_up_an_authenticator_app_after_signing_to_confirm(
     django_capture_on_commit_callbacks,
 ):
     wallet = TestWallet.create()
-    user = wallet_user(wallet)
+    user = WalletUserFactory(wallet=wallet)
     client = Client()
     wallet_login(client, wallet)
     asked = client.get(TOTP_ACTIVATE_URL)
@@ -254,7 +246,7 @@ def test_a_wallet_account_sets_up_an_authenticator_app_after_signing_to_confirm(
 
 def test_a_wallet_account_with_an_authenticator_app_confirms_with_a_code():
     wallet = TestWallet.create()
-    user = wallet_user(wallet)
+    user = WalletUserFactory(wallet=wallet)
     secret = give_authenticator_app(user)
     client = Client()
     wallet_login(client, wallet)
@@ -310,7 +302,7 @@ def allauth_login(user: User) -> str:
 
 
 def test_a_passkey_signs_in_a_wallet_account_that_has_no_address_to_verify():
-    assert allauth_login(wallet_user(TestWallet.create())) == "/account/"
+    assert allauth_login(WalletUserFactory(wallet=TestWallet.create())) == "/account/"
 
 
 def test_a_passkey_does_not_skip_verifying_an_email_address():

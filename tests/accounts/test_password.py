@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from tests.accounts.conftest import (
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
+from tests.helpers.accounts import (
     HUB_URL,
     OTHER_STRONG_PASSWORD,
     PASSWORD_CHANGE_URL,
@@ -19,7 +20,6 @@ from tests.accounts.conftest import (
     login,
     page_without_tokens,
 )
-from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import SecurityNotice, User, Wallet
-from tests.accounts.conftest import (
+from accounts.models import SecurityNotice, User
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, WalletFactory
+from tests.helpers.accounts import (
     EMAIL_URL,
     SESSIONS_URL,
     STRONG_PASSWORD,
@@ -21,7 +22,6 @@ from tests.accounts.conftest import (
     login,
     mails_to,
 )
-from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.wallets import (
     WALLET_ADD_URL,
     WALLETS_URL,
@@ -208,7 +208,7 @@ def _wallet_account_with_two_wallets() -> tuple[User, TestWallet, TestWallet]:
     wallet_signup(client, first)
     client.post("/accounts/logout/")
     user = User.objects.get()
-    Wallet.objects.create(user=user, address=second.address)
+    WalletFactory(user=user, address=second.address)
     return user, first, second
 
 

@@ -4,8 +4,8 @@ import pytest
 from allauth.usersessions.models import UserSession
 from django.test import Client
 
-from tests.accounts.conftest import HUB_URL, SESSIONS_URL, is_signed_in, login
-from tests.factories import UserFactory
+from tests.factories.accounts import UserFactory
+from tests.helpers.accounts import HUB_URL, SESSIONS_URL, is_signed_in, login
 
 pytestmark = pytest.mark.django_db
 

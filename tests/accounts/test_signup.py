@@ -8,7 +8,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from tests.accounts.conftest import (
+from tests.factories.accounts import UserFactory
+from tests.helpers.accounts import (
     SIGNUP_URL,
     VERIFICATION_SENT_URL,
     form_errors,
@@ -19,7 +20,6 @@ from tests.accounts.conftest import (
     signup,
     signup_data,
 )
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

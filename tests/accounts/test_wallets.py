@@ -14,8 +14,13 @@ from django.test import Client
 
 from accounts import wallets
 from accounts.models import User, Wallet
-from tests.accounts.conftest import is_signed_in, login, signed_in_user_id
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, WalletFactory, WalletUserFactory
+from tests.helpers.accounts import (
+    age_reauthentication,
+    is_signed_in,
+    login,
+    signed_in_user_id,
+)
 from tests.wallets import (
     NONCE_URL,
     WALLET_ADD_URL,
@@ -31,14 +36,6 @@ from tests.wallets import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def wallet_user(wallet: TestWallet, **fields) -> User:
-    user = UserFactory(email=None, verified=False, **fields)
-    user.set_unusable_password()
-    user.save()
-    Wallet.objects.create(user=user, address=wallet.address)
-    return user
 
 
 def signed_in_with(wallet: TestWallet) -> Client:
@@ -136,15 +133,16 @@ def test_unknown_wallet_signs_up_after_confirming_13_or_older_and_has_no_email()
 
 def test_known_wallet_signs_in_and_its_last_use_is_recorded():
     wallet = TestWallet.create()
-    user = wallet_user(wallet)
+    user = WalletUserFactory(wallet=wallet)
+    signed_up_at = Wallet.objects.get().last_used_at
     client = signed_in_with(wallet)
     assert signed_in_user_id(client) == str(user.pk)
-    assert Wallet.objects.get().last_used_at is not None
+    assert Wallet.objects.get().last_used_at > signed_up_at
 
 
 def test_wallet_sign_in_follows_a_safe_next_and_ignores_another_sites():
     wallet = TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     client = Client()
     response = wallet_login(client, wallet, next="/account/keys/")
     assert response["Location"] == "/account/keys/"
@@ -168,14 +166,14 @@ def test_a_new_wallet_keeps_its_next_through_sign_up():
 
 def test_signed_in_person_opening_wallet_sign_in_goes_to_their_account():
     wallet = TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     client = signed_in_with(wallet)
     assert client.get(WALLET_LOGIN_URL)["Location"] == "/account/"
 
 
 def test_inactive_accounts_wallet_does_not_sign_in():
     wallet = TestWallet.create()
-    wallet_user(wallet, is_active=False)
+    WalletUserFactory(wallet=wallet, is_active=False)
     client = Client()
     response = wallet_login(client, wallet)
     assert not is_signed_in(client)
@@ -192,7 +190,7 @@ def test_the_email_and_wallet_pages_link_to_each_other():
 
 def test_sign_in_by_hand_shows_the_message_for_the_given_address():
     wallet = TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     client = Client()
     page = client.get(WALLET_LOGIN_URL, {"address": wallet.address.lower()})
     assert page.status_code == 200
@@ -211,7 +209,7 @@ def test_sign_in_by_hand_shows_the_message_for_the_given_address():
 
 def test_a_signature_cannot_be_replayed():
     wallet = TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     client = Client()
     form = signed(client, wallet)
     assert client.post(WALLET_LOGIN_URL, form).status_code == 302
@@ -230,7 +228,7 @@ def test_a_nonce_is_spent_once_even_by_two_requests_with_the_same_session():
     """Two requests carrying one session at once both read its nonce before either
     saves the session without it; the shared cache lets only the first through."""
     wallet = TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     client = Client()
     form = signed(client, wallet)
     pending = client.session[wallets.NONCE_SESSION_KEY]
@@ -248,7 +246,7 @@ def test_a_nonce_is_spent_once_even_by_two_requests_with_the_same_session():
 
 def test_a_signature_by_another_key_is_refused_and_spends_the_nonce():
     wallet, thief = TestWallet.create(), TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     client = Client()
     message = message_for(client, wallet.address)
     response = client.post(WALLET_LOGIN_URL, {"message": message, "signature": thief.sign(message)})
@@ -312,7 +310,7 @@ def _reissued(message: str, seconds: float) -> str:
 )
 def test_a_message_the_portal_did_not_write_is_refused(rewrite, error):
     wallet = TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     client = Client()
     message = rewrite(message_for(client, wallet.address))
     response = client.post(
@@ -337,7 +335,7 @@ def test_a_message_on_another_chain_or_from_another_clock_signs_in(rewrite):
     """What README promises: any EIP-155 chain ID, and an issue time within the
     challenge's life give or take a minute."""
     wallet = TestWallet.create()
-    user = wallet_user(wallet)
+    user = WalletUserFactory(wallet=wallet)
     client = Client()
     message = rewrite(message_for(client, wallet.address))
     response = client.post(
@@ -349,7 +347,7 @@ def test_a_message_on_another_chain_or_from_another_clock_signs_in(rewrite):
 
 def test_a_message_for_another_purpose_is_refused():
     wallet = TestWallet.create()
-    user = wallet_user(wallet)
+    user = WalletUserFactory(wallet=wallet)
     client = Client()
     client.force_login(user)
     message = message_for(client, wallet.address, "reauthenticate")
@@ -363,7 +361,7 @@ def test_a_message_for_another_purpose_is_refused():
 
 def test_an_old_challenge_has_expired(monkeypatch):
     wallet = TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     client = Client()
     form = signed(client, wallet)
     later = time.time() + wallets.CHALLENGE_TTL_SECONDS + 1
@@ -467,7 +465,7 @@ def test_signup_display_name_too_long_is_a_form_error():
 
 def test_linking_a_wallet_needs_a_recent_confirmation_then_signs_in_too():
     first, second = TestWallet.create(), TestWallet.create()
-    user = wallet_user(first)
+    user = WalletUserFactory(wallet=first)
     client = signed_in_with(first)
     page = client.get(WALLETS_URL)
     assert first.address in page.text
@@ -508,7 +506,7 @@ def _confirmed(user: User) -> Client:
 
 def test_a_wallet_linked_elsewhere_or_twice_is_refused_clearly():
     wallet = TestWallet.create()
-    owner = wallet_user(wallet)
+    owner = WalletUserFactory(wallet=wallet)
     other = UserFactory()
     client = _confirmed(other)
     response = client.post(WALLET_ADD_URL, signed(client, wallet, "link"))
@@ -533,7 +531,7 @@ def test_a_login_signature_cannot_link_a_wallet():
 
 def test_the_only_way_to_sign_in_cannot_be_removed():
     wallet = TestWallet.create()
-    user = wallet_user(wallet)
+    user = WalletUserFactory(wallet=wallet)
     client = signed_in_with(wallet)
     wallet_reauthenticate(client, wallet, WALLETS_URL)
     remove_url = f"/account/wallets/{user.wallets.get().pk}/remove/"
@@ -548,7 +546,7 @@ def test_a_password_without_a_verified_address_does_not_count_as_a_way_in():
     address would be locked out (and orphaned, its keys still working) without its
     wallet."""
     wallet = TestWallet.create()
-    user = wallet_user(wallet)
+    user = WalletUserFactory(wallet=wallet)
     client = signed_in_with(wallet)
     wallet_reauthenticate(client, wallet, "/accounts/password/set/")
     password = "violet-otter-quietly-7-lanterns"
@@ -579,7 +577,7 @@ def test_a_password_without_a_verified_address_does_not_count_as_a_way_in():
 def test_removing_a_wallet_needs_confirmation_and_then_it_no_longer_signs_in():
     user = UserFactory()
     wallet = TestWallet.create()
-    linked = Wallet.objects.create(user=user, address=wallet.address)
+    linked = WalletFactory(user=user, address=wallet.address)
     client = Client()
     login(client, user.email)
     remove_url = f"/account/wallets/{linked.pk}/remove/"
@@ -596,7 +594,7 @@ def test_removing_a_wallet_needs_confirmation_and_then_it_no_longer_signs_in():
 
 def test_nobody_removes_another_persons_wallet():
     wallet = TestWallet.create()
-    owner = wallet_user(wallet)
+    owner = WalletUserFactory(wallet=wallet)
     client = _confirmed(UserFactory())
     response = client.post(f"/account/wallets/{owner.wallets.get().pk}/remove/")
     assert response.status_code == 404
@@ -616,7 +614,7 @@ def test_wallet_pages_need_a_signed_in_person():
 
 def test_a_wallet_account_confirms_sensitive_changes_with_its_wallet():
     wallet, stranger = TestWallet.create(), TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     client = signed_in_with(wallet)
     # Manage account is behind a recent confirmation: a wallet account is sent to sign.
     response = client.get("/account/manage/")
@@ -639,10 +637,8 @@ def test_a_wallet_account_confirms_sensitive_changes_with_its_wallet():
 
 
 def test_a_wallet_confirmation_expires_like_a_password_one(settings):
-    from tests.privacy.test_account_pages import age_reauthentication
-
     wallet = TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     client = signed_in_with(wallet)
     wallet_reauthenticate(client, wallet, "/account/manage/")
     assert client.get("/account/manage/").status_code == 200
@@ -652,7 +648,7 @@ def test_a_wallet_confirmation_expires_like_a_password_one(settings):
 
 def test_the_password_confirmation_page_offers_the_wallet_too():
     user = UserFactory()
-    Wallet.objects.create(user=user, address=TestWallet.create().address)
+    WalletFactory(user=user)
     client = Client()
     login(client, user.email)
     page = client.get("/accounts/reauthenticate/?next=/account/manage/")
@@ -661,7 +657,7 @@ def test_the_password_confirmation_page_offers_the_wallet_too():
 
 def test_the_wallet_confirmation_page_offers_the_password_too():
     user = UserFactory()
-    Wallet.objects.create(user=user, address=TestWallet.create().address)
+    WalletFactory(user=user)
     client = Client()
     login(client, user.email)
     page = client.get(f"{WALLET_REAUTH_URL}?next=/account/manage/")
@@ -672,7 +668,7 @@ def test_the_wallet_confirmation_page_offers_the_password_too():
 
 def test_wallet_account_pages_show_the_wallet_where_others_show_the_email():
     wallet = TestWallet.create()
-    wallet_user(wallet)
+    WalletUserFactory(wallet=wallet)
     client = signed_in_with(wallet)
     profile = client.get("/account/profile/")
     assert profile.status_code == 200 and "has no email address" in profile.text
@@ -682,7 +678,7 @@ def test_wallet_account_pages_show_the_wallet_where_others_show_the_email():
 
 def test_a_wallet_account_can_add_an_email_address():
     wallet = TestWallet.create()
-    user = wallet_user(wallet)
+    user = WalletUserFactory(wallet=wallet)
     client = signed_in_with(wallet)
     wallet_reauthenticate(client, wallet, "/accounts/email/")
     response = client.post("/accounts/email/", {"action_add": "", "email": "ada@example.com"})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # The packages whose comments have moved their figures out; the others join as theirs do.
-PACKAGES = ("accounts", "bench", "catalog", "portal", "privacy")
+PACKAGES = ("accounts", "bench", "catalog", "gateway", "portal", "privacy")
 DATE = re.compile(r"\b20\d\d-[01]\d-[0-3]\d\b")
 MEASUREMENT = re.compile(r"\d\s?(ms|s|%|MB|req/s|rows/s)(?!\w)")
 

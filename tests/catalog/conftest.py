@@ -1,3 +1,12 @@
-"""The gateway's client (tests/logging_prefs/conftest.py) for the routes API tests."""
+"""The gateway's client for the routes API tests."""
 
-from tests.logging_prefs.conftest import gateway  # noqa: F401
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.gateway import GatewayClient
+
+
+@pytest.fixture
+def gateway() -> GatewayClient:
+    return GatewayClient()

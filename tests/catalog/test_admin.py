@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import Endpoint
-from tests.catalog.factories import LanguageModelFactory, ProviderFactory
-from tests.logging_prefs.factories import make_user
+from tests.factories.accounts import UserFactory
+from tests.factories.catalog import LanguageModelFactory, ProviderFactory
 from tests.mfa import staff_client
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client():
-    return staff_client(make_user(is_staff=True, is_superuser=True))
+    return staff_client(UserFactory(is_staff=True, is_superuser=True))
 
 
 def endpoint_form(model, provider, **overrides) -> dict:

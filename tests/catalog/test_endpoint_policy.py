@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from catalog.models import Endpoint
 from catalog.selectors import endpoint_allowed, endpoint_refusals, format_price
 from logging_prefs.models import LoggingPreference
-from tests.catalog.factories import EndpointFactory, LanguageModelFactory, ProviderFactory
+from tests.factories.catalog import EndpointFactory, LanguageModelFactory, ProviderFactory
 
 # The defaults of a new account: retention allowed, nothing else.
 DEFAULTS = {

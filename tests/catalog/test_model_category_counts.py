@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from logging_prefs import tasks
 from logging_prefs.models import CategoryDailyCount
-from tests.catalog.factories import LanguageModelFactory
-from tests.logging_prefs.factories import ingest, make_key, make_user
+from tests.factories.accounts import ApiKeyFactory, UserFactory
+from tests.factories.catalog import LanguageModelFactory
+from tests.factories.logging_prefs import ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -196,8 +197,8 @@ def test_public_model_pages_have_no_inline_style_or_script(client):
 
 def test_public_page_shows_counts_from_categorised_prompts_and_no_text(client):
     listed("openai/gpt-4o")
-    user = make_user(email="private.person@example.com")
-    api_key = make_key(user, name="Secret project")
+    user = UserFactory(email="private.person@example.com")
+    api_key = ApiKeyFactory(user=user, name="Secret project")
     ingest(api_key, 30, prompt="Fix this bug in my python script: SECRET-TOKEN-123")
     ingest(api_key, 10, prompt="Write a poem about my neighbour Alice")
 

@@ -15,8 +15,9 @@ from catalog.models import Endpoint, LanguageModel
 from catalog.selectors import endpoint_allowed
 from logging_prefs.actions import do_set_logging_preferences
 from logging_prefs.models import LoggingPreference
-from tests.catalog.factories import EndpointFactory, LanguageModelFactory, ProviderFactory
-from tests.logging_prefs.factories import make_user, signed_in
+from tests.factories.accounts import UserFactory
+from tests.factories.catalog import EndpointFactory, LanguageModelFactory, ProviderFactory
+from tests.helpers.accounts import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,7 @@ def test_the_model_page_shows_each_providers_data_policy_cheapest_first(client, 
 
 
 def test_a_signed_in_visitor_sees_which_endpoints_their_choices_allow(client, llama):
-    user = make_user()
+    user = UserFactory()
     html = page(signed_in(client, user), llama)
     assert "Your choices" in html
     row = {
@@ -85,7 +86,7 @@ def test_a_signed_in_visitor_sees_which_endpoints_their_choices_allow(client, ll
 
 
 def test_a_changed_choice_shows_on_the_next_page_load(client, llama):
-    user = make_user()
+    user = UserFactory()
     client = signed_in(client, user)
     trainer = html_row(page(client, llama), "Trainer")
     assert "Not used" in trainer
@@ -122,7 +123,7 @@ def test_the_index_lists_catalogued_models_with_their_number_of_providers(client
 
 
 def test_the_model_page_costs_the_same_queries_for_3_or_30_endpoints(client, llama):
-    client = signed_in(client, make_user())
+    client = signed_in(client, UserFactory())
     page(client, llama)  # the session and the preference row exist from here on
 
     def queries() -> int:

@@ -10,9 +10,9 @@ from django.db import connection
 
 from accounts.actions import do_revoke_api_key
 from logging_prefs.actions import do_set_logging_preferences
-from tests.catalog.factories import EndpointFactory, LanguageModelFactory, ProviderFactory
-from tests.logging_prefs.conftest import create_key
-from tests.logging_prefs.factories import make_user
+from tests.factories.accounts import UserFactory
+from tests.factories.catalog import EndpointFactory, LanguageModelFactory, ProviderFactory
+from tests.helpers.gateway import create_key
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def providers(response) -> list[str]:
 
 
 def test_routes_are_the_allowed_endpoints_cheapest_first_with_their_policy(gateway, writer):
-    key = create_key(make_user())
+    key = create_key(UserFactory())
     response = route(gateway, key.raw)
     # A new account allows retention and no training: the trainer is left out.
     assert providers(response) == ["Keeper", "Careful"]
@@ -78,7 +78,7 @@ def test_routes_are_the_allowed_endpoints_cheapest_first_with_their_policy(gatew
 
 
 def test_a_changed_choice_is_in_force_for_the_next_route(gateway, writer):
-    key = create_key(make_user())
+    key = create_key(UserFactory())
     user = key.user
     do_set_logging_preferences(user=user, acting_user=user, changes={"allow_training_paid": True})
     assert providers(route(gateway, key.raw)) == ["Trainer", "Keeper", "Careful"]
@@ -87,7 +87,7 @@ def test_a_changed_choice_is_in_force_for_the_next_route(gateway, writer):
 
 
 def test_no_allowed_endpoint_is_a_409_that_says_why(gateway, writer):
-    key = create_key(make_user())
+    key = create_key(UserFactory())
     user = key.user
     do_set_logging_preferences(user=user, acting_user=user, changes={"zdr_only": True})
     writer.endpoints.filter(provider__name="Careful").delete()
@@ -98,7 +98,7 @@ def test_no_allowed_endpoint_is_a_409_that_says_why(gateway, writer):
 
 @pytest.mark.parametrize("model", ["acme/unknown", "no-slash", "acme/writer-2/extra"])
 def test_an_unknown_model_is_a_404(gateway, writer, model):
-    key = create_key(make_user())
+    key = create_key(UserFactory())
     response = route(gateway, key.raw, model)
     assert response.status_code == 404
     assert "is listed" in response.json()["detail"]
@@ -106,10 +106,10 @@ def test_an_unknown_model_is_a_404(gateway, writer, model):
 
 def test_unknown_revoked_and_inactive_keys_are_refused_like_decisions(gateway, writer):
     assert route(gateway, "sk-pt-nobody").status_code == 401
-    revoked = create_key(make_user())
+    revoked = create_key(UserFactory())
     do_revoke_api_key(api_key=revoked.api_key, acting_user=revoked.user)
     assert route(gateway, revoked.raw).json() == {"detail": "Unknown or revoked API key."}
-    closed = create_key(make_user())
+    closed = create_key(UserFactory())
     closed.user.is_active = False
     closed.user.save(update_fields=["is_active"])
     assert route(gateway, closed.raw).status_code == 403
@@ -136,7 +136,7 @@ def test_a_malformed_request_is_a_422(gateway, body):
 def test_a_route_costs_two_queries_whatever_the_number_of_endpoints(
     gateway, writer, django_assert_num_queries
 ):
-    key = create_key(make_user())
+    key = create_key(UserFactory())
     for _ in range(20):
         EndpointFactory(model=writer)
     # The key's decision, then the model with its endpoints and their providers.
@@ -149,7 +149,7 @@ def test_a_route_runs_no_health_check_after_the_decision_proved_the_connection(
 ):
     # CONN_HEALTH_CHECKS: the first query of each request runs a SELECT 1 first. The
     # decision's query has just used the connection, so the routes query skips it.
-    key = create_key(make_user())
+    key = create_key(UserFactory())
     checks = []
     monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or True)
     connection.health_check_done = False
@@ -159,5 +159,5 @@ def test_a_route_runs_no_health_check_after_the_decision_proved_the_connection(
 
 def test_a_listed_model_without_endpoints_is_a_409_not_a_404(gateway):
     LanguageModelFactory(author="acme", slug="bare")
-    response = route(gateway, create_key(make_user()).raw, "acme/bare")
+    response = route(gateway, create_key(UserFactory()).raw, "acme/bare")
     assert response.status_code == 409

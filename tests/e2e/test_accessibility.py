@@ -37,7 +37,6 @@ from django.urls.exceptions import Resolver404
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from accounts.actions import do_create_api_key
 from accounts.models import SecurityNotice, User
 from catalog.demo_data import load_demo_catalog
 from catalog.models import LanguageModel
@@ -51,10 +50,15 @@ from privacy.deletion.requests import (
     do_request_deletion,
     do_verify_deletion_request,
 )
-from privacy.models import DeletionRequest
+from privacy.models import DeletionRequest, ServiceProvider
 from privacy.policy import CURRENT
 from privacy.termination.terminate import do_terminate_account
-from tests.e2e.conftest import (
+from privacy.terms import CURRENT as CURRENT_TERMS
+from support.actions import do_file_ticket
+from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory, WalletUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.admin import make_superuser, make_support_member, seed_service_providers
+from tests.helpers.browser import (
     TIMEOUT_MS,
     BrowserGuard,
     add_virtual_authenticator,
@@ -65,10 +69,7 @@ from tests.e2e.conftest import (
     sign_in,
     sign_out,
 )
-from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.mfa import authenticator_secret, code_for, give_authenticator_app
-from tests.privacy.admin_helpers import make_superuser, make_support_member
-from tests.privacy.conftest import ingest, new_key
 from tests.wallets import TestWallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -144,6 +145,11 @@ def sign_up_with_a_new_wallet_without_the_age_box(page: Page, world: dict) -> No
     with page.expect_response(lambda r: r.request.method == "POST"):
         page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("alert")).to_be_visible()
+
+
+def open_the_charts_figures(page: Page, world: dict) -> None:
+    page.get_by_text("The charts’ figures as a table").click()
+    expect(page.get_by_role("table", name="Usage per day")).to_be_visible()
 
 
 def create_a_key(page: Page, world: dict) -> None:
@@ -261,6 +267,22 @@ def set_up_an_app_after_signing_in(page: Page, world: dict) -> None:
     expect(page).to_have_url(re.compile(r"/accounts/2fa/reauthenticate/\?next=%2Fadmin%2F$"))
 
 
+def send_the_contact_form_with_errors(page: Page, world: dict) -> None:
+    """The server's own errors: no subject chosen, no address, no message."""
+    send = page.get_by_role("button", name="Send")
+    page.locator("form").filter(has=send).evaluate("form => { form.noValidate = true; }")
+    send.click()
+    expect(page.get_by_text("Choose what your message is about.")).to_be_visible()
+
+
+def send_a_question(page: Page, world: dict) -> None:
+    page.get_by_label("A question").check()
+    page.get_by_label("Your email address").fill("asking@example.com")
+    page.get_by_label("Your message").fill("Which models keep nothing?")
+    page.get_by_role("button", name="Send").click()
+    expect(page).to_have_url(re.compile(r"/contact/sent/$"))
+
+
 # --- Who visits what ---------------------------------------------------------------------
 
 VISITOR_PAGES = (
@@ -295,6 +317,12 @@ VISITOR_PAGES = (
     Visit("privacy_policy", "/legal/privacy/"),
     Visit("privacy_policy_version", "/legal/privacy/{policy_version}/"),
     Visit("cookie_list", "/legal/cookies/"),
+    Visit("service_providers", "/legal/service-providers/"),
+    Visit("terms_of_service", "/legal/terms/"),
+    Visit("terms_of_service_version", "/legal/terms/{terms_version}/"),
+    Visit("contact", "/contact/"),
+    Visit("contact", "/contact/", "with errors", send_the_contact_form_with_errors),
+    Visit("contact_sent", "/contact/", "sent", send_a_question),
     Visit("account_deleted", "/account/deleted/"),
     Visit("", "/no-such-page/", "the 404 page", status=404),
     Visit(
@@ -338,6 +366,13 @@ MEMBER_PAGES = (
     Visit("account_wallets", "/account/wallets/"),
     Visit("account_privacy", "/account/privacy/"),
     Visit("account_activity", "/account/activity/"),
+    Visit(
+        "account_activity",
+        "/account/activity/?period=all",
+        "all time, the charts' figures opened",
+        open_the_charts_figures,
+    ),
+    Visit("account_activity", "/account/activity/?period=bogus&date_to=soon", "with errors"),
     Visit("account_activity_detail", "/account/activity/{generation_with_text}/", "with text"),
     Visit("account_activity_detail", "/account/activity/{generation_without_text}/", "no text"),
     Visit("account_data", "/account/data/", "", confirm_with_the_password),
@@ -359,6 +394,7 @@ MEMBER_PAGES = (
     ),
     Visit("account_request_reauthentication_code", "/accounts/reauthenticate/code/"),
     Visit("wallet_reauthenticate", "/accounts/wallet/reauthenticate/"),
+    Visit("contact", "/contact/", "signed in: the address filled in"),
     Visit("account_logout", "/accounts/logout/"),
 )
 
@@ -368,6 +404,7 @@ NOTICED_PAGES = (
     Visit("account_home", "/account/", "every notice"),
     Visit("account_privacy", "/account/privacy/", "every notice"),
     Visit("privacy_policy", "/legal/privacy/", "every notice, not acknowledged"),
+    Visit("terms_of_service", "/legal/terms/", "every notice, not acknowledged"),
     Visit("home", "/", "every notice"),
 )
 
@@ -462,6 +499,21 @@ STAFF_PAGES = (
     Visit("admin:privacy_termination_changelist", "/admin/privacy/termination/"),
     Visit("admin:privacy_termination_change", "/admin/privacy/termination/{termination}/change/"),
     Visit("admin:privacy_auditevent_changelist", "/admin/privacy/auditevent/"),
+    Visit("admin:privacy_serviceprovider_changelist", "/admin/privacy/serviceprovider/"),
+    Visit(
+        "admin:privacy_serviceprovider_change",
+        "/admin/privacy/serviceprovider/{service_provider}/change/",
+        "support may only read it",
+    ),
+    Visit("admin:support_ticket_changelist", "/admin/support/ticket/"),
+    Visit("admin:support_ticket_change", "/admin/support/ticket/{ticket}/change/"),
+    Visit("admin:support_ticket_answer", "/admin/support/ticket/{ticket}/answer/"),
+    Visit("admin:support_ticket_convert", "/admin/support/ticket/{ticket}/convert/"),
+    Visit(
+        "admin:support_ticket_convert",
+        "/admin/support/ticket/{under_13_ticket}/convert/",
+        "an under-13 report",
+    ),
     Visit(
         "admin:privacy_termination_legal_hold",
         "/admin/privacy/termination/{termination}/legal-hold/",
@@ -476,6 +528,18 @@ ADMINISTRATOR_PAGES = (
         "/admin/privacy/termination/{termination}/legal-hold/",
     ),
     Visit("admin:catalog_languagemodel_changelist", "/admin/catalog/languagemodel/"),
+    Visit(
+        "admin:privacy_serviceprovider_change",
+        "/admin/privacy/serviceprovider/{service_provider}/change/",
+    ),
+)
+
+# While an operator has configured analytics: the notice offers the choice, the cookies
+# page holds it, and (never accepted here) nothing is loaded from the analytics origin.
+ANALYTICS_VISITOR_PAGES = (
+    Visit("home", "/", "the cookie notice offers analytics"),
+    Visit("cookie_list", "/legal/cookies/", "the analytics choice"),
+    Visit("service_providers", "/legal/service-providers/", "with analytics configured"),
 )
 
 
@@ -513,6 +577,13 @@ def serve_error_page(route: Route, request) -> None:
         headers={"Content-Security-Policy": policy},
         body=response.content,
     )
+
+
+def enter_as_visitor_offered_analytics(page: Page, world: dict) -> None:
+    settings = world["settings"]
+    settings.PORTAL_ANALYTICS_PROVIDER = "plausible"
+    settings.PORTAL_ANALYTICS_SITE_ID = "portal.example.org"
+    settings.PORTAL_ANALYTICS_ORIGIN = "https://stats.example.org"
 
 
 def enter_as_member(page: Page, world: dict) -> None:
@@ -593,6 +664,9 @@ class Audience:
 
 AUDIENCES = (
     Audience("visitor", enter_as_visitor, VISITOR_PAGES),
+    Audience(
+        "visitor offered analytics", enter_as_visitor_offered_analytics, ANALYTICS_VISITOR_PAGES
+    ),
     Audience("member", enter_as_member, MEMBER_PAGES),
     Audience("member with notices", enter_as_noticed_member, NOTICED_PAGES),
     Audience("wallet member", enter_as_wallet_member, WALLET_MEMBER_PAGES),
@@ -614,8 +688,11 @@ NOT_PAGES = {
     "account_key_rename": "POST only: answers with the key's page",
     "account_key_logging": "POST only: answers with the key's page",
     "account_data_download": "a JSON file to download",
+    "account_activity_csv": "a CSV file to download",
     "account_deletion_request_cancel": "POST only: answers with the data page",
     "cookie_notice_read": "POST only: the cookie notice's OK",
+    "cookie_consent": "POST only: accept or refuse analytics (the notice, the cookies page)",
+    "terms_acknowledge": "POST only: the terms notice's “I have read them”",
     "privacy_policy_acknowledge": "POST only: the policy notice's “I have read it”",
     "account_confirm_login_code": "sign-in by code is off: it redirects to the sign-in page",
     "account_confirm_reauthentication_code": (
@@ -639,7 +716,7 @@ _DJANGO_ADMIN = re.compile(
 
 
 @pytest.fixture
-def world(monkeypatch) -> dict:
+def world(monkeypatch, settings) -> dict:
     """Accounts and records in the states the pages show, as ids and strings for the
     visits' paths. Purges and notices are not started (nothing here needs a worker)."""
     monkeypatch.setattr(tasks, "enqueue_purge", lambda *args, **kwargs: None)
@@ -649,25 +726,22 @@ def world(monkeypatch) -> dict:
 
     member = UserFactory(email="member@example.com", display_name="Ada Lovelace")
     EmailAddress.objects.create(user=member, email="second@example.com", verified=False)
-    api_key, _ = do_create_api_key(user=member, acting_user=member, name="My app")
-    never_logged, _ = do_create_api_key(
-        user=member, acting_user=member, name="Never logged", logging="never"
-    )
-    with_text = ingest(api_key, count=3, prompt="Summarise the heron survey")
-    without_text = ingest(never_logged, count=1, prompt="Kept nowhere")
+    api_key = ApiKeyFactory(user=member, name="My app")
+    never_logged = ApiKeyFactory(user=member, name="Never logged", logging="never")
+    with_text = ingest_numbered(api_key, count=3, prompt="Summarise the heron survey")
+    without_text = ingest_numbered(never_logged, count=1, prompt="Kept nowhere")
     do_set_logging_preferences(user=member, acting_user=member, changes={"allow_retention": False})
     do_delete_stored_prompts(
         user=member, acting_user=member, older_than=timezone.now() - dt.timedelta(days=7)
     )
 
-    noticed = UserFactory(email="noticed@example.com", policy_acknowledged="")
+    noticed = UserFactory(
+        email="noticed@example.com", policy_acknowledged="", terms_acknowledged=False
+    )
     notice = SecurityNotice.objects.create(user=noticed, kind=SecurityNotice.Kind.PASSWORD_CHANGED)
     User.objects.filter(pk=noticed.pk).update(security_notice_at=notice.created_at)
 
-    wallet_member = UserFactory(email=None, password="", display_name="Wallet Owner")
-    wallet_member.set_unusable_password()
-    wallet_member.save(update_fields=["password"])
-    wallet_member.wallets.create(address=WALLET.address)
+    WalletUserFactory(wallet=WALLET, display_name="Wallet Owner")
 
     signed_up = UserFactory(email="signed-up@example.com", verified=False)
     confirmation = EmailConfirmation.create(signed_up.emailaddress_set.get())
@@ -688,7 +762,7 @@ def world(monkeypatch) -> dict:
     give_authenticator_app(administrator)
     unguarded_staff = make_support_member()
     person = UserFactory(email="person@example.com")
-    new_key(person)
+    ApiKeyFactory(user=person)
     received = do_request_deletion(user=person, acting_user=person, scope="account", origin="user")
     other = UserFactory(email="other@example.com")
     verified = do_request_deletion(user=other, acting_user=None, scope="prompts", origin="support")
@@ -697,6 +771,7 @@ def world(monkeypatch) -> dict:
         acting_user=administrator,
         verification_method=DeletionRequest.VerificationMethod.EMAIL_REPLY,
     )
+    seed_service_providers()
     terminated = UserFactory(email="terminated@example.com")
     termination = do_terminate_account(
         user=terminated,
@@ -705,11 +780,22 @@ def world(monkeypatch) -> dict:
         reason="Resold API keys.",
         notice_text="Your account is closed for a breach of the Terms of Service.",
     )
+    ticket = do_file_ticket(
+        kind="delete_prompts", email=person.email, message="Please delete them.", user=None
+    )
+    under_13_ticket = do_file_ticket(
+        kind="under_13", email="parent@example.com", message="My child's account.", user=None
+    )
     return {
+        "ticket": ticket.pk,
+        "under_13_ticket": under_13_ticket.pk,
         "member_email": member.email,
         "noticed_email": noticed.email,
         "model": f"{model.author}/{model.slug}",
         "policy_version": CURRENT.version,
+        "terms_version": CURRENT_TERMS.version,
+        "service_provider": ServiceProvider.objects.order_by("position", "pk").first().pk,
+        "settings": settings,
         "key": api_key.pk,
         "generation_with_text": Generation.objects.get(gateway_id=with_text[0]).pk,
         "generation_without_text": Generation.objects.get(gateway_id=without_text[0]).pk,
@@ -1092,6 +1178,10 @@ def test_pages_and_key_forms_work_without_javascript(no_script_page: Page, world
     page.get_by_role("checkbox", name="I am 13 years of age or older").check()
     page.get_by_role("button", name="Sign Up").click()
     expect(page.get_by_text("You must type the same password each time.")).to_be_visible()
+
+    # The contact form is sent and answered.
+    page.goto("/contact/")
+    send_a_question(page, world)
 
     # The cookie notice's OK, then sign in.
     page.goto("/accounts/login/")

@@ -9,12 +9,11 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
 from privacy import tasks
 from privacy.models import DeletionRequest
-from tests.e2e.conftest import gateway_post, sign_in
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory
+from tests.helpers.browser import gateway_post, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +42,8 @@ def test_a_user_deletes_their_account_and_is_signed_out_for_good(
     page: Page, browser_guard, live_server, published_purges
 ):
     user = UserFactory(email=EMAIL, verified=True)
-    api_key, raw_key = do_create_api_key(user=user, acting_user=user, name="My app")
+    api_key = ApiKeyFactory(user=user, name="My app")
+    raw_key = api_key.raw_key
     assert gateway_decision(live_server, raw_key) == 200
 
     # --- Sign in; the account menu leads to "Manage account".

@@ -10,10 +10,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
-from tests.e2e.conftest import gateway_post, sign_in
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory
+from tests.helpers.browser import gateway_post, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +21,7 @@ EMAIL = "katherine@example.com"
 
 def test_a_user_downloads_their_data_as_one_json_file(page: Page, browser_guard, live_server):
     user = UserFactory(email=EMAIL, verified=True)
-    api_key, _ = do_create_api_key(user=user, acting_user=user, name="Orbit app")
+    api_key = ApiKeyFactory(user=user, name="Orbit app")
     status, answer = gateway_post(
         live_server,
         "generations",

@@ -13,10 +13,9 @@ from django.db.models import Q
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from accounts.actions import do_create_api_key
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
-from tests.e2e.conftest import gateway_post, sign_in
-from tests.factories import UserFactory
+from tests.factories.accounts import ApiKeyFactory, UserFactory
+from tests.helpers.browser import gateway_post, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -73,8 +72,14 @@ def assert_text_nowhere(page: Page, generation: dict) -> None:
         expect(page.locator("body")).not_to_contain_text(text)
 
 
+def request_rows(page: Page):
+    """The rows of the requests' table, not of the usage breakdowns above it (which
+    name the models too)."""
+    return page.get_by_role("region", name="Your requests, newest first").locator("tbody tr")
+
+
 def activity_row(page: Page, generation: dict):
-    row = page.locator("tbody tr").filter(has_text=generation["model"])
+    row = request_rows(page).filter(has_text=generation["model"])
     expect(row).to_have_count(1)
     return row
 
@@ -141,7 +146,8 @@ def test_a_user_turns_logging_off_and_the_next_generation_is_listed_as_not_store
 ):
     settings.PORTAL_PROMPT_LOGGING_DEFAULT = True  # the account starts with logging on
     user = UserFactory(email=EMAIL, verified=True)
-    api_key, raw_key = do_create_api_key(user=user, acting_user=user, name="My app")
+    api_key = ApiKeyFactory(user=user, name="My app")
+    raw_key = api_key.raw_key
     decision = gateway_decision(live_server, raw_key)
     assert decision["key_id"] == api_key.pk
     assert decision["log_prompts"] is True
@@ -178,7 +184,7 @@ def test_a_user_turns_logging_off_and_the_next_generation_is_listed_as_not_store
     page.get_by_role("navigation", name="Account").get_by_role("link", name="Activity").click()
     expect(page).to_have_url(re.compile(r"/account/activity/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Activity")
-    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(request_rows(page)).to_have_count(1)
     expect_listed(page, OFF, "Not stored")
     assert_text_nowhere(page, OFF)
     browser_guard.assert_clean()
@@ -214,7 +220,7 @@ def test_a_user_turns_logging_off_and_the_next_generation_is_listed_as_not_store
 
     page.get_by_role("navigation", name="Account").get_by_role("link", name="Activity").click()
     expect(page).to_have_url(re.compile(r"/account/activity/$"))
-    rows = page.locator("tbody tr")
+    rows = request_rows(page)
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text(ON["model"])  # newest first
     expect_listed(page, ON, "Stored")

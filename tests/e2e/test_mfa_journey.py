@@ -17,11 +17,10 @@ from allauth.mfa.models import Authenticator
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
-from tests.accounts.test_wallets import wallet_user
-from tests.e2e.conftest import add_virtual_authenticator, assert_accessible, sign_in, sign_out
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, WalletUserFactory
+from tests.helpers.admin import make_support_member
+from tests.helpers.browser import add_virtual_authenticator, assert_accessible, sign_in, sign_out
 from tests.mfa import code_for
-from tests.privacy.admin_helpers import make_support_member
 from tests.wallets import TestWallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -182,7 +181,7 @@ def sign_by_hand(page: Page, wallet: TestWallet, submit: str) -> None:
 
 def test_a_wallet_account_adds_a_passkey_and_signs_in_with_it(page: Page, browser_guard):
     wallet = TestWallet.create()
-    user = wallet_user(wallet)
+    user = WalletUserFactory(wallet=wallet)
     add_virtual_authenticator(page)
     page.goto("/accounts/wallet/login/")
     sign_by_hand(page, wallet, "Sign in")

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from catalog.models import Endpoint, LanguageModel, Provider
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -11,8 +11,8 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from privacy.policy import CURRENT
-from tests.e2e.conftest import sign_in
-from tests.factories import UserFactory
+from tests.factories.accounts import UserFactory
+from tests.helpers.browser import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -21,7 +21,7 @@ from allauth.account.utils import user_pk_to_url_str
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
-from tests.e2e.conftest import BrowserGuard, install_browser_wallet, sign_in, sign_out
+from tests.helpers.browser import BrowserGuard, install_browser_wallet, sign_in, sign_out
 from tests.wallets import TestWallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

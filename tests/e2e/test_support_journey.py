@@ -16,10 +16,12 @@ from accounts.models import User
 from privacy import tasks
 from privacy.deletion.requests import do_request_deletion
 from privacy.models import AuditEvent, DeletionRequest
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.admin import make_support_member
+from tests.helpers.markers import unique_marker
+from tests.helpers.purge_worker import PurgeRun
 from tests.mfa import code_for, give_authenticator_app
-from tests.privacy.admin_helpers import make_support_member
-from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
-from tests.privacy.test_purge_worker import PurgeRun
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -45,13 +47,13 @@ def worker(redis_url, tmp_path, monkeypatch) -> Iterator[PurgeRun]:
 def test_support_verifies_and_schedules_a_request_and_sees_the_receipt(
     page: Page, browser_guard, worker
 ):
-    person = make_user()
+    person = TraceableUserFactory()
     person_id = person.pk
-    ingest(new_key(person), count=5, prompt=unique_marker("prompt"))
+    ingest_numbered(ApiKeyFactory(user=person), count=5, prompt=unique_marker("prompt"))
     # The person asked from their account (RECEIVED, waiting for verification).
     request = do_request_deletion(user=person, acting_user=person, scope="account", origin="user")
     other = do_request_deletion(
-        user=make_user(), acting_user=None, scope="prompts", origin="support"
+        user=TraceableUserFactory(), acting_user=None, scope="prompts", origin="support"
     )
     DeletionRequest.objects.filter(pk=other.pk).update(status=DeletionRequest.Status.CANCELLED)
     staff = make_support_member()

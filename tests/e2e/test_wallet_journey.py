@@ -17,7 +17,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.models import User, Wallet
-from tests.e2e.conftest import install_browser_wallet, sign_out
+from tests.factories.accounts import WalletFactory
+from tests.helpers.browser import install_browser_wallet, sign_out
 from tests.wallets import TestWallet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -170,7 +171,7 @@ def test_a_user_without_a_browser_wallet_signs_the_message_by_hand(
     user = User(age_confirmed_at=timezone.now())
     user.set_unusable_password()
     user.save()
-    Wallet.objects.create(user=user, address=ADDRESS)
+    WalletFactory(user=user, address=ADDRESS)
     main_nav = page.get_by_role("navigation", name="Main")
 
     def show_message_to_sign() -> str:

@@ -12,12 +12,8 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from logging_prefs.actions import do_set_logging_preferences
 from logging_prefs.models import Generation
-from tests.logging_prefs.factories import (
-    ingest,
-    make_key,
-    make_user,
-    set_text_state,
-)
+from tests.factories.accounts import ApiKeyFactory, UserFactory
+from tests.factories.logging_prefs import GenerationFactory, ingest, set_text_state
 
 pytestmark = pytest.mark.django_db
 
@@ -51,11 +47,11 @@ def older_url(response) -> str | None:
 
 @pytest.fixture
 def api_key(user):
-    return make_key(user, name="Chat app key")
+    return ApiKeyFactory(user=user, name="Chat app key")
 
 
 def test_activity_pages_require_sign_in(client, api_key):
-    generation = ingest(api_key)[0]
+    generation = GenerationFactory(api_key=api_key)
     for url in (ACTIVITY_URL, detail_url(generation)):
         response = client.get(url)
         assert response.status_code == 302
@@ -63,16 +59,16 @@ def test_activity_pages_require_sign_in(client, api_key):
 
 
 def test_activity_lists_own_generations_newest_first_with_their_metadata(user_client, api_key):
-    older = ingest(
-        api_key,
-        newest=timezone.now() - dt.timedelta(hours=2),
+    older = GenerationFactory(
+        api_key=api_key,
+        created_at=timezone.now() - dt.timedelta(hours=2),
         model="anthropic/claude-sonnet-4",
         provider="Anthropic",
         prompt_tokens=100,
         completion_tokens=23,
         cost_usd="0.00420000",
-    )[0]
-    newer = ingest(api_key, newest=timezone.now() - dt.timedelta(minutes=5))[0]
+    )
+    newer = GenerationFactory(api_key=api_key, created_at=timezone.now() - dt.timedelta(minutes=5))
 
     response = user_client.get(ACTIVITY_URL)
 
@@ -116,9 +112,9 @@ def test_activity_list_does_not_load_prompt_text(user_client, api_key):
 
 
 def test_user_cannot_see_another_users_generation(user_client, user):
-    other_key = make_key(make_user(), name="Other person's key")
-    theirs = ingest(other_key, prompt="their secret prompt", model="their/model")[0]
-    mine = ingest(make_key(user))[0]
+    other_key = ApiKeyFactory(user=UserFactory(), name="Other person's key")
+    theirs = GenerationFactory(api_key=other_key, prompt="their secret prompt", model="their/model")
+    mine = GenerationFactory(api_key=ApiKeyFactory(user=user))
 
     listing = user_client.get(ACTIVITY_URL)
     assert shown_ids(listing) == [mine.pk]
@@ -147,15 +143,15 @@ def test_activity_detail_shows_all_metadata_and_the_stored_text_escaped(
     user_client, api_key, settings
 ):
     settings.PORTAL_PROMPT_RETENTION_DAYS = 30
-    generation = ingest(
-        api_key,
+    generation = GenerationFactory(
+        api_key=api_key,
         prompt="<script>alert('x')</script>\nSecond line",
         completion="I will not run <b>that</b>.",
         app_url="https://writer.example.org/",
         app_title="Writer",
         prompt_tokens=7,
         completion_tokens=5,
-    )[0]
+    )
 
     response = user_client.get(detail_url(generation))
 
@@ -184,7 +180,7 @@ def test_activity_detail_shows_all_metadata_and_the_stored_text_escaped(
 
 def test_activity_detail_says_not_stored_when_logging_was_off(user_client, user, api_key):
     do_set_logging_preferences(user=user, acting_user=user, changes={"log_prompts": False})
-    generation = ingest(api_key, prompt="never to be kept")[0]
+    generation = GenerationFactory(api_key=api_key, prompt="never to be kept")
     assert generation.text_state == Generation.TextState.NOT_LOGGED
 
     text = text_of(user_client.get(detail_url(generation)))
@@ -195,21 +191,21 @@ def test_activity_detail_says_not_stored_when_logging_was_off(user_client, user,
 
 
 def test_activity_detail_says_not_stored_when_the_key_never_logs(user_client, user):
-    strict_key = make_key(user, name="Strict", logging=ApiKey.Logging.NEVER)
-    generation = ingest(strict_key)[0]
+    strict_key = ApiKeyFactory(user=user, name="Strict", logging=ApiKey.Logging.NEVER)
+    generation = GenerationFactory(api_key=strict_key)
     assert "Not stored: logging was off." in text_of(user_client.get(detail_url(generation)))
 
 
 def test_activity_detail_says_expired_after_the_retention_period(user_client, api_key, settings):
     settings.PORTAL_PROMPT_RETENTION_DAYS = 14
-    generation = set_text_state(ingest(api_key)[0], Generation.TextState.EXPIRED)
+    generation = set_text_state(GenerationFactory(api_key=api_key), Generation.TextState.EXPIRED)
     text = text_of(user_client.get(detail_url(generation)))
     assert "Expired after 14 days." in text
     assert "Translate" not in text
 
 
 def test_activity_detail_says_deleted_at_the_users_request(user_client, api_key):
-    generation = set_text_state(ingest(api_key)[0], Generation.TextState.DELETED)
+    generation = set_text_state(GenerationFactory(api_key=api_key), Generation.TextState.DELETED)
     text = text_of(user_client.get(detail_url(generation)))
     assert "Deleted at your request." in text
     assert "Translate" not in text
@@ -287,17 +283,21 @@ def test_a_cursor_signed_for_something_else_is_refused(user_client, api_key):
 
 
 def test_activity_filters_by_model_app_key_and_dates(user_client, user, api_key):
-    other_key = make_key(user, name="Second key")
+    other_key = ApiKeyFactory(user=user, name="Second key")
     now = timezone.now()
-    gpt = ingest(api_key, model="openai/gpt-4o", newest=now - dt.timedelta(days=3))[0]
-    claude = ingest(
-        api_key,
+    gpt = GenerationFactory(
+        api_key=api_key, model="openai/gpt-4o", created_at=now - dt.timedelta(days=3)
+    )
+    claude = GenerationFactory(
+        api_key=api_key,
         model="anthropic/claude-sonnet-4",
         app_url="https://notes.example.net/",
         app_title="Notes",
-        newest=now - dt.timedelta(days=1),
-    )[0]
-    second = ingest(other_key, model="openai/gpt-4o", app_title="Batch", app_url=None)[0]
+        created_at=now - dt.timedelta(days=1),
+    )
+    second = GenerationFactory(
+        api_key=other_key, model="openai/gpt-4o", app_title="Batch", app_url=None
+    )
 
     def ids(**params):
         response = user_client.get(ACTIVITY_URL, params)
@@ -355,7 +355,7 @@ def test_bad_filters_are_form_errors_not_server_errors(
 
 
 def test_key_filter_refuses_another_users_key(user_client, api_key):
-    other_key = make_key(make_user(), name="Not yours")
+    other_key = ApiKeyFactory(user=UserFactory(), name="Not yours")
     ingest(other_key)
     ingest(api_key)
     response = user_client.get(ACTIVITY_URL, {"key": other_key.pk})
@@ -381,7 +381,7 @@ def test_activity_page_never_counts_or_offsets(user_client, api_key, django_asse
 def test_activity_page_query_count_is_bounded_whatever_the_data_size(
     user_client, user, api_key, rows, django_assert_max_num_queries
 ):
-    second_key = make_key(user, name="Second key")
+    second_key = ApiKeyFactory(user=user, name="Second key")
     ingest(api_key, rows // 2 + rows % 2)
     ingest(second_key, rows // 2)
     user_client.get(ACTIVITY_URL)  # warm the session cache

@@ -22,7 +22,8 @@ from logging_prefs.categories import (
     score_prompt,
 )
 from logging_prefs.models import CategoryDailyCount, Generation
-from tests.logging_prefs.factories import ingest, make_key, make_user, set_text_state
+from tests.factories.accounts import ApiKeyFactory, UserFactory
+from tests.factories.logging_prefs import GenerationFactory, ingest, set_text_state
 
 # --- The classifier ---------------------------------------------------------------
 
@@ -162,35 +163,44 @@ def total_counted() -> int:
 
 @pytest.mark.django_db
 def test_categorisation_never_sees_opted_out_text(seen, requeues):
-    allowed_key = make_key(make_user())
-    [allowed] = ingest(allowed_key, prompt="ALLOWED: write a python function to sort a list")
+    allowed_key = ApiKeyFactory(user=UserFactory())
+    allowed = GenerationFactory(
+        api_key=allowed_key, prompt="ALLOWED: write a python function to sort a list"
+    )
 
     # Stored while logging was on; the owner opted out afterwards.
-    opted_out_user = make_user()
-    [opted_out] = ingest(make_key(opted_out_user), prompt="OPTED OUT: my diary entry")
+    opted_out_user = UserFactory()
+    opted_out = GenerationFactory(
+        api_key=ApiKeyFactory(user=opted_out_user), prompt="OPTED OUT: my diary entry"
+    )
     do_set_logging_preferences(
         user=opted_out_user, acting_user=opted_out_user, changes={"log_prompts": False}
     )
 
     # Stored through a key that was switched to never-log afterwards.
-    never_user = make_user()
-    never_key = make_key(never_user)
-    [never_later] = ingest(never_key, prompt="NEVER-LOG KEY: confidential contract")
+    never_user = UserFactory()
+    never_key = ApiKeyFactory(user=never_user)
+    never_later = GenerationFactory(
+        api_key=never_key, prompt="NEVER-LOG KEY: confidential contract"
+    )
     do_set_api_key_logging(api_key=never_key, acting_user=never_user, logging="never")
 
     # A key that was never-log from the start: its text is not even stored.
-    [never_from_start] = ingest(
-        make_key(make_user(), logging=ApiKey.Logging.NEVER), prompt="NEVER FROM START"
+    never_from_start = GenerationFactory(
+        api_key=ApiKeyFactory(user=UserFactory(), logging=ApiKey.Logging.NEVER),
+        prompt="NEVER FROM START",
     )
 
     # A deactivated account.
-    inactive_user = make_user()
-    [inactive] = ingest(make_key(inactive_user), prompt="INACTIVE: old notes")
+    inactive_user = UserFactory()
+    inactive = GenerationFactory(
+        api_key=ApiKeyFactory(user=inactive_user), prompt="INACTIVE: old notes"
+    )
     inactive_user.is_active = False
     inactive_user.save(update_fields=["is_active"])
 
     # Past retention: no text left to read.
-    [expired] = ingest(make_key(make_user()), prompt="EXPIRED")
+    expired = GenerationFactory(api_key=ApiKeyFactory(user=UserFactory()), prompt="EXPIRED")
     set_text_state(expired, Generation.TextState.EXPIRED)
 
     # The opted-out and never-log text really is stored: only the task's filter keeps
@@ -211,9 +221,9 @@ def test_categorisation_never_sees_opted_out_text(seen, requeues):
 
 @pytest.mark.django_db
 def test_category_counts_store_no_user_link(seen, requeues):
-    user = make_user(email="someone.private@example.com")
+    user = UserFactory(email="someone.private@example.com")
     prompt = "Translate 'my bank password is hunter2' into French"
-    ingest(make_key(user), prompt=prompt, model="mistralai/mistral-large")
+    ingest(ApiKeyFactory(user=user), prompt=prompt, model="mistralai/mistral-large")
 
     categorise_stored_prompts.run()
 
@@ -232,7 +242,7 @@ def test_category_counts_store_no_user_link(seen, requeues):
 
 @pytest.mark.django_db
 def test_categorising_twice_counts_nothing_twice(seen, requeues):
-    api_key = make_key(make_user())
+    api_key = ApiKeyFactory(user=UserFactory())
     ingest(api_key, 3, prompt="Solve for x: 2x + 3 = 11")
 
     assert categorise_stored_prompts.run() == 3
@@ -250,7 +260,7 @@ def test_categorising_twice_counts_nothing_twice(seen, requeues):
 
 @pytest.mark.django_db
 def test_category_counts_add_up_per_model_category_and_day(seen, requeues):
-    api_key = make_key(make_user())
+    api_key = ApiKeyFactory(user=UserFactory())
     today = timezone.now()
     five_days_ago = today - dt.timedelta(days=5)
     # An earlier run's count for the same (model, category, day): the upsert adds to it.
@@ -290,10 +300,10 @@ def test_categorisation_processes_in_chunks_and_requeues_while_eligible_rows_rem
     seen, requeues, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr(tasks, "CATEGORISATION_CHUNK_SIZE", 2)
-    ingest(make_key(make_user()), 3, prompt="What is the derivative of x^3?")
+    ingest(ApiKeyFactory(user=UserFactory()), 3, prompt="What is the derivative of x^3?")
     # Ineligible rows never keep the chain going.
-    opted_out = make_user()
-    ingest(make_key(opted_out), 3, prompt="private")
+    opted_out = UserFactory()
+    ingest(ApiKeyFactory(user=opted_out), 3, prompt="private")
     do_set_logging_preferences(
         user=opted_out, acting_user=opted_out, changes={"log_prompts": False}
     )

@@ -33,17 +33,17 @@ def _simulate(*args: str) -> str:
 
 
 def test_simulate_gateway_posts_realistic_generations_for_the_demo_user(demo_user, monkeypatch):
-    import logging_prefs.api
+    import gateway.api
 
     posted = []
-    real_ingest = logging_prefs.api.do_ingest_generations
+    real_ingest = gateway.api.do_ingest_generations
 
     def spy(*, records):
         posted.append(len(records))
         return real_ingest(records=records)
 
     # Proof that the records went through the API view, not straight to the action.
-    monkeypatch.setattr(logging_prefs.api, "do_ingest_generations", spy)
+    monkeypatch.setattr(gateway.api, "do_ingest_generations", spy)
 
     output = _simulate("--count", "120", "--seed", "7")
 

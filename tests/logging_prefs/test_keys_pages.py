@@ -13,7 +13,9 @@ from django.utils import timezone
 from accounts.models import ApiKey, hash_api_key
 from logging_prefs.models import PreferenceChange
 from logging_prefs.views import NEW_KEY_SESSION_KEY
-from tests.logging_prefs.factories import ingest, make_key, make_user, signed_in
+from tests.factories.accounts import ApiKeyFactory, UserFactory
+from tests.factories.logging_prefs import ingest
+from tests.helpers.accounts import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +39,7 @@ def errors_of(response) -> list[str]:
 
 
 def test_keys_pages_require_sign_in(client, user):
-    api_key = make_key(user)
+    api_key = ApiKeyFactory(user=user)
     for url in (KEYS_URL, key_url(api_key), key_url(api_key, "revoke")):
         response = client.get(url)
         assert response.status_code == 302
@@ -77,9 +79,9 @@ def test_raw_key_is_shown_once_and_stored_only_as_hash(user_client, user):
 
 
 def test_keys_page_lists_name_prefix_logging_last_use_and_revoked_state(user_client, user):
-    used = make_key(user, name="Used key")
-    never_used = make_key(user, name="Idle key", logging=ApiKey.Logging.NEVER)
-    revoked = make_key(user, name="Old key")
+    used = ApiKeyFactory(user=user, name="Used key")
+    never_used = ApiKeyFactory(user=user, name="Idle key", logging=ApiKey.Logging.NEVER)
+    revoked = ApiKeyFactory(user=user, name="Old key")
     ingest(used, 1, newest=timezone.now() - dt.timedelta(hours=3))
     revoked.revoked_at = timezone.now()
     revoked.save(update_fields=["revoked_at"])
@@ -97,8 +99,8 @@ def test_keys_page_lists_name_prefix_logging_last_use_and_revoked_state(user_cli
 
 
 def test_user_sees_only_their_own_keys(user_client, user):
-    make_key(user, name="Mine")
-    make_key(make_user(), name="Somebody else's")
+    ApiKeyFactory(user=user, name="Mine")
+    ApiKeyFactory(user=UserFactory(), name="Somebody else's")
     html = user_client.get(KEYS_URL).content.decode()
     assert "Mine" in html
     assert "Somebody else" not in html
@@ -141,14 +143,14 @@ def test_submitting_the_create_form_twice_creates_one_key(user_client, user):
 
 
 def test_a_revoked_keys_name_can_be_reused(user_client, user):
-    old = make_key(user, name="Bot")
+    old = ApiKeyFactory(user=user, name="Bot")
     user_client.post(key_url(old, "revoke"), {"confirm": "on"})
     assert user_client.post(KEYS_URL, {"name": "Bot", "logging": "account"}).status_code == 302
     assert ApiKey.objects.filter(user=user, name="Bot").count() == 2
 
 
 def test_user_can_rename_their_key(user_client, user):
-    api_key = make_key(user, name="Before")
+    api_key = ApiKeyFactory(user=user, name="Before")
     response = user_client.post(key_url(api_key, "rename"), {"name": "After"})
     assert response.status_code == 302
     assert response["Location"] == key_url(api_key)
@@ -168,8 +170,8 @@ def test_user_can_rename_their_key(user_client, user):
 def test_rename_with_a_bad_name_is_a_form_error_and_changes_nothing(
     user_client, user, name, expected
 ):
-    make_key(user, name="Taken")
-    api_key = make_key(user, name="Mine")
+    ApiKeyFactory(user=user, name="Taken")
+    api_key = ApiKeyFactory(user=user, name="Mine")
     response = user_client.post(key_url(api_key, "rename"), {"name": name})
     assert response.status_code == 200
     assert any(expected in error for error in errors_of(response)), errors_of(response)
@@ -178,7 +180,7 @@ def test_rename_with_a_bad_name_is_a_form_error_and_changes_nothing(
 
 
 def test_key_can_be_made_stricter_than_the_account_and_is_audited(user_client, user):
-    api_key = make_key(user)
+    api_key = ApiKeyFactory(user=user)
     page = user_client.get(key_url(api_key)).content.decode()
     assert "stricter than your account, never looser" in page
 
@@ -201,7 +203,7 @@ def test_key_can_be_made_stricter_than_the_account_and_is_audited(user_client, u
 
 @pytest.mark.parametrize("value", ["always", "", "ACCOUNT", "x" * 500])
 def test_unknown_key_logging_value_is_a_form_error_and_changes_nothing(user_client, user, value):
-    api_key = make_key(user, logging=ApiKey.Logging.NEVER)
+    api_key = ApiKeyFactory(user=user, logging=ApiKey.Logging.NEVER)
     response = user_client.post(key_url(api_key, "logging"), {"logging": value})
     assert response.status_code == 200
     assert errors_of(response)
@@ -211,7 +213,7 @@ def test_unknown_key_logging_value_is_a_form_error_and_changes_nothing(user_clie
 
 
 def test_revoking_needs_confirmation(user_client, user):
-    api_key = make_key(user, name="Prod")
+    api_key = ApiKeyFactory(user=user, name="Prod")
     confirm_page = user_client.get(key_url(api_key, "revoke"))
     assert confirm_page.status_code == 200
     assert "cannot be restored" in confirm_page.content.decode()
@@ -224,7 +226,7 @@ def test_revoking_needs_confirmation(user_client, user):
 
 
 def test_revoked_key_stays_listed_as_revoked_and_revoking_twice_changes_nothing(user_client, user):
-    api_key = make_key(user, name="Prod")
+    api_key = ApiKeyFactory(user=user, name="Prod")
     response = user_client.post(key_url(api_key, "revoke"), {"confirm": "on"})
     assert response.status_code == 302
     assert response["Location"] == KEYS_URL
@@ -242,7 +244,7 @@ def test_revoked_key_stays_listed_as_revoked_and_revoking_twice_changes_nothing(
 
 
 def test_revoked_key_cannot_be_renamed_or_have_its_logging_changed(user_client, user):
-    api_key = make_key(user, name="Gone")
+    api_key = ApiKeyFactory(user=user, name="Gone")
     user_client.post(key_url(api_key, "revoke"), {"confirm": "on"})
 
     rename = user_client.post(key_url(api_key, "rename"), {"name": "Back"})
@@ -257,7 +259,7 @@ def test_revoked_key_cannot_be_renamed_or_have_its_logging_changed(user_client, 
 
 
 def test_user_cannot_revoke_another_users_key(user_client):
-    other_key = make_key(make_user(), name="Theirs")
+    other_key = ApiKeyFactory(user=UserFactory(), name="Theirs")
     assert user_client.get(key_url(other_key, "revoke")).status_code == 404
     assert user_client.post(key_url(other_key, "revoke"), {"confirm": "on"}).status_code == 404
     other_key.refresh_from_db()
@@ -265,7 +267,7 @@ def test_user_cannot_revoke_another_users_key(user_client):
 
 
 def test_user_cannot_see_rename_or_change_another_users_key(user_client):
-    other_key = make_key(make_user(), name="Theirs")
+    other_key = ApiKeyFactory(user=UserFactory(), name="Theirs")
     assert user_client.get(key_url(other_key)).status_code == 404
     assert user_client.post(key_url(other_key, "rename"), {"name": "Mine"}).status_code == 404
     response = user_client.post(key_url(other_key, "logging"), {"logging": "never"})
@@ -287,20 +289,20 @@ def test_user_cannot_see_rename_or_change_another_users_key(user_client):
     ],
 )
 def test_forged_key_ids_are_not_found(user_client, user, path):
-    make_key(user)
+    ApiKeyFactory(user=user)
     assert user_client.get(path).status_code == 404
     assert user_client.post(path, {"confirm": "on", "name": "x"}).status_code in (404, 405)
     assert not ApiKey.objects.filter(revoked_at__isnull=False).exists()
 
 
 def test_key_changes_only_by_post(user_client, user):
-    api_key = make_key(user)
+    api_key = ApiKeyFactory(user=user)
     assert user_client.get(key_url(api_key, "rename")).status_code == 405
     assert user_client.get(key_url(api_key, "logging")).status_code == 405
 
 
 def test_key_forms_are_csrf_protected(user):
-    api_key = make_key(user, name="Safe")
+    api_key = ApiKeyFactory(user=user, name="Safe")
     client = signed_in(Client(enforce_csrf_checks=True), user)
     assert client.post(KEYS_URL, {"name": "New", "logging": "account"}).status_code == 403
     assert client.post(key_url(api_key, "rename"), {"name": "Hijacked"}).status_code == 403

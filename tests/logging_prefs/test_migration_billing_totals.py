@@ -16,7 +16,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from tests.privacy.conftest import ledger_totals
+from tests.helpers.migrations import migrate_to_latest
+from tests.helpers.privacy import ledger_totals
 
 BEFORE_TOTALS = ("logging_prefs", "0004_billingrecord")
 
@@ -51,12 +52,6 @@ EXPECTED = {
     (MARCH_2, CLAUDE, ANTHROPIC): (2, 47, 403, Decimal("0.01500042")),
     (MARCH_2, GPT, OPENAI): (1, 1, 2, Decimal("0.00000001")),
 }
-
-
-def migrate_to_latest() -> None:
-    """Every app forward to its last migration (the schema the rest of the tests use)."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)

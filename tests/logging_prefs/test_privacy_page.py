@@ -11,7 +11,9 @@ from django.urls import NoReverseMatch, reverse
 from accounts.models import ApiKey
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
 from logging_prefs.models import LoggingPreference, PreferenceChange
-from tests.logging_prefs.factories import make_history, make_key, make_user, signed_in
+from tests.factories.accounts import ApiKeyFactory, UserFactory
+from tests.factories.logging_prefs import make_history
+from tests.helpers.accounts import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -174,8 +176,8 @@ def test_privacy_form_is_csrf_protected(user):
 
 
 def test_history_says_who_changed_what_and_names_the_key(user_client, user):
-    support = make_user(is_staff=True)
-    api_key = make_key(user, name="Nightly batch")
+    support = UserFactory(is_staff=True)
+    api_key = ApiKeyFactory(user=user, name="Nightly batch")
     do_set_logging_preferences(user=user, acting_user=support, changes={"zdr_only": True})
     do_set_api_key_logging(api_key=api_key, acting_user=user, logging=ApiKey.Logging.NEVER)
 
@@ -199,8 +201,8 @@ def test_history_is_limited_with_a_count(user_client, user):
 
 
 def test_user_does_not_see_another_users_history(user_client):
-    other = make_user()
-    other_key = make_key(other, name="Their secret project")
+    other = UserFactory()
+    other_key = ApiKeyFactory(user=other, name="Their secret project")
     do_set_api_key_logging(api_key=other_key, acting_user=other, logging="never")
     html = user_client.get(PRIVACY_URL).content.decode()
     assert "Their secret project" not in html
@@ -211,7 +213,7 @@ def test_user_does_not_see_another_users_history(user_client):
 def test_privacy_page_query_count_is_bounded_whatever_the_data_size(
     user_client, user, rows, django_assert_max_num_queries
 ):
-    api_key = make_key(user, name="Key with history")
+    api_key = ApiKeyFactory(user=user, name="Key with history")
     make_history(user, rows, api_key=api_key)
     user_client.get(PRIVACY_URL)  # warm the session cache
 

@@ -14,7 +14,8 @@ from logging_prefs.models import Generation
 from logging_prefs.retention import do_expire_stored_text
 from logging_prefs.schedules import BEAT_SCHEDULE
 from portal.celery import app
-from tests.logging_prefs.factories import ingest, make_key, make_user, set_text_state
+from tests.factories.accounts import ApiKeyFactory, UserFactory
+from tests.factories.logging_prefs import GenerationFactory, ingest, set_text_state
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def days_ago(days: float) -> dt.datetime:
 
 @pytest.fixture
 def api_key():
-    return make_key(make_user())
+    return ApiKeyFactory(user=UserFactory())
 
 
 @pytest.fixture
@@ -45,9 +46,9 @@ expire_stored_text = tasks.expire_stored_text
 
 
 def test_expiry_removes_text_and_keeps_metadata(api_key, requeues):
-    [old] = ingest(
-        api_key,
-        newest=days_ago(31),
+    old = GenerationFactory(
+        api_key=api_key,
+        created_at=days_ago(31),
         model="anthropic/claude-3.5-sonnet",
         provider="Anthropic",
         prompt="Summarise my medical notes",
@@ -75,9 +76,13 @@ def test_expiry_removes_text_and_keeps_metadata(api_key, requeues):
 
 def test_expiry_keeps_text_younger_than_retention(api_key, requeues, settings):
     settings.PORTAL_PROMPT_RETENTION_DAYS = 30
-    [expires] = ingest(api_key, newest=days_ago(30.01), prompt="past retention")
-    [stays] = ingest(api_key, newest=days_ago(29.99), prompt="just inside retention")
-    [fresh] = ingest(api_key, prompt="from a minute ago")
+    expires = GenerationFactory(
+        api_key=api_key, created_at=days_ago(30.01), prompt="past retention"
+    )
+    stays = GenerationFactory(
+        api_key=api_key, created_at=days_ago(29.99), prompt="just inside retention"
+    )
+    fresh = GenerationFactory(api_key=api_key, prompt="from a minute ago")
 
     expire_stored_text.run()
 
@@ -90,8 +95,8 @@ def test_expiry_keeps_text_younger_than_retention(api_key, requeues, settings):
 
 def test_expiry_follows_the_configured_retention_days(api_key, requeues, settings):
     settings.PORTAL_PROMPT_RETENTION_DAYS = 7
-    [eight_days] = ingest(api_key, newest=days_ago(8))
-    [six_days] = ingest(api_key, newest=days_ago(6))
+    eight_days = GenerationFactory(api_key=api_key, created_at=days_ago(8))
+    six_days = GenerationFactory(api_key=api_key, created_at=days_ago(6))
 
     expire_stored_text.run()
 
@@ -106,7 +111,7 @@ def test_expiry_processes_in_chunks_and_requeues_until_done(
 ):
     monkeypatch.setattr(tasks, "EXPIRY_CHUNK_SIZE", 2)
     old = ingest(api_key, 5, newest=days_ago(40), step=dt.timedelta(hours=1))
-    [young] = ingest(api_key, newest=days_ago(29))
+    young = GenerationFactory(api_key=api_key, created_at=days_ago(29))
 
     expired_per_run = []
     args: tuple = ()

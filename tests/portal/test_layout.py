@@ -1,6 +1,6 @@
 """The tree says where things are: each page is served by the app that owns what it shows,
-URL modules are named for where they are included, and no two of the project's classes
-share a name (a reader who greps for one finds one)."""
+URL modules are named for where they are included, the gateway API is one package, and
+no two of the project's classes share a name (a reader who greps for one finds one)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from django.conf import settings
 from django.urls import URLResolver, get_resolver, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,9 +78,35 @@ def test_each_page_is_served_by_the_app_that_owns_what_it_shows(path, app):
     assert resolve(path).func.__module__.split(".")[0] == app
 
 
+def _imported_modules(path: Path) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+        elif isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+    return modules
+
+
+def test_the_gateway_api_is_the_gateway_packages_alone():
+    """django-ninja, the API's framework, is imported in gateway/ (and behind the door
+    for private APIs, portal/compat.py) only; the URLconf and the settings take the API
+    and its fast path from there."""
+    outside = []
+    for package in (*APPS, "portal", "bench"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path == ROOT / "portal" / "compat.py":
+                continue
+            if any(module.split(".")[0] == "ninja" for module in _imported_modules(path)):
+                outside.append(str(path.relative_to(ROOT)))
+    assert outside == []
+    assert "gateway.api" in _imported_modules(ROOT / "portal" / "urls.py")
+    assert "gateway.fast_path.GatewayFastPathMiddleware" in settings.MIDDLEWARE
+
+
 def test_no_two_of_the_projects_classes_share_a_name():
     defined = defaultdict(list)
-    for app in (*APPS, "portal", "bench"):
+    for app in (*APPS, "gateway", "portal", "bench"):
         for path in sorted((ROOT / app).rglob("*.py")):
             for node in ast.parse(path.read_text()).body:
                 if isinstance(node, ast.ClassDef):

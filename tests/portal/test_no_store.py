@@ -10,8 +10,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal.middleware import PERSONAL_PATHS
 from privacy.deletion.requests import do_delete_stored_prompts
-from tests.factories import UserFactory
-from tests.logging_prefs.factories import ingest, make_key
+from tests.factories.accounts import ApiKeyFactory, UserFactory
+from tests.factories.logging_prefs import ingest
 from tests.wallets import TestWallet
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def personal_pages(arguments: dict[str, object]) -> list[str]:
 @pytest.fixture
 def owner_and_pages():
     user = UserFactory()
-    key = make_key(user)
+    key = ApiKeyFactory(user=user)
     (generation,) = ingest(key, prompt="My secret business plan", completion="Noted.")
     wallet = user.wallets.create(address=TestWallet.create().address)
     deletion, _created = do_delete_stored_prompts(user=user, acting_user=user, older_than=None)

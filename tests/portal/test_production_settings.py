@@ -6,11 +6,8 @@ subprocesses running manage.py with a production environment.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,42 +16,10 @@ from django.test import RequestFactory
 from django.urls import NoReverseMatch, get_resolver, reverse
 
 from portal import views
+from tests.helpers.production import manage, production_env
 
 BASE_DIR = Path(settings.BASE_DIR)
 TEMPLATES_DIR = BASE_DIR / "templates"
-
-
-def production_env(**overrides: str | None) -> dict[str, str]:
-    """A production environment built from scratch: nothing leaks in from the test run
-    (which has DEBUG=1 and DJANGO_SETTINGS_MODULE=tests.settings)."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "C.UTF-8",
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "ALLOWED_HOSTS": "portal.example.com",
-        "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-    }
-    for name, value in overrides.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_production_settings_pass_check_deploy_with_zero_issues():
@@ -193,13 +158,13 @@ def test_pages_list_covers_the_main_pages():
 
 @pytest.mark.django_db
 def test_every_page_carries_a_csp_with_script_src_self_and_no_unsafe_inline(client):
-    from accounts.models import User
+    from tests.factories.accounts import UserFactory
 
     pages = pages_without_arguments()
     for path in pages:
         assert_strict_csp(client.get(path))
 
-    user = User.objects.create_user(email="csp@example.com", password="a-long-test-password-1")
+    user = UserFactory(email="csp@example.com")
     client.force_login(user)
     for path in pages:
         assert_strict_csp(client.get(path))

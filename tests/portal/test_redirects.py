@@ -13,7 +13,7 @@ from django.test import Client, RequestFactory
 
 from portal.redirects import is_local_path, safe_next
 from privacy import policy
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories.accounts import DEFAULT_PASSWORD, UserFactory, WalletUserFactory
 from tests.wallets import WALLET_LOGIN_URL, TestWallet, signed
 
 pytestmark = pytest.mark.django_db
@@ -73,8 +73,7 @@ def test_the_policy_notice_answers_a_hostile_next_with_the_policy(value):
 @pytest.mark.parametrize("value", HOSTILE)
 def test_wallet_sign_in_answers_a_hostile_next_with_the_account_page(value):
     wallet = TestWallet.create()
-    user = UserFactory(email=None)
-    user.wallets.create(address=wallet.address)
+    WalletUserFactory(wallet=wallet)
     client = Client()
     page = client.get(WALLET_LOGIN_URL, {"next": value})
     assert page.status_code == 200
@@ -111,7 +110,7 @@ def test_every_form_follows_a_path_on_this_site():
     )
     assert response["Location"] == target
     wallet = TestWallet.create()
-    UserFactory(email=None).wallets.create(address=wallet.address)
+    WalletUserFactory(wallet=wallet)
     client = Client()
     response = client.post(WALLET_LOGIN_URL, {**signed(client, wallet), "next": target})
     assert response["Location"] == target

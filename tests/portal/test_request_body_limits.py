@@ -1,5 +1,5 @@
 """Request bodies: Django's default limit (2.5 MB) on every URL, the gateway's
-generations endpoint alone excepted (tests/logging_prefs/test_ingest.py)."""
+generations endpoint alone excepted (tests/gateway/test_ingest.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from tests.factories import UserFactory
+from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.django_db
 

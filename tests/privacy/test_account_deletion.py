@@ -11,64 +11,37 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.core import mail
-from django.db import connection
 from django.test import Client
 
-from accounts.actions import do_create_api_key, do_revoke_api_key
+from accounts.actions import do_revoke_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
 from privacy.deletion import closing
 from privacy.deletion.account import do_delete_account
 from privacy.models import AuditEvent, DeletionRequest
-from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.privacy.conftest import (
+from tests.factories.accounts import (
+    ApiKeyFactory,
+    TraceableUserFactory,
+    UserFactory,
+)
+from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.gateway import decision_status
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import (
     BILLING_FIELDS,
+    every_table_as_text,
     expected_totals,
-    ingest,
     ledger_totals,
-    make_user,
-    new_key,
-    unique_marker,
+    sign_in_as_browser,
 )
 
 pytestmark = pytest.mark.django_db
-
-DECISIONS_URL = "/internal/v1/decisions"
-
-
-def sign_in(user: User) -> Client:
-    """A browser session through the real login view (allauth records a UserSession)."""
-    client = Client(REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="pytest-browser")
-    response = client.post("/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD})
-    assert response.status_code == 302, response.content[:500]
-    assert client.get("/account/").status_code == 200
-    return client
-
-
-def decision_status(raw_key: str) -> int:
-    response = Client().post(
-        DECISIONS_URL,
-        {"api_key": raw_key},
-        content_type="application/json",
-        headers={"authorization": f"Bearer {settings.PORTAL_GATEWAY_TOKEN}"},
-    )
-    return response.status_code
 
 
 def delete_account(user: User, capture) -> DeletionRequest:
     with capture(execute=True):
         return do_delete_account(user=user, acting_user=user)
-
-
-def every_table_as_text() -> str:
-    """Every row of every table in the database, as text."""
-    chunks = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
-            chunks.extend(f"{table}: {row!r}" for row in cursor.fetchall())
-    return "\n".join(chunks)
 
 
 def every_redis_value_as_text(url: str) -> str:
@@ -100,17 +73,20 @@ def test_after_account_deletion_no_table_holds_the_users_email_name_or_prompt_te
 ):
     prompt = unique_marker("secret prompt")
     app_host = unique_marker("myapp")
-    user = make_user()
+    user = TraceableUserFactory()
     email, name = user.email, user.display_name
     key_name = unique_marker("key name")
-    main_key, other_key = new_key(user, key_name), new_key(user, "second")
-    ingest(main_key, count=7, prompt=prompt, app_url=f"https://{app_host}.example.com/")
-    ingest(other_key, count=2, prompt=prompt, app_title=app_host)
+    main_key, other_key = (
+        ApiKeyFactory(user=user, name=key_name),
+        ApiKeyFactory(user=user, name="second"),
+    )
+    ingest_numbered(main_key, count=7, prompt=prompt, app_url=f"https://{app_host}.example.com/")
+    ingest_numbered(other_key, count=2, prompt=prompt, app_title=app_host)
     do_set_logging_preferences(user=user, acting_user=user, changes={"allow_training_paid": True})
     do_set_api_key_logging(api_key=other_key, acting_user=user, logging=ApiKey.Logging.NEVER)
-    ingest(other_key, count=2, prompt=prompt)  # logging off for this key: no text stored
-    sign_in(user)
-    sign_in(user)
+    ingest_numbered(other_key, count=2, prompt=prompt)  # logging off for this key: no text stored
+    sign_in_as_browser(user)
+    sign_in_as_browser(user)
     staff = UserFactory(is_staff=True)
     for obj in (user, EmailAddress.objects.get(user=user), main_key):
         LogEntry.objects.create(
@@ -194,11 +170,11 @@ def test_after_account_deletion_no_table_holds_the_users_email_name_or_prompt_te
 def test_account_deletion_deactivates_ends_sessions_and_revokes_keys_at_once(
     task_queue, django_capture_on_commit_callbacks
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     raw_keys = []
     for name in ("one", "two"):
-        raw_keys.append(do_create_api_key(user=user, acting_user=user, name=name)[1])
-    browsers = [sign_in(user), sign_in(user)]
+        raw_keys.append(ApiKeyFactory(user=user, name=name).raw_key)
+    browsers = [sign_in_as_browser(user), sign_in_as_browser(user)]
     session_keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
     assert len(session_keys) == 2
     assert [decision_status(raw) for raw in raw_keys] == [200, 200]
@@ -229,10 +205,10 @@ def test_account_deletion_deactivates_ends_sessions_and_revokes_keys_at_once(
 def test_account_deletion_is_one_transaction_nothing_happens_when_a_step_fails(
     task_queue, django_capture_on_commit_callbacks, monkeypatch
 ):
-    user = make_user()
-    new_key(user, "one")
-    new_key(user, "two")
-    sign_in(user)
+    user = TraceableUserFactory()
+    ApiKeyFactory(user=user, name="one")
+    ApiKeyFactory(user=user, name="two")
+    sign_in_as_browser(user)
     revoked = []
 
     def revoke_then_fail(*, api_key, acting_user):
@@ -258,8 +234,8 @@ def test_account_deletion_is_one_transaction_nothing_happens_when_a_step_fails(
 def test_deleted_email_can_sign_up_again_as_a_new_account(
     run_purge, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    ingest(new_key(user), count=3, prompt=unique_marker("old text"))
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=3, prompt=unique_marker("old text"))
     email, old_pk, old_public_id = user.email, user.pk, user.public_id
     delete_account(user, django_capture_on_commit_callbacks)
     run_purge()

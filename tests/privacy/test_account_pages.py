@@ -9,7 +9,6 @@ is needed and nothing reaches the shared Redis broker.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
@@ -17,68 +16,34 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import timezone
 
-from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.models import Generation
-from portal.compat import AUTHENTICATION_METHODS_SESSION_KEY
 from privacy.deletion.purge import do_claim_deletion_request
-from privacy.deletion.requests import (
-    do_request_deletion,
-    do_schedule_deletion_request,
-    do_verify_deletion_request,
-)
 from privacy.models import DeletionRequest
-from tests.factories import DEFAULT_PASSWORD
-from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
+from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, TraceableUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.factories.privacy import DeletionRequestFactory
+from tests.helpers.accounts import age_reauthentication
+from tests.helpers.gateway import decision_status
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import (
+    DATA_URL,
+    DELETED_URL,
+    MANAGE_URL,
+    REAUTH_URL,
+    asks_for_reauthentication,
+    reauthenticate,
+    sign_in,
+    signed_in_and_reauthenticated,
+)
 
 pytestmark = pytest.mark.django_db
 
-DATA_URL = "/account/data/"
-MANAGE_URL = "/account/manage/"
-DELETED_URL = "/account/deleted/"
-REAUTH_URL = "/accounts/reauthenticate/"
 Status = DeletionRequest.Status
 Scope = DeletionRequest.Scope
 
 
 # --- Helpers -------------------------------------------------------------------------
-
-
-def sign_in(user: User) -> Client:
-    """A browser session through the real login view (allauth records the session)."""
-    client = Client()
-    response = client.post("/accounts/login/", {"login": user.email, "password": DEFAULT_PASSWORD})
-    assert response.status_code == 302, response.content[:500]
-    return client
-
-
-def reauthenticate(client: Client, next_url: str):
-    return client.post(f"{REAUTH_URL}?next={next_url}", {"password": DEFAULT_PASSWORD})
-
-
-def signed_in_and_reauthenticated(user: User, next_url: str = DATA_URL) -> Client:
-    client = sign_in(user)
-    response = reauthenticate(client, next_url)
-    assert response.status_code == 302
-    assert response["Location"] == next_url
-    return client
-
-
-def age_reauthentication(client: Client, seconds: int) -> None:
-    """Make the session's last re-authentication `seconds` older."""
-    session = client.session
-    records = session[AUTHENTICATION_METHODS_SESSION_KEY]
-    for record in records:
-        record["at"] -= seconds
-    session[AUTHENTICATION_METHODS_SESSION_KEY] = records
-    session.save()
-
-
-def asks_for_reauthentication(response, next_url: str) -> bool:
-    return (
-        response.status_code == 302
-        and response["Location"] == f"{REAUTH_URL}?{urlencode({'next': next_url})}"
-    )
 
 
 def flash(response) -> str:
@@ -90,37 +55,18 @@ def text_of(response) -> str:
     return response.content.decode()
 
 
-def prompts_request_for(user: User) -> DeletionRequest:
-    """A scheduled request to delete `user`'s stored prompts, built through the actions."""
-    request = do_request_deletion(
-        user=user, acting_user=user, scope=Scope.PROMPTS, origin=DeletionRequest.Origin.USER
-    )
-    request = do_verify_deletion_request(deletion_request=request, acting_user=user)
-    return do_schedule_deletion_request(deletion_request=request, acting_user=user)
-
-
-def decision_status(raw_key: str) -> int:
-    response = Client().post(
-        "/internal/v1/decisions",
-        {"api_key": raw_key},
-        content_type="application/json",
-        headers={"authorization": f"Bearer {settings.PORTAL_GATEWAY_TOKEN}"},
-    )
-    return response.status_code
-
-
 # --- /account/data/ --------------------------------------------------------------------
 
 
 def test_user_can_delete_stored_prompts_older_than_a_date_after_reauthentication(
     task_queue, run_purge, django_capture_on_commit_callbacks, mailoutbox
 ):
-    user = make_user()
-    api_key = new_key(user)
+    user = TraceableUserFactory()
+    api_key = ApiKeyFactory(user=user)
     now = timezone.now()
     old_prompt, new_prompt = unique_marker("old prompt"), unique_marker("new prompt")
-    ingest(api_key, count=3, prompt=old_prompt, created_at=now - dt.timedelta(days=10))
-    ingest(api_key, count=2, prompt=new_prompt, created_at=now - dt.timedelta(minutes=5))
+    ingest_numbered(api_key, count=3, prompt=old_prompt, created_at=now - dt.timedelta(days=10))
+    ingest_numbered(api_key, count=2, prompt=new_prompt, created_at=now - dt.timedelta(minutes=5))
     cutoff = timezone.localdate() - dt.timedelta(days=3)
 
     # Signed in, but the page asks for the password first, then comes back to the form.
@@ -177,9 +123,9 @@ def test_user_can_delete_stored_prompts_older_than_a_date_after_reauthentication
 def test_deleting_all_stored_prompts_erases_every_text_and_keeps_billing_metadata(
     task_queue, run_purge, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    api_key = new_key(user)
-    ingest(api_key, count=4, prompt=unique_marker("prompt"))
+    user = TraceableUserFactory()
+    api_key = ApiKeyFactory(user=user)
+    ingest_numbered(api_key, count=4, prompt=unique_marker("prompt"))
     client = signed_in_and_reauthenticated(user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(DATA_URL, {"which": "all", "older_than": ""})
@@ -196,7 +142,7 @@ def test_deleting_all_stored_prompts_erases_every_text_and_keeps_billing_metadat
 def test_the_post_itself_needs_a_recent_reauthentication(
     task_queue, django_capture_on_commit_callbacks
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     client = signed_in_and_reauthenticated(user)
     assert client.get(DATA_URL).status_code == 200
     # The form was left open past the reauthentication timeout.
@@ -258,8 +204,8 @@ def test_signed_out_visitors_are_sent_to_sign_in():
     ],
 )
 def test_bad_dates_and_missing_fields_are_clear_form_errors(posted, error, task_queue):
-    user = make_user()
-    ingest(new_key(user), count=2, prompt=unique_marker("prompt"))
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=2, prompt=unique_marker("prompt"))
     client = signed_in_and_reauthenticated(user)
     response = client.post(DATA_URL, posted)
     assert response.status_code == 200
@@ -273,7 +219,7 @@ def test_bad_dates_and_missing_fields_are_clear_form_errors(posted, error, task_
 
 
 def test_a_date_of_today_is_accepted():
-    user = make_user()
+    user = TraceableUserFactory()
     client = signed_in_and_reauthenticated(user)
     response = client.post(DATA_URL, {"which": "older", "older_than": timezone.localdate()})
     assert response.status_code == 302
@@ -281,9 +227,9 @@ def test_a_date_of_today_is_accepted():
 
 
 def test_user_cannot_see_or_cancel_another_users_request(task_queue):
-    alice, bob = make_user(), make_user()
-    bobs = prompts_request_for(bob)
-    alices = prompts_request_for(alice)
+    alice, bob = TraceableUserFactory(), TraceableUserFactory()
+    bobs = DeletionRequestFactory(user=bob, scheduled=True)
+    alices = DeletionRequestFactory(user=alice, scheduled=True)
     client = signed_in_and_reauthenticated(alice)
 
     page = text_of(client.get(DATA_URL))
@@ -320,8 +266,8 @@ def test_user_cannot_see_or_cancel_another_users_request(task_queue):
 
 
 def test_a_running_request_cannot_be_cancelled(task_queue):
-    user = make_user()
-    request = prompts_request_for(user)
+    user = TraceableUserFactory()
+    request = DeletionRequestFactory(user=user, scheduled=True)
     assert do_claim_deletion_request(request_id=request.pk) is not None  # a worker took it
     client = signed_in_and_reauthenticated(user)
     page = text_of(client.get(DATA_URL))
@@ -339,8 +285,8 @@ def test_a_running_request_cannot_be_cancelled(task_queue):
 
 
 def test_double_submission_creates_one_request(task_queue, django_capture_on_commit_callbacks):
-    user = make_user()
-    ingest(new_key(user), count=2, prompt=unique_marker("prompt"))
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=2, prompt=unique_marker("prompt"))
     client = signed_in_and_reauthenticated(user)
 
     # The same form sent twice (a double click): one open request, a clear answer.
@@ -380,8 +326,8 @@ def test_double_submission_creates_one_request(task_queue, django_capture_on_com
 def test_account_deletion_requires_reauthentication_and_typed_confirmation(
     task_queue, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    api_key = new_key(user)
+    user = TraceableUserFactory()
+    api_key = ApiKeyFactory(user=user)
     client = sign_in(user)
 
     # Not re-authenticated: neither the page nor the POST.
@@ -445,9 +391,9 @@ def test_account_deletion_requires_reauthentication_and_typed_confirmation(
 def test_deleted_user_is_signed_out_and_cannot_sign_in(
     task_queue, run_purge, django_capture_on_commit_callbacks, mailoutbox
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     email = user.email
-    _, raw_key = do_create_api_key(user=user, acting_user=user, name="my app")
+    raw_key = ApiKeyFactory(user=user, name="my app").raw_key
     assert decision_status(raw_key) == 200
     other_device = sign_in(user)
     client = signed_in_and_reauthenticated(user, MANAGE_URL)
@@ -496,8 +442,8 @@ def test_goodbye_page_is_public_and_plain_without_a_deletion():
 
 
 def test_forms_without_a_csrf_token_are_refused(task_queue):
-    user = make_user()
-    request = prompts_request_for(user)
+    user = TraceableUserFactory()
+    request = DeletionRequestFactory(user=user, scheduled=True)
     client = signed_in_and_reauthenticated(user)
     client.handler.enforce_csrf_checks = True  # from now on, as a browser's forged post
     for url, posted in (
@@ -514,7 +460,7 @@ def test_forms_without_a_csrf_token_are_refused(task_queue):
 
 
 def test_pages_reject_other_methods():
-    user = make_user()
+    user = TraceableUserFactory()
     client = signed_in_and_reauthenticated(user)
     for url in (DATA_URL, MANAGE_URL):
         assert client.put(url).status_code == 405
@@ -522,7 +468,7 @@ def test_pages_reject_other_methods():
 
 
 def test_the_account_hub_links_both_pages():
-    user = make_user()
+    user = TraceableUserFactory()
     page = text_of(sign_in(user).get("/account/"))
     assert f'href="{DATA_URL}"' in page
     assert f'href="{MANAGE_URL}"' in page

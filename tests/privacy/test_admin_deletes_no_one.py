@@ -22,14 +22,9 @@ from django.test import RequestFactory
 from accounts.models import User
 from privacy import registry
 from privacy.models import AuditEvent, DeletionRequest
-from tests.privacy.admin_helpers import (
-    admin_client,
-    make_superuser,
-    make_support_member,
-    messages_of,
-)
-from tests.privacy.conftest import make_user
-from tests.privacy.test_account_deletion import every_table_as_text, sign_in
+from tests.factories.accounts import TraceableUserFactory
+from tests.helpers.admin import admin_client, make_superuser, make_support_member, messages_of
+from tests.helpers.privacy import every_table_as_text, sign_in_as_browser
 
 pytestmark = pytest.mark.django_db
 
@@ -86,8 +81,8 @@ def test_nothing_the_admin_may_delete_is_or_takes_a_persons_data_with_it():
 def test_no_admin_path_deletes_a_user_outside_the_deletion_workflow(
     task_queue, run_purge, django_capture_on_commit_callbacks
 ):
-    person = make_user()
-    sign_in(person)
+    person = TraceableUserFactory()
+    sign_in_as_browser(person)
     email = person.email
     boss = make_superuser()
     client = admin_client(boss)
@@ -126,7 +121,7 @@ def test_no_admin_path_deletes_a_user_outside_the_deletion_workflow(
     support = admin_client(make_support_member())
     response = support.get(user_url(person, "delete"), follow=True)
     assert response.redirect_chain[-1][0] == f"{OPEN}?account={person.pk}"
-    viewer = make_user()
+    viewer = TraceableUserFactory()
     viewer.is_staff = True
     viewer.save(update_fields=["is_staff"])
     viewer.user_permissions.add(

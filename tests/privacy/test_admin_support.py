@@ -24,9 +24,12 @@ from privacy import mail as privacy_mail
 from privacy.deletion.account import do_delete_account
 from privacy.deletion.requests import do_request_deletion, do_verify_deletion_request
 from privacy.models import AuditEvent, DeletionRequest
-from tests.mfa import authenticator_secret, sign_in_with_code
-from tests.privacy.admin_helpers import (
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.admin import (
+    SERVICE_PROVIDERS_MIGRATION,
     SUPPORT_MIGRATION,
+    SUPPORT_TICKETS_MIGRATION,
     SUPPORT_WALLETS_MIGRATION,
     admin_client,
     make_superuser,
@@ -34,7 +37,8 @@ from tests.privacy.admin_helpers import (
     messages_of,
     support_group,
 )
-from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
+from tests.helpers.markers import unique_marker
+from tests.mfa import authenticator_secret, sign_in_with_code
 
 pytestmark = pytest.mark.django_db
 
@@ -69,18 +73,26 @@ def test_support_group_has_exactly_the_least_privileges():
     }
     assert granted == {
         f"{app_label}.{codename}"
-        for migration in (SUPPORT_MIGRATION, SUPPORT_WALLETS_MIGRATION)
+        for migration in (
+            SUPPORT_MIGRATION,
+            SUPPORT_WALLETS_MIGRATION,
+            SERVICE_PROVIDERS_MIGRATION,
+            SUPPORT_TICKETS_MIGRATION,
+        )
         for app_label, _, codename in migration.PERMISSIONS
     }
     assert granted == {
         "accounts.view_user",
         "accounts.view_wallet",
+        "privacy.view_serviceprovider",
         "privacy.view_deletionrequest",
         "privacy.change_deletionrequest",
         "privacy.view_auditevent",
         "privacy.view_termination",
         "privacy.terminate_account",
         "privacy.report_under_13",
+        "support.view_ticket",
+        "support.change_ticket",
     }
     member = make_support_member()
     for forbidden in (
@@ -98,9 +110,9 @@ def test_support_group_has_exactly_the_least_privileges():
 
 
 def test_support_group_cannot_open_prompt_text():
-    owner = make_user()
+    owner = TraceableUserFactory()
     prompt = unique_marker("secret prompt")
-    ingest(new_key(owner), count=1, prompt=prompt)
+    ingest_numbered(ApiKeyFactory(user=owner), count=1, prompt=prompt)
     generation = Generation.objects.get(user=owner)
     member = make_support_member()
     client = admin_client(member)
@@ -131,7 +143,7 @@ def test_support_group_cannot_open_prompt_text():
 
 
 def test_support_group_cannot_change_user_passwords_or_permissions():
-    person = make_user()
+    person = TraceableUserFactory()
     client = admin_client(make_support_member())
     password_hash = person.password
 
@@ -154,7 +166,7 @@ def test_support_group_cannot_change_user_passwords_or_permissions():
 
 
 def test_support_group_cannot_delete_audit_records():
-    user = make_user()
+    user = TraceableUserFactory()
     request = user_request(user)
     event = AuditEvent.objects.get(deletion_request=request)
     count = AuditEvent.objects.count()
@@ -183,8 +195,8 @@ def test_support_group_cannot_delete_audit_records():
 def test_support_verifies_and_schedules_a_request(
     task_queue, run_purge, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    ingest(new_key(user), count=3, prompt=unique_marker("prompt"))
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=3, prompt=unique_marker("prompt"))
     request = user_request(user)
     member = make_support_member()
     client = admin_client(member)
@@ -237,7 +249,7 @@ def test_support_verifies_and_schedules_a_request(
 
 
 def test_verifying_by_other_means_needs_a_note():
-    request = user_request(make_user())
+    request = user_request(TraceableUserFactory())
     client = admin_client(make_support_member())
     response = client.post(url(request, "verify"), {"verification_method": "other"})
     assert response.status_code == 200
@@ -250,7 +262,7 @@ def test_verifying_by_other_means_needs_a_note():
 
 
 def test_reject_tells_the_user_why(mailoutbox):
-    user = make_user()
+    user = TraceableUserFactory()
     request = user_request(user, scope="account")
     member = make_support_member()
     client = admin_client(member)
@@ -279,7 +291,7 @@ def test_reject_tells_the_user_why(mailoutbox):
 
 @pytest.mark.parametrize("reason", ["", "   ", "x" * 501])
 def test_reject_without_a_usable_reason_changes_nothing(mailoutbox, reason):
-    request = user_request(make_user())
+    request = user_request(TraceableUserFactory())
     response = admin_client(make_support_member()).post(url(request, "reject"), {"reason": reason})
     assert response.status_code == 200
     assert "errorlist" in response.text
@@ -292,8 +304,8 @@ def test_reject_is_refused_when_the_mail_cannot_be_sent(monkeypatch):
     def mail_server_down(*args, **kwargs):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
-    monkeypatch.setattr(privacy_mail, "send_mail", mail_server_down)
-    request = user_request(make_user())
+    monkeypatch.setattr(privacy_mail.EmailMessage, "send", mail_server_down)
+    request = user_request(TraceableUserFactory())
     response = admin_client(make_support_member()).post(
         url(request, "reject"), {"reason": "not verifiable"}, follow=True
     )
@@ -307,10 +319,10 @@ def test_reject_is_refused_when_the_mail_cannot_be_sent(monkeypatch):
 def test_illegal_transitions_are_refused_with_a_message_and_change_nothing(
     task_queue, run_purge, django_capture_on_commit_callbacks, mailoutbox
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     client = admin_client(make_support_member())
     with django_capture_on_commit_callbacks(execute=True):
-        completed = do_delete_account(user=make_user(), acting_user=None)
+        completed = do_delete_account(user=TraceableUserFactory(), acting_user=None)
     run_purge()
     completed.refresh_from_db()
     assert completed.status == Status.COMPLETED
@@ -375,10 +387,10 @@ def test_forged_ids_in_admin_urls_are_refused_not_500():
 
 
 def test_non_staff_user_on_admin_urls_is_redirected_not_500():
-    person = make_user()
+    person = TraceableUserFactory()
     request = user_request(person)
     signed_in = Client()
-    signed_in.force_login(make_user())
+    signed_in.force_login(TraceableUserFactory())
     paths = [
         "/admin/",
         LIST,
@@ -405,8 +417,8 @@ def test_non_staff_user_on_admin_urls_is_redirected_not_500():
 
 
 def test_staff_without_the_support_group_cannot_process_requests():
-    request = user_request(make_user())
-    staff = make_user()
+    request = user_request(TraceableUserFactory())
+    staff = TraceableUserFactory()
     staff.is_staff = True
     staff.save(update_fields=["is_staff"])
     staff.user_permissions.add(
@@ -423,7 +435,7 @@ def test_staff_without_the_support_group_cannot_process_requests():
 
 
 def test_support_opens_a_request_for_someone_who_wrote_in():
-    person = make_user()
+    person = TraceableUserFactory()
     member = make_support_member()
     client = admin_client(member)
     listing = client.get(LIST)
@@ -450,7 +462,7 @@ def test_support_opens_a_request_for_someone_who_wrote_in():
     assert "No account has this confirmed email address." in response.text
     # Nor one that some account holds without having confirmed it: it may be the
     # writer's own address, and the account someone else's.
-    squatter = make_user()
+    squatter = TraceableUserFactory()
     EmailAddress.objects.create(user=squatter, email="held@example.com", verified=False)
     response = client.post(f"{LIST}open/", {"address": "held@example.com", "scope": "account"})
     assert "No account has this confirmed email address." in response.text
@@ -467,12 +479,12 @@ def test_support_opens_a_request_for_someone_who_wrote_in():
 
 
 def test_overdue_filter_and_days_left():
-    fresh = user_request(make_user())
-    late = user_request(make_user())
+    fresh = user_request(TraceableUserFactory())
+    late = user_request(TraceableUserFactory())
     DeletionRequest.objects.filter(pk=late.pk).update(
         due_at=timezone.now() - dt.timedelta(days=2, hours=1)
     )
-    done = user_request(make_user())
+    done = user_request(TraceableUserFactory())
     DeletionRequest.objects.filter(pk=done.pk).update(
         due_at=timezone.now() - dt.timedelta(days=5), status=Status.REJECTED
     )
@@ -489,7 +501,7 @@ def test_overdue_filter_and_days_left():
 
 
 def test_request_pages_show_no_email_address_but_a_masked_one_until_the_notice_is_sent():
-    user = make_user()
+    user = TraceableUserFactory()
     request = user_request(user)
     client = admin_client(make_support_member())
     for path in (LIST, url(request), url(request, "verify")):

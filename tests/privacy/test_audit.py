@@ -8,7 +8,9 @@ from privacy.deletion.account import do_delete_account
 from privacy.deletion.requests import do_request_deletion
 from privacy.export import do_record_data_download
 from privacy.models import AppendOnly, AuditEvent, DeletionRequest
-from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.markers import unique_marker
 
 pytestmark = pytest.mark.django_db
 
@@ -16,10 +18,10 @@ pytestmark = pytest.mark.django_db
 def test_audit_trail_is_append_only_and_holds_no_email_or_text(
     run_purge, small_chunks, django_capture_on_commit_callbacks
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     prompt = unique_marker("prompt")
-    ingest(new_key(user), count=5, prompt=prompt)
-    staff = make_user()
+    ingest_numbered(ApiKeyFactory(user=user), count=5, prompt=prompt)
+    staff = TraceableUserFactory()
     prompts = do_request_deletion(
         user=user, acting_user=staff, scope="prompts", origin=DeletionRequest.Origin.SUPPORT
     )
@@ -66,7 +68,7 @@ def test_audit_trail_is_append_only_and_holds_no_email_or_text(
 def test_the_audit_trail_only_ever_forgets_an_erased_account_and_changes_nothing_else():
     """The one UPDATE the trigger allows: an erased account's id forgotten (actor_id NULL,
     a data download's target "account:erased"), and only once the account row is gone."""
-    live = make_user()
+    live = TraceableUserFactory()
     live_event = do_record_data_download(user=live)
     gone_id = (User.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
     gone_event = AuditEvent.objects.create(

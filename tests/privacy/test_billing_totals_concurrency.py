@@ -28,15 +28,10 @@ from logging_prefs.models import BillingDailyTotal, Generation
 from privacy.deletion.account import do_delete_account
 from privacy.deletion.purge import Claim, do_claim_deletion_request, do_purge_chunk
 from privacy.models import DeletionRequest
-from tests.conftest import run_together
-from tests.privacy.conftest import (
-    BILLING_FIELDS,
-    expected_totals,
-    ledger_totals,
-    make_user,
-    new_key,
-    unique_marker,
-)
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import BILLING_FIELDS, expected_totals, ledger_totals
+from tests.helpers.services import run_together
 
 Status = DeletionRequest.Status
 
@@ -90,9 +85,9 @@ def same_days_and_models(key: ApiKey, *, step: int, tokens: int, cents: int) -> 
 def test_concurrent_purges_add_into_the_same_totals_without_deadlock_or_lost_updates(
     task_queue, small_chunks
 ):
-    first, second = make_user(), make_user()
-    same_days_and_models(new_key(first), step=1, tokens=100, cents=25)
-    same_days_and_models(new_key(second), step=-1, tokens=40, cents=3)
+    first, second = TraceableUserFactory(), TraceableUserFactory()
+    same_days_and_models(ApiKeyFactory(user=first), step=1, tokens=100, cents=25)
+    same_days_and_models(ApiKeyFactory(user=second), step=-1, tokens=40, cents=3)
     users = (first, second)
     rows = {
         user.pk: list(Generation.objects.filter(user=user).values_list(*BILLING_FIELDS))
@@ -195,8 +190,8 @@ def test_a_row_updated_while_its_chunk_waits_is_archived_once_by_the_next_chunk(
     chunk waits for it, finds the row moved to a new address, and leaves it: the chunk
     counts only what it moved and says rows remain, and the next chunk archives the
     row. Nothing is lost, nothing is counted twice."""
-    user = make_user()
-    key = new_key(user)
+    user = TraceableUserFactory()
+    key = ApiKeyFactory(user=user)
     same_days_and_models(key, step=1, tokens=100, cents=3)
     before = expected_totals(Generation.objects.filter(user=user).values_list(*BILLING_FIELDS))
     oldest = Generation.objects.filter(user=user).order_by("created_at", "id").first()

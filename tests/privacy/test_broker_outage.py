@@ -35,13 +35,10 @@ from portal.celery import app
 from privacy import tasks
 from privacy.deletion import sweeper
 from privacy.models import AuditEvent, DeletionRequest
-from tests.privacy.conftest import make_user, new_key, unique_marker
-from tests.privacy.purge_worker_process import insert_generations, mailed_subjects
-from tests.privacy.test_account_pages import (
-    DELETED_URL,
-    MANAGE_URL,
-    signed_in_and_reauthenticated,
-)
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import DELETED_URL, MANAGE_URL, signed_in_and_reauthenticated
+from tests.helpers.purge_worker import insert_generations, mailed_subjects
 from tests.worker_process import Worker, die_with_parent, wait_for, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -233,9 +230,9 @@ def healthz(client) -> tuple[int, dict]:
 def test_account_deleted_while_the_broker_is_down_is_recorded_and_purged_once_it_is_back(
     private_redis, workers, recorded_publishes, tmp_path
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     user_id, email = user.pk, user.email
-    api_key = new_key(user)
+    api_key = ApiKeyFactory(user=user)
     insert_generations(user, api_key, unique_marker("prompt"), GENERATIONS)
     client = signed_in_and_reauthenticated(user, MANAGE_URL)
 
@@ -334,7 +331,7 @@ def test_account_deletion_answers_promptly_when_the_broker_accepts_but_never_rep
 ):
     """Without bounded broker sockets (CELERY_BROKER_SOCKET_TIMEOUT in portal/settings.py)
     the on-commit publish would wait forever, and the request with it."""
-    user = make_user()
+    user = TraceableUserFactory()
     client = signed_in_and_reauthenticated(user, MANAGE_URL)
 
     started = time.monotonic()

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from privacy.cookies import NOTICE_COOKIE, cookies
-from tests.accounts.conftest import login, signup
-from tests.factories import UserFactory
+from tests.factories.accounts import UserFactory
+from tests.helpers.accounts import login, signup
 from tests.wallets import NONCE_URL, TestWallet, wallet_login
 
 pytestmark = pytest.mark.django_db

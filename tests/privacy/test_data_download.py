@@ -18,11 +18,14 @@ from logging_prefs.actions import do_set_logging_preferences
 from logging_prefs.models import Generation
 from privacy import export, registry
 from privacy.models import AuditEvent
-from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
-from tests.privacy.test_account_pages import (
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.accounts import age_reauthentication
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import (
     DATA_URL,
-    age_reauthentication,
     asks_for_reauthentication,
+    exported,
     sign_in,
     signed_in_and_reauthenticated,
 )
@@ -38,23 +41,16 @@ def download(client: Client) -> tuple[object, bytes]:
     return response, b"".join(response.streaming_content)
 
 
-def exported(user) -> dict:
-    body = b"".join(
-        export.data_export(user_id=user.pk, account=str(user.public_id), exported_at=timezone.now())
-    )
-    return json.loads(body)
-
-
 def test_a_user_downloads_every_registered_record_about_them_and_nothing_of_anyone_else():
-    user = make_user()
-    api_key = new_key(user, name="laptop")
+    user = TraceableUserFactory()
+    api_key = ApiKeyFactory(user=user, name="laptop")
     prompt = unique_marker("my prompt")
-    ingest(api_key, count=3, prompt=prompt)
+    ingest_numbered(api_key, count=3, prompt=prompt)
     do_set_logging_preferences(user=user, acting_user=user, changes={"log_prompts": False})
-    ingest(api_key, count=2)  # logging off: metadata only
-    other = make_user()
+    ingest_numbered(api_key, count=2)  # logging off: metadata only
+    other = TraceableUserFactory()
     other_prompt = unique_marker("their prompt")
-    ingest(new_key(other), count=2, prompt=other_prompt)
+    ingest_numbered(ApiKeyFactory(user=other), count=2, prompt=other_prompt)
 
     client = signed_in_and_reauthenticated(user, DOWNLOAD_URL)
     response, body = download(client)
@@ -105,7 +101,7 @@ def test_a_user_downloads_every_registered_record_about_them_and_nothing_of_anyo
 
 
 def test_each_download_is_in_the_audit_trail_without_an_email_address():
-    user = make_user()
+    user = TraceableUserFactory()
     client = signed_in_and_reauthenticated(user, DOWNLOAD_URL)
     download(client)
     download(client)
@@ -116,8 +112,8 @@ def test_each_download_is_in_the_audit_trail_without_an_email_address():
 
 
 def test_the_download_needs_a_recent_reauthentication():
-    user = make_user()
-    ingest(new_key(user), count=1, prompt=unique_marker("secret plans"))
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=1, prompt=unique_marker("secret plans"))
     client = sign_in(user)
     assert asks_for_reauthentication(client.get(DOWNLOAD_URL), DOWNLOAD_URL)
 
@@ -134,12 +130,12 @@ def test_a_visitor_who_is_not_signed_in_is_sent_to_sign_in():
 
 
 def test_the_download_answers_only_get():
-    client = signed_in_and_reauthenticated(make_user(), DOWNLOAD_URL)
+    client = signed_in_and_reauthenticated(TraceableUserFactory(), DOWNLOAD_URL)
     assert client.post(DOWNLOAD_URL).status_code == 405
 
 
 def test_the_data_page_offers_the_download():
-    client = signed_in_and_reauthenticated(make_user(), DATA_URL)
+    client = signed_in_and_reauthenticated(TraceableUserFactory(), DATA_URL)
     page = client.get(DATA_URL).content.decode()
     assert f'href="{DOWNLOAD_URL}"' in page
     assert "Download my data" in page
@@ -149,12 +145,12 @@ def test_generations_are_read_page_by_page_each_exactly_once(monkeypatch):
     """Keyset pages on (created_at, id): rows that share a time are neither repeated nor
     skipped at a page boundary, and a page is one query whatever the account's size."""
     monkeypatch.setattr(export, "EXPORT_PAGE_ROWS", 3)
-    user = make_user()
-    api_key = new_key(user)
+    user = TraceableUserFactory()
+    api_key = ApiKeyFactory(user=user)
     same_time = timezone.now() - dt.timedelta(hours=1)
-    ids = ingest(api_key, count=5, created_at=same_time)
-    ids += ingest(api_key, count=4, created_at=same_time + dt.timedelta(minutes=1))
-    ids += ingest(api_key, count=1, created_at=same_time - dt.timedelta(minutes=1))
+    ids = ingest_numbered(api_key, count=5, created_at=same_time)
+    ids += ingest_numbered(api_key, count=4, created_at=same_time + dt.timedelta(minutes=1))
+    ids += ingest_numbered(api_key, count=1, created_at=same_time - dt.timedelta(minutes=1))
 
     with CaptureQueriesContext(connection) as queries:
         doc = exported(user)
@@ -169,7 +165,7 @@ def test_generations_are_read_page_by_page_each_exactly_once(monkeypatch):
 
 
 def test_an_account_with_nothing_logged_downloads_empty_lists():
-    user = make_user()
+    user = TraceableUserFactory()
     doc = exported(user)
     assert doc["complete"] is True
     assert doc["records"]["logging_prefs.generation"] == []
@@ -184,8 +180,8 @@ def test_the_registry_refuses_to_leave_out_a_field_that_does_not_exist_or_withou
 
 
 def test_a_second_download_while_one_is_streaming_is_refused_with_a_clear_message():
-    user = make_user()
-    ingest(new_key(user), count=3, prompt=unique_marker("prompt"))
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=3, prompt=unique_marker("prompt"))
     client = signed_in_and_reauthenticated(user, DOWNLOAD_URL)
 
     first = client.get(DOWNLOAD_URL)  # headers sent, body not read yet
@@ -204,7 +200,7 @@ def test_a_second_download_while_one_is_streaming_is_refused_with_a_clear_messag
 
 
 def test_a_download_the_client_abandons_before_reading_frees_the_next():
-    user = make_user()
+    user = TraceableUserFactory()
     client = signed_in_and_reauthenticated(user, DOWNLOAD_URL)
     abandoned = client.get(DOWNLOAD_URL)
     # The browser went away before the first byte: the server closes the response
@@ -222,7 +218,7 @@ def test_a_download_the_client_abandons_before_reading_frees_the_next():
 def test_the_download_goes_ahead_when_the_cache_is_unreachable(monkeypatch, caplog):
     """The one-at-a-time lock lives in the cache (Redis); without it the person still
     gets their data, and nothing answers 500."""
-    user = make_user()
+    user = TraceableUserFactory()
     client = signed_in_and_reauthenticated(user, DOWNLOAD_URL)
 
     class Unreachable:

@@ -28,9 +28,11 @@ from privacy.models import AuditEvent, DeletionRequest, Termination
 from privacy.termination.legal_hold import do_set_legal_hold
 from privacy.termination.terminate import do_terminate_account
 from privacy.termination.under_13 import do_report_under_13
-from tests.privacy.admin_helpers import make_superuser, make_support_member
-from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
-from tests.privacy.test_account_deletion import every_table_as_text
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.admin import make_superuser, make_support_member
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import every_table_as_text
 
 pytestmark = pytest.mark.django_db
 
@@ -69,9 +71,9 @@ def test_after_the_purge_no_kept_row_holds_the_erased_accounts_id_or_free_text_a
     task_queue, run_purge, mailoutbox, django_capture_on_commit_callbacks
 ):
     capture = django_capture_on_commit_callbacks
-    person = make_user()
+    person = TraceableUserFactory()
     person_id, email = person.pk, person.email
-    ingest(new_key(person), count=3, prompt=unique_marker("prompt"))
+    ingest_numbered(ApiKeyFactory(user=person), count=3, prompt=unique_marker("prompt"))
     first, second, legal = make_support_member(), make_support_member(), make_superuser()
     texts = {
         what: unique_marker(f"Ada Lovelace, {what}")
@@ -179,7 +181,7 @@ def test_an_erased_staff_members_id_is_forgotten_in_the_records_of_their_work(
 ):
     capture = django_capture_on_commit_callbacks
     member, colleague, legal = make_support_member(), make_support_member(), make_superuser()
-    person, terminated = make_user(), make_user()
+    person, terminated = TraceableUserFactory(), TraceableUserFactory()
     request = do_request_deletion(
         user=person, acting_user=member, scope="prompts", origin="support"
     )

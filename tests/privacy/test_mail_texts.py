@@ -9,8 +9,10 @@ import datetime as dt
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.utils import timezone
 
+from privacy import terms
 from privacy.deletion.account import do_delete_account
 from privacy.deletion.requests import (
     do_delete_stored_prompts,
@@ -20,8 +22,9 @@ from privacy.deletion.requests import (
 from privacy.deletion.sweeper import do_sweep_deletion_requests
 from privacy.models import DeletionRequest
 from privacy.termination.terminate import do_terminate_account, termination_notice_template
-from tests.privacy.admin_helpers import make_superuser
-from tests.privacy.conftest import ingest, make_user, new_key
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.admin import make_superuser
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +34,7 @@ REASON = "The address & name you gave didn't match <the account's>."
 
 
 def reject(scope: str):
-    user = make_user()
+    user = TraceableUserFactory()
     member = make_superuser()
     request = do_request_deletion(
         user=user, acting_user=member, scope=scope, origin=DeletionRequest.Origin.SUPPORT
@@ -68,9 +71,9 @@ def test_a_rejected_prompts_deletion_mail_names_the_prompts(mailoutbox):
 def test_the_account_deletion_notice_gives_the_counts_and_the_reference(
     run_purge, mailoutbox, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    ingest(new_key(user), count=3, prompt="a prompt")
-    ingest(new_key(user, "other"), count=2, prompt="another prompt")
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=3, prompt="a prompt")
+    ingest_numbered(ApiKeyFactory(user=user, name="other"), count=2, prompt="another prompt")
     with django_capture_on_commit_callbacks(execute=True):
         request = do_delete_account(user=user, acting_user=user)
     run_purge()
@@ -98,7 +101,7 @@ def test_the_account_deletion_notice_gives_the_counts_and_the_reference(
 def test_a_terminated_accounts_deletion_notice_says_the_record_is_kept(
     task_queue, run_purge, mailoutbox, monkeypatch, django_capture_on_commit_callbacks
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     with django_capture_on_commit_callbacks(execute=True):
         termination = do_terminate_account(
             user=user,
@@ -128,8 +131,8 @@ def test_a_terminated_accounts_deletion_notice_says_the_record_is_kept(
 def test_the_prompts_deletion_notice_says_the_metadata_is_kept(
     run_purge, mailoutbox, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    ingest(new_key(user), count=4, prompt="a prompt")
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=4, prompt="a prompt")
     with django_capture_on_commit_callbacks(execute=True):
         request, _ = do_delete_stored_prompts(user=user, acting_user=user)
     run_purge()
@@ -146,10 +149,11 @@ def test_the_prompts_deletion_notice_says_the_metadata_is_kept(
     )
 
 
-def test_the_termination_mail_is_the_notice_as_written_with_its_reference(
-    task_queue, mailoutbox, django_capture_on_commit_callbacks
+def test_the_termination_mail_is_the_notice_as_written_citing_the_terms_with_its_reference(
+    task_queue, mailoutbox, django_capture_on_commit_callbacks, settings
 ):
-    user = make_user()
+    settings.PORTAL_SITE_URL = "https://portal.example"
+    user = TraceableUserFactory()
     notice = "You broke the rules & <we> noticed.\n\nReply within 30 days."
     with django_capture_on_commit_callbacks(execute=True):
         termination = do_terminate_account(
@@ -163,16 +167,26 @@ def test_the_termination_mail_is_the_notice_as_written_with_its_reference(
     (sent,) = mailoutbox
     assert sent.to == [user.email]
     assert sent.subject == "[Portal] Your use of the services has been terminated"
-    assert sent.body == f"{notice}\n\nReference: termination:{termination.pk}\n"
+    assert sent.body == (
+        f"{notice}\n\n"
+        f"This termination is made under the Terms of Service (version of "
+        f'{terms.CURRENT.version}), section 10, "Termination", which also says what '
+        f"survives it: https://portal.example/legal/terms/{terms.CURRENT.version}/#termination"
+        f"\n\nReference: termination:{termination.pk}\n"
+    )
+    # The link opens the version cited, at the section that says what survives.
+    page = Client().get(f"/legal/terms/{terms.CURRENT.version}/")
+    assert 'id="termination"' in page.text and "These survive:" in page.text
 
 
 def test_support_starts_the_termination_notice_from_the_grace_period_in_force(settings):
     settings.PORTAL_TERMINATION_PURGE_DAYS = 45
 
-    assert termination_notice_template(make_user()) == (
+    assert termination_notice_template(TraceableUserFactory()) == (
         "Hello,\n\n"
         "We have terminated your use of the Portal's services, effective immediately, "
-        "under the Termination section of our Privacy Policy and our Terms of Service.\n\n"
+        "under the Termination section of our Privacy Policy and section 10 of our Terms of "
+        "Service.\n\n"
         "Reason: [describe the breach or other reason in words the person understands]\n\n"
         "Your API keys no longer work and you can no longer sign in. Your account and "
         "its personal data will be deleted after 45 days; billing records are kept "

@@ -18,8 +18,8 @@ from accounts.models import User
 from privacy import context_processors, policy
 from privacy.models import PolicyAcknowledgement
 from privacy.policy import UnknownPolicyVersion, do_acknowledge_policy
-from tests.accounts.conftest import signup
-from tests.factories import UserFactory
+from tests.factories.accounts import UserFactory
+from tests.helpers.accounts import signup
 from tests.wallets import TestWallet, wallet_signup
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from logging_prefs.actions import do_ingest_generations, do_set_api_key_logging
-from logging_prefs.models import BillingDailyTotal, Generation
+from logging_prefs.models import BillingDailyTotal, Generation, UsageDailyTotal
 from privacy.deletion import purge, requests
 from privacy.deletion.account import do_delete_account
 from privacy.deletion.purge import HEARTBEAT_STALE_AFTER, do_claim_deletion_request, do_purge_chunk
@@ -22,16 +22,10 @@ from privacy.deletion.requests import (
 from privacy.deletion.sweeper import SWEEP_GRACE, do_sweep_deletion_requests
 from privacy.errors import DeletionRequestError
 from privacy.models import AuditEvent, DeletionRequest
-from tests.privacy.conftest import (
-    BILLING_FIELDS,
-    BILLING_SUMS,
-    expected_totals,
-    ingest,
-    ledger_totals,
-    make_user,
-    new_key,
-    unique_marker,
-)
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import BILLING_FIELDS, BILLING_SUMS, expected_totals, ledger_totals
 
 pytestmark = pytest.mark.django_db
 
@@ -48,9 +42,9 @@ def scheduled_account_deletion(user: User, capture) -> DeletionRequest:
 def test_purge_is_idempotent_and_sends_exactly_one_notice(
     task_queue, small_chunks, django_capture_on_commit_callbacks, monkeypatch
 ):
-    user = make_user()
-    key = new_key(user)
-    ingest(key, count=10, prompt=unique_marker("text"))
+    user = TraceableUserFactory()
+    key = ApiKeyFactory(user=user)
+    ingest_numbered(key, count=10, prompt=unique_marker("text"))
     billing_before = list(Generation.objects.filter(user=user).values_list(*BILLING_FIELDS))
     request = scheduled_account_deletion(user, django_capture_on_commit_callbacks)
     (first,) = task_queue.purges
@@ -142,18 +136,20 @@ def varied_generations(key: ApiKey, count: int, *, logged: str | None) -> list[s
 def test_account_purge_keeps_exactly_the_billing_fields_in_the_ledger(
     run_purge, small_chunks, django_capture_on_commit_callbacks
 ):
-    user, other = make_user(), make_user()
-    key = new_key(user)
+    user, other = TraceableUserFactory(), TraceableUserFactory()
+    key = ApiKeyFactory(user=user)
     ids = varied_generations(key, 8, logged=unique_marker("text"))
     do_set_api_key_logging(api_key=key, acting_user=user, logging=ApiKey.Logging.NEVER)
     ids += varied_generations(key, 3, logged=None)
-    other_ids = varied_generations(new_key(other), 4, logged=unique_marker("other"))
+    other_ids = varied_generations(ApiKeyFactory(user=other), 4, logged=unique_marker("other"))
     mine = Generation.objects.filter(user=user)
     billing_before = sorted(mine.values_list(*BILLING_FIELDS))
     sums_before = mine.aggregate(**BILLING_SUMS)
     all_sums_before = Generation.objects.aggregate(**BILLING_SUMS)
     others_before = sorted(Generation.objects.filter(user=other).values_list())
     assert len(billing_before) == 11 and ledger_totals() == {}
+    assert UsageDailyTotal.objects.filter(user=user).exists()
+    others_usage = sorted(UsageDailyTotal.objects.filter(user=other).values_list())
 
     request = scheduled_account_deletion(user, django_capture_on_commit_callbacks)
     run_purge()
@@ -176,6 +172,9 @@ def test_account_purge_keeps_exactly_the_billing_fields_in_the_ledger(
     # The other account's generations are untouched, text and all.
     assert sorted(Generation.objects.filter(user=other).values_list()) == others_before
     assert Generation.objects.filter(gateway_id__in=other_ids).count() == 4
+    # The person's usage summary goes with them; the other account's stays as it was.
+    assert not UsageDailyTotal.objects.filter(user_id=user.pk).exists()
+    assert sorted(UsageDailyTotal.objects.filter(user=other).values_list()) == others_usage
     # The receipt: 11 kept in the ledger, 8 of which had stored text.
     assert request.receipt["kept"][0]["count"] == 11
     assert request.receipt["kept"][0]["how"] == "archived"
@@ -190,15 +189,15 @@ def test_account_purge_keeps_exactly_the_billing_fields_in_the_ledger(
 def test_prompts_only_deletion_keeps_metadata_and_respects_older_than(
     run_purge, small_chunks, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    key = new_key(user)
+    user = TraceableUserFactory()
+    key = ApiKeyFactory(user=user)
     now = timezone.now()
     old_text, new_text = unique_marker("old prompt"), unique_marker("new prompt")
-    old_ids = ingest(key, count=7, prompt=old_text, created_at=now - dt.timedelta(days=10))
-    new_ids = ingest(key, count=2, prompt=new_text, created_at=now - dt.timedelta(hours=1))
-    other = make_user()
-    other_ids = ingest(
-        new_key(other), count=2, prompt=old_text, created_at=now - dt.timedelta(days=10)
+    old_ids = ingest_numbered(key, count=7, prompt=old_text, created_at=now - dt.timedelta(days=10))
+    new_ids = ingest_numbered(key, count=2, prompt=new_text, created_at=now - dt.timedelta(hours=1))
+    other = TraceableUserFactory()
+    other_ids = ingest_numbered(
+        ApiKeyFactory(user=other), count=2, prompt=old_text, created_at=now - dt.timedelta(days=10)
     )
     metadata = (
         "gateway_id",
@@ -257,8 +256,8 @@ def test_prompts_only_deletion_keeps_metadata_and_respects_older_than(
 
 
 def test_cancel_is_refused_once_running(task_queue, django_capture_on_commit_callbacks):
-    user = make_user()
-    ingest(new_key(user), count=2, prompt="x")
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=2, prompt="x")
     request = do_request_deletion(user=user, acting_user=user, scope=Scope.PROMPTS, origin="user")
     do_verify_deletion_request(deletion_request=request, acting_user=user)
     with django_capture_on_commit_callbacks(execute=True):
@@ -292,8 +291,8 @@ def test_sweeper_reenqueues_scheduled_requests_that_are_not_running(
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    lost_user = make_user()
-    ingest(new_key(lost_user), count=3, prompt=unique_marker("text"))
+    lost_user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=lost_user), count=3, prompt=unique_marker("text"))
     from privacy import tasks
 
     real_enqueue = tasks.enqueue_purge
@@ -307,15 +306,15 @@ def test_sweeper_reenqueues_scheduled_requests_that_are_not_running(
     lost.refresh_from_db()
     assert lost.status == Status.SCHEDULED
 
-    just_scheduled = do_delete_account(user=make_user(), acting_user=None)
+    just_scheduled = do_delete_account(user=TraceableUserFactory(), acting_user=None)
     later = do_request_deletion(
-        user=make_user(), acting_user=None, scope="account", origin="termination"
+        user=TraceableUserFactory(), acting_user=None, scope="account", origin="termination"
     )
     do_verify_deletion_request(deletion_request=later, acting_user=None)
     do_schedule_deletion_request(
         deletion_request=later, acting_user=None, purge_after=timezone.now() + dt.timedelta(days=30)
     )
-    running = do_delete_account(user=make_user(), acting_user=None)
+    running = do_delete_account(user=TraceableUserFactory(), acting_user=None)
     do_claim_deletion_request(request_id=running.pk)
 
     now = timezone.now() + SWEEP_GRACE + dt.timedelta(seconds=1)
@@ -338,8 +337,8 @@ def test_sweeper_reenqueues_scheduled_requests_that_are_not_running(
 def test_sweeper_reclaims_a_request_whose_worker_died(
     task_queue, small_chunks, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    ingest(new_key(user), count=8, prompt=unique_marker("text"))
+    user = TraceableUserFactory()
+    ingest_numbered(ApiKeyFactory(user=user), count=8, prompt=unique_marker("text"))
     request = scheduled_account_deletion(user, django_capture_on_commit_callbacks)
     first = task_queue.purges.pop()
     task_queue.deliver(first, django_capture_on_commit_callbacks)
@@ -382,7 +381,7 @@ def test_sweeper_reclaims_a_request_whose_worker_died(
 
 
 def test_a_users_own_prompt_deletion_is_scheduled_at_once_and_never_opened_twice(task_queue):
-    user = make_user()
+    user = TraceableUserFactory()
     request, created = requests.do_delete_stored_prompts(user=user, acting_user=user)
     assert created
     assert request.status == DeletionRequest.Status.SCHEDULED
@@ -402,9 +401,9 @@ def test_a_generation_ingested_after_its_keys_rows_were_archived_is_archived_bef
     that arrives once the purge has archived the account's generations, as its keys go,
     is held back by the account's own PROTECT link and archived by the next chunk, so no
     row is left pointing at the deleted key and billing counts it once."""
-    user = make_user()
-    key = new_key(user)
-    ingest(key, count=4)
+    user = TraceableUserFactory()
+    key = ApiKeyFactory(user=user)
+    ingest_numbered(key, count=4)
     request = scheduled_account_deletion(user, django_capture_on_commit_callbacks)
     erase = purge._erase
     late: list[Generation] = []

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -18,47 +17,23 @@ from logging_prefs.models import BillingDailyTotal, Generation
 from privacy import tasks
 from privacy.deletion.account import do_delete_account
 from privacy.models import AuditEvent, DeletionRequest
-from tests.privacy.conftest import BILLING_SUMS, make_user, new_key, unique_marker
-from tests.privacy.purge_worker_process import insert_generations, mailed_subjects
-from tests.worker_process import WorkerRun, wait_for
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import BILLING_SUMS
+from tests.helpers.purge_worker import (
+    CHUNK_PAUSE_SECONDS,
+    CHUNK_SIZE,
+    VISIBILITY_TIMEOUT_SECONDS,
+    PurgeRun,
+    insert_generations,
+)
+from tests.worker_process import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 GENERATIONS = 100_000
-# Smaller than production's (privacy.deletion.purge.PURGE_CHUNK_SIZE) so the run has 50 chunks,
-# each paused inside its transaction so that the kill usually lands mid-chunk.
-CHUNK_SIZE = 2000
-CHUNK_PAUSE_SECONDS = 0.1
 KILL_AFTER_ROWS = 10 * CHUNK_SIZE
-# Longer than any one chunk task (well under a second here), short enough that the
-# killed worker's message comes back to the next worker quickly.
-VISIBILITY_TIMEOUT_SECONDS = 3
 PURGE_TIMEOUT = 120
-
-
-class PurgeRun(WorkerRun):
-    """A run (private queue and Redis key space) whose workers purge in small, slow
-    chunks (purge_worker_settings.py) and mail to a folder of the test's."""
-
-    def __init__(self, redis_url: str, tmp_path: Path) -> None:
-        self.mail_dir = tmp_path / "mail"
-        self.mail_dir.mkdir()
-        super().__init__(
-            name="purge",
-            redis_url=redis_url,
-            log_dir=tmp_path,
-            visibility_timeout=VISIBILITY_TIMEOUT_SECONDS,
-            settings_module="tests.privacy.purge_worker_settings",
-            mail_dir=self.mail_dir,
-            PORTAL_TEST_PURGE_CHUNK_SIZE=str(CHUNK_SIZE),
-            PORTAL_TEST_PURGE_CHUNK_PAUSE=str(CHUNK_PAUSE_SECONDS),
-        )
-
-    def enqueue_purge(self, request_id: int, **kwargs) -> None:
-        self.enqueue(tasks.purge_deletion_request, request_id)
-
-    def notices(self) -> list[str]:
-        return mailed_subjects(self.mail_dir)
 
 
 @pytest.fixture
@@ -74,9 +49,9 @@ def purge_run(redis_url, tmp_path, monkeypatch) -> Iterator[PurgeRun]:
 
 def test_purge_survives_a_killed_worker_and_sends_one_notice(purge_run):
     run = purge_run
-    user = make_user()
+    user = TraceableUserFactory()
     user_id = user.pk
-    api_key = new_key(user)
+    api_key = ApiKeyFactory(user=user)
     prompt = unique_marker("prompt")
     insert_generations(user, api_key, prompt, GENERATIONS)
     assert not BillingDailyTotal.objects.exists()  # the ledger starts empty

@@ -33,15 +33,15 @@ from privacy.models import AuditEvent, DeletionRequest, Termination
 from privacy.termination.legal_hold import do_set_legal_hold
 from privacy.termination.terminate import do_terminate_account
 from privacy.termination.under_13 import do_report_under_13
-from tests.conftest import run_together
-from tests.privacy.admin_helpers import (
+from tests.factories.accounts import TraceableUserFactory
+from tests.helpers.admin import (
     admin_client,
     make_superuser,
     make_support_member,
     messages_of,
     user_list_action,
 )
-from tests.privacy.conftest import make_user
+from tests.helpers.services import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -137,7 +137,7 @@ def test_support_cannot_terminate_report_or_open_a_deletion_for_a_staff_or_super
 def test_one_support_member_cannot_open_verify_and_schedule_a_deletion_alone(
     task_queue, django_capture_on_commit_callbacks
 ):
-    person = make_user()
+    person = TraceableUserFactory()
     first, second = make_support_member(), make_support_member()
     client = admin_client(first)
     client.post(OPEN, {"address": person.email, "scope": "account"})
@@ -183,7 +183,7 @@ def test_a_superuser_schedules_a_request_they_opened_and_verified_and_a_person_t
     task_queue, django_capture_on_commit_callbacks
 ):
     boss = make_superuser()
-    person = make_user()
+    person = TraceableUserFactory()
     request = do_request_deletion(user=person, acting_user=boss, scope="prompts", origin="support")
     do_verify_deletion_request(
         deletion_request=request, acting_user=boss, verification_method="email_reply"
@@ -232,7 +232,7 @@ def test_a_legal_hold_racing_an_under_13_report_or_a_cancel_is_never_lost(
     first stops the report (or the cancel), which sees it once it gets the lock; a
     report made first leaves nothing to hold, and the hold is refused, never reported
     as set while the purge goes ahead."""
-    child = make_user()
+    child = TraceableUserFactory()
     member = make_support_member()
     legal = make_superuser()
     termination = do_terminate_account(user=child, acting_user=member, **TERMINATE)

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.models import Generation
 from privacy import mail as privacy_mail
@@ -22,16 +21,18 @@ from privacy.deletion.requests import do_request_deletion
 from privacy.deletion.sweeper import do_sweep_deletion_requests
 from privacy.models import AuditEvent, DeletionRequest, Termination
 from privacy.termination.terminate import do_terminate_account
-from tests.factories import DEFAULT_PASSWORD
-from tests.privacy.admin_helpers import (
+from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, TraceableUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.admin import (
     admin_client,
     make_superuser,
     make_support_member,
     messages_of,
     user_list_action,
 )
-from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
-from tests.privacy.test_account_deletion import decision_status, sign_in
+from tests.helpers.gateway import decision_status
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import sign_in_as_browser
 
 pytestmark = pytest.mark.django_db
 
@@ -66,9 +67,9 @@ def in_the_future(monkeypatch, days: float) -> dt.datetime:
 def test_terminated_user_is_told_and_loses_access_at_once(
     task_queue, mailoutbox, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    raw_key = do_create_api_key(user=user, acting_user=user, name="main")[1]
-    browser = sign_in(user)
+    user = TraceableUserFactory()
+    raw_key = ApiKeyFactory(user=user, name="main").raw_key
+    browser = sign_in_as_browser(user)
     assert decision_status(raw_key) == 200
     member = make_support_member()
     client = admin_client(member)
@@ -97,6 +98,9 @@ def test_terminated_user_is_told_and_loses_access_at_once(
     shown = try_sign_in(user)
     assert shown.status_code == 200
     assert NOTICE in shown.text and "Your account has been terminated" in shown.text
+    # Both cite the terms, at the section that says what survives termination.
+    assert "/legal/terms/#termination" in shown.text
+    assert "/legal/terms/" in mailoutbox[0].body and "#termination" in mailoutbox[0].body
     for other in (try_sign_in(user, "wrong-password"), Client().get("/accounts/inactive/")):
         assert NOTICE not in other.text
     assert "abusive traffic" not in try_sign_in(user, "wrong-password").text
@@ -126,7 +130,7 @@ def test_terminated_user_is_told_and_loses_access_at_once(
 def test_account_without_a_verified_address_is_told_in_app_only(
     task_queue, mailoutbox, django_capture_on_commit_callbacks
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     EmailAddress.objects.filter(user=user).update(verified=False)
     client = admin_client(make_support_member())
     terminate_in_admin(client, user, django_capture_on_commit_callbacks)
@@ -144,8 +148,8 @@ def test_a_notice_mail_that_fails_leaves_the_termination_standing_and_unmarked(
     def mail_server_down(*args, **kwargs):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
-    monkeypatch.setattr(privacy_mail, "send_mail", mail_server_down)
-    user = make_user()
+    monkeypatch.setattr(privacy_mail.EmailMessage, "send", mail_server_down)
+    user = TraceableUserFactory()
     response = terminate_in_admin(
         admin_client(make_support_member()), user, django_capture_on_commit_callbacks
     )
@@ -161,9 +165,9 @@ def test_a_notice_mail_that_fails_leaves_the_termination_standing_and_unmarked(
 def test_terminated_accounts_data_is_purged_after_the_grace_period(
     task_queue, run_purge, mailoutbox, monkeypatch, django_capture_on_commit_callbacks
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     prompt = unique_marker("prompt")
-    ingest(new_key(user), count=4, prompt=prompt)
+    ingest_numbered(ApiKeyFactory(user=user), count=4, prompt=prompt)
     user_id = user.pk
     terminate_in_admin(
         admin_client(make_support_member()), user, django_capture_on_commit_callbacks
@@ -203,7 +207,7 @@ def test_terminated_accounts_data_is_purged_after_the_grace_period(
 def test_legal_hold_stops_the_purge(
     task_queue, run_purge, monkeypatch, django_capture_on_commit_callbacks
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     user_id = user.pk
     terminate_in_admin(
         admin_client(make_support_member()), user, django_capture_on_commit_callbacks
@@ -263,8 +267,8 @@ def test_legal_hold_stops_the_purge(
 def test_termination_bad_inputs_change_nothing(
     task_queue, mailoutbox, django_capture_on_commit_callbacks
 ):
-    user = make_user()
-    other = make_user()
+    user = TraceableUserFactory()
+    other = TraceableUserFactory()
     member = make_support_member()
     client = admin_client(member)
     form_url = f"/admin/accounts/user/{user.pk}/terminate/"
@@ -299,7 +303,7 @@ def test_termination_bad_inputs_change_nothing(
     assert "already being deleted" in " ".join(messages_of(response))
     assert Termination.objects.filter(user_id=user.pk).count() == 1
     # Staff without the permission see no action and get 403 on the page.
-    staff = make_user()
+    staff = TraceableUserFactory()
     staff.is_staff = True
     staff.save(update_fields=["is_staff"])
     no_perm = admin_client(staff)
@@ -309,7 +313,7 @@ def test_termination_bad_inputs_change_nothing(
 def test_termination_takes_over_the_persons_own_open_request_and_keeps_its_date(
     task_queue, django_capture_on_commit_callbacks
 ):
-    user = make_user()
+    user = TraceableUserFactory()
     own = do_request_deletion(user=user, acting_user=user, scope="account", origin="user")
     staff = make_support_member()
     with django_capture_on_commit_callbacks(execute=True):

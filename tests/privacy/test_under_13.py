@@ -7,21 +7,23 @@ import pytest
 from allauth.account.models import EmailAddress
 from allauth.usersessions.models import UserSession
 
-from accounts.actions import do_create_api_key
 from accounts.models import ApiKey, User
 from logging_prefs.models import Generation
 from privacy.models import AuditEvent, DeletionRequest, Termination
 from privacy.termination.legal_hold import do_set_legal_hold
 from privacy.termination.terminate import do_terminate_account
-from tests.privacy.admin_helpers import (
+from tests.factories.accounts import ApiKeyFactory, TraceableUserFactory
+from tests.factories.logging_prefs import ingest_numbered
+from tests.helpers.admin import (
     admin_client,
     make_superuser,
     make_support_member,
     messages_of,
     user_list_action,
 )
-from tests.privacy.conftest import ingest, make_user, new_key, unique_marker
-from tests.privacy.test_account_deletion import decision_status, sign_in
+from tests.helpers.gateway import decision_status
+from tests.helpers.markers import unique_marker
+from tests.helpers.privacy import sign_in_as_browser
 
 pytestmark = pytest.mark.django_db
 
@@ -35,12 +37,12 @@ def form_url(user: User) -> str:
 def test_under_13_report_deletes_the_account_at_once(
     task_queue, run_purge, django_capture_on_commit_callbacks
 ):
-    child = make_user()
+    child = TraceableUserFactory()
     child_id, email = child.pk, child.email
     prompt = unique_marker("homework")
-    raw_key = do_create_api_key(user=child, acting_user=child, name="main")[1]
-    ingest(ApiKey.objects.get(user=child), count=3, prompt=prompt)
-    browser = sign_in(child)
+    raw_key = ApiKeyFactory(user=child, name="main").raw_key
+    ingest_numbered(ApiKey.objects.get(user=child), count=3, prompt=prompt)
+    browser = sign_in_as_browser(child)
     member = make_support_member()
     client = admin_client(member)
 
@@ -89,7 +91,7 @@ def test_under_13_report_deletes_the_account_at_once(
 
 
 def test_under_13_report_without_confirmation_changes_nothing(task_queue):
-    child = make_user()
+    child = TraceableUserFactory()
     client = admin_client(make_support_member())
     for data in ({}, {"note": "a parent wrote"}, {"confirm": "on", "note": "x" * 501}):
         response = client.post(form_url(child), data)
@@ -99,7 +101,7 @@ def test_under_13_report_without_confirmation_changes_nothing(task_queue):
     assert child.is_active
     assert not DeletionRequest.objects.filter(user_id=child.pk).exists()
     # Staff without the permission: 403; a forged id: a message, not a 500.
-    staff = make_user()
+    staff = TraceableUserFactory()
     staff.is_staff = True
     staff.save(update_fields=["is_staff"])
     assert admin_client(staff).post(form_url(child), {"confirm": "on"}).status_code == 403
@@ -109,8 +111,8 @@ def test_under_13_report_without_confirmation_changes_nothing(task_queue):
 def test_under_13_report_overrides_a_terminations_grace_period_but_not_a_legal_hold(
     task_queue, run_purge, django_capture_on_commit_callbacks
 ):
-    child = make_user()
-    new_key(child)
+    child = TraceableUserFactory()
+    ApiKeyFactory(user=child)
     member = make_support_member()
     with django_capture_on_commit_callbacks(execute=True):
         termination = do_terminate_account(

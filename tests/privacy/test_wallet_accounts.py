@@ -15,8 +15,8 @@ from accounts.models import User, Wallet
 from privacy import export
 from privacy.models import DeletionRequest, Termination
 from privacy.termination.terminate import do_terminate_account
-from tests.privacy.admin_helpers import admin_client, make_support_member
-from tests.privacy.test_account_pages import DELETED_URL, MANAGE_URL
+from tests.helpers.admin import admin_client, make_support_member
+from tests.helpers.privacy import DELETED_URL, MANAGE_URL
 from tests.wallets import (
     WALLET_LOGIN_URL,
     TestWallet,

@@ -19,7 +19,7 @@ from accounts.actions import do_create_api_key
 from accounts.management.commands.load_demo_data import DEMO_USER
 from accounts.models import ApiKey, User
 from catalog.demo_data import DEMO_ENDPOINTS
-from logging_prefs.schemas import MAX_BATCH
+from gateway.schemas import MAX_BATCH
 
 GENERATIONS_URL = "/internal/v1/generations"
 DAYS = 30
@@ -262,7 +262,7 @@ def _cost(prompt_tokens: int, completion_tokens: int, price_in: str, price_out: 
 
 
 def make_generation(rng: random.Random, key_id: int, now: dt.datetime) -> dict:
-    """One generation record as the gateway posts it (logging_prefs.schemas)."""
+    """One generation record as the gateway posts it (gateway.schemas)."""
     model = rng.choices(list(MODELS), weights=MODEL_WEIGHTS)[0]
     provider, price_in, price_out = rng.choice(MODELS[model])
     category = rng.choices(list(CATEGORY_WEIGHTS), weights=list(CATEGORY_WEIGHTS.values()))[0]

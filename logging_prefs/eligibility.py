@@ -1,0 +1,87 @@
+"""May this key's text be stored, or used, now? The one rule, written once here.
+
+A prompt and its completion may be stored, and stored text may be used (categorised),
+only while all of these hold, read from the database at that moment:
+
+- the account allows logging (LoggingPreference.log_prompts);
+- the key follows the account (ApiKey.logging "account"; a never-log key never logs);
+- the key is not revoked;
+- the account is active: not deactivated, terminated or closed for deletion (every
+  closing deactivates the account at once, before its purge; privacy/deletion/closing.py).
+
+Every consumer reads the rule through MAY_LOG_TEXT, over the key, its account and the
+account's preference joined as FROM_KEY builds them (aliases k, u, p):
+
+- the gateway's decision answers `log_prompts` with it (selectors.decision_for_key);
+- ingestion stores a record's text only when it holds, with the three rows held FOR
+  SHARE until the batch commits (actions.do_ingest_generations);
+- categorisation reads only text for which it holds now (categories.py), and only
+  text younger than the retention period.
+
+A revoked key's stored text is not categorised either. Revoking is the last thing its
+owner can say about a key (a revoked key's settings can no longer be changed, so it
+cannot be made never-log afterwards), and a key is most often revoked because it leaked,
+so its text may be someone else's; ingestion already stores no text for it. One rule for
+storing and for using keeps the answer the same wherever it is asked.
+
+Withdrawing permission stops use and new storage; it does not erase text already stored.
+Stored text is kept for PORTAL_PROMPT_RETENTION_DAYS whatever the owner's settings, then
+expiry removes it (retention.py; the generation's billing metadata stays), and a
+deletion request removes it sooner. Text older than `retention_cutoff()` is never used,
+even before expiry has run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import ApiKey, User
+from logging_prefs.models import LoggingPreference
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model, name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+def _literal(value: str) -> str:
+    # A choice's value from the code, never input: checked to need no quoting.
+    if not value.isidentifier():
+        raise ValueError(f"not a plain literal: {value!r}")
+    return f"'{value}'"
+
+
+_KEY_USER = _column(ApiKey, "user")
+
+# The key (k), its account (u) and the account's preference row (p).
+ACCOUNT_JOINS = (
+    f" JOIN {_table(User)} u ON u.{connection.ops.quote_name(User._meta.pk.column)} = k.{_KEY_USER}"
+    f" JOIN {_table(LoggingPreference)} p ON p.{_column(LoggingPreference, 'user')} = k.{_KEY_USER}"
+)
+FROM_KEY = f" FROM {_table(ApiKey)} k" + ACCOUNT_JOINS
+
+# The rule, as an SQL condition on k, u and p (module docstring).
+MAY_LOG_TEXT = (
+    f"(p.{_column(LoggingPreference, 'log_prompts')}"
+    f" AND k.{_column(ApiKey, 'logging')} = {_literal(ApiKey.Logging.AS_ACCOUNT.value)}"
+    f" AND k.{_column(ApiKey, 'revoked_at')} IS NULL"
+    f" AND u.{_column(User, 'is_active')})"
+)
+
+# Holds the three rows the rule reads until the transaction ends: a preference change,
+# key change or account closing (FOR UPDATE) waits for it, and is in force after it.
+HOLD_ROWS = " FOR SHARE OF k, u, p"
+
+
+def retention_cutoff(now: dt.datetime | None = None) -> dt.datetime:
+    """Text created before this moment has outlived the retention period: it is never
+    used, and expiry removes it."""
+    now = now or timezone.now()
+    return now - dt.timedelta(days=settings.PORTAL_PROMPT_RETENTION_DAYS)
