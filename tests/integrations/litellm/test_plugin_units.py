@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.integrations.litellm.conftest import require_plugin
+from tests.helpers.litellm import require_plugin
 
 require_plugin()
 

@@ -15,8 +15,8 @@ from accounts.models import ApiKey
 from catalog.demo_data import load_demo_catalog
 from logging_prefs.actions import do_set_logging_preferences
 from logging_prefs.models import Generation
-from tests.factories import UserFactory
-from tests.integrations.litellm.conftest import provider_slug, reply_text, require_plugin
+from tests.factories.accounts import UserFactory
+from tests.helpers.litellm import provider_slug, reply_text, require_plugin
 
 require_plugin()
 
