@@ -247,13 +247,34 @@ class Proxy:
         self.master_key = master_key
         self.process = process
         self.log = log
+        self._log_from = self._spy_from = 0
+
+    def start_test(self) -> None:
+        """From here on, log_text and spy_text give only what this test caused: one proxy
+        serves the module, and an earlier test's text must not count for (or against) a
+        later one."""
+        self._log_from = _size(self.log)
+        self._spy_from = _size(self.spy)
 
     def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
+        """What the proxy logged since start_test."""
+        return _read_from(self.log, self._log_from)
 
     def spy_text(self) -> str:
-        """Everything the other callback was handed so far."""
-        return self.spy.read_text(errors="replace") if self.spy.exists() else ""
+        """What the other callback was handed since start_test."""
+        return _read_from(self.spy, self._spy_from)
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _read_from(path: Path, offset: int) -> str:
+    if not path.exists():
+        return ""
+    with path.open("rb") as file:
+        file.seek(offset)
+        return file.read().decode(errors="replace")
 
 
 def litellm_command() -> list[str]:

@@ -116,5 +116,6 @@ def gateway(proxy, fake_providers, portal_relay):
     """The module's proxy, with the fakes reset for this test."""
     fake_providers.reset()
     portal_relay.reset()
+    proxy.start_test()
     yield proxy
     portal_relay.mode = "up"
