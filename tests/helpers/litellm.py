@@ -4,6 +4,8 @@ of the portal (tests/integrations/litellm/conftest.py says how they fit)."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import http.server
 import json
 import os
@@ -297,3 +299,10 @@ def wait_until_ready(proxy: Proxy) -> None:
             pass
         time.sleep(0.5)
     pytest.fail(f"the LiteLLM proxy did not start:\n{proxy.log_text()[-4000:]}")
+
+
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: Playwright's sync API, once an e2e test has
+    started it, leaves an event loop running in the main thread for the rest of the run."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.helpers.litellm import require_plugin
+from tests.helpers.litellm import require_plugin, run_async
 
 require_plugin()
 
@@ -96,7 +96,7 @@ def test_batches_hold_at_most_1000_records(shipper, portal):
             shipper.submit(record(n))
         await _until(lambda: len(portal.stored) == 2500)
 
-    asyncio.run(scenario())
+    run_async(scenario())
     assert max(map(len, portal.batches)) == MAX_BATCH
     assert sum(map(len, portal.batches)) == 2500
 
@@ -116,7 +116,7 @@ def test_retries_with_backoff_then_spools_then_delivers_once(
         portal.up = True
         await _until(lambda: len(portal.stored) == 2 and not shipper.has_spool())
 
-    asyncio.run(scenario())
+    run_async(scenario())
     assert sorted(portal.stored) == ["call-1", "call-2"]
     assert portal.duplicates == 0
 
@@ -132,7 +132,7 @@ def test_a_full_queue_spills_to_the_spool(shipper, monkeypatch):
         shipper.task.cancel()
         shipper._replayer.cancel()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_the_queue_is_sent_at_exit_or_spooled(shipper, portal):
@@ -141,12 +141,12 @@ def test_the_queue_is_sent_at_exit_or_spooled(shipper, portal):
             shipper.submit(record(n))
         shipper.task.cancel()
 
-    asyncio.run(queue_without_sending())
+    run_async(queue_without_sending())
     shipper.flush_at_exit()
     assert sorted(portal.stored) == ["call-0", "call-1", "call-2"]
     assert not shipper.spool.exists()
 
-    asyncio.run(queue_without_sending())
+    run_async(queue_without_sending())
     portal.up = False
     shipper.flush_at_exit()
     assert len(shipper.spool.read_text().splitlines()) == 3
@@ -161,7 +161,7 @@ def test_on_termination_pending_records_are_spooled_then_replayed(shipper, porta
         shipper.submit(record(3))  # a late record goes straight to the spool
         shipper.task.cancel()
 
-    asyncio.run(stop_while_sending())
+    run_async(stop_while_sending())
     assert {json.loads(line)["id"] for line in shipper.spool.read_text().splitlines()} == {
         f"call-{n}" for n in range(4)
     }
@@ -182,7 +182,7 @@ def test_on_termination_pending_records_are_spooled_then_replayed(shipper, porta
         restarted.submit(record(9))
         await _until(lambda: len(portal.stored) == 5 and not restarted.has_spool())
 
-    asyncio.run(start())
+    run_async(start())
     assert portal.duplicates == 0
 
 
@@ -206,16 +206,16 @@ def request_with(portal):
 
 def test_the_filter_keeps_only_allowed_providers():
     handler = PortalHandler(shipper=object())
-    keep = asyncio.run(
+    keep = run_async(
         handler.async_filter_deployments(
             "m/x", deployments("A", "B", None), None, request_with(PORTAL)
         )
     )
     assert [d["model_info"]["portal_provider"] for d in keep] == ["A"]
     # Without the portal's answer, or for another model than was authorised: none.
-    assert asyncio.run(handler.async_filter_deployments("m/x", deployments("A"), None, {})) == []
+    assert run_async(handler.async_filter_deployments("m/x", deployments("A"), None, {})) == []
     assert (
-        asyncio.run(
+        run_async(
             handler.async_filter_deployments("m/y", deployments("A"), None, request_with(PORTAL))
         )
         == []
@@ -263,7 +263,7 @@ def test_records_carry_text_only_when_allowed(log_prompts, text, expected):
     recorder = Recorder()
     handler = PortalHandler(shipper=recorder)
     kwargs = call_kwargs(PORTAL | {"log_prompts": log_prompts}, text)
-    asyncio.run(handler.async_log_success_event(kwargs, RESPONSE, dt.datetime.now(dt.UTC), None))
+    run_async(handler.async_log_success_event(kwargs, RESPONSE, dt.datetime.now(dt.UTC), None))
     [sent] = recorder.records
     assert (sent["prompt"], sent["completion"]) == expected
     assert sent["id"] == "call-x" and sent["provider"] == "A" and sent["key_id"] == 7
@@ -279,5 +279,5 @@ def test_failures_and_refusals_are_not_generations():
     refused = {"litellm_call_id": "c", "litellm_params": {"metadata": {}}}
     failed = call_kwargs(PORTAL)
     for kwargs in (refused, failed):
-        asyncio.run(handler.async_log_failure_event(kwargs, None, None, None))
+        run_async(handler.async_log_failure_event(kwargs, None, None, None))
     assert recorder.records == []
