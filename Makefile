@@ -16,8 +16,13 @@ WITH_DB := $(PY) -m portal.devdb run
 HOST ?= 127.0.0.1
 PORT ?= 8000
 UV_VERSION := 0.13.8
+GATEWAY_PORT ?= 4000
+# The shared secret of the portal's gateway API, generated once: `make run` serves the
+# API with it and `make gateway`'s proxy calls the API with it (unless set already).
+GATEWAY_TOKEN_FILE := var/gateway-token
+LITELLM_MASTER_KEY_FILE := var/litellm-master-key
 
-.PHONY: run install test lint format worker clean bench db db-stop
+.PHONY: run gateway install test lint format worker clean bench db db-stop
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +35,8 @@ install: $(BIN)/activate
 # Development mode unless the environment says otherwise. Ctrl-C stops the server, the
 # worker and, once both have ended, the private servers this started.
 run: export DEBUG ?= 1
-run: install
-	mkdir -p var
+run: export PORTAL_GATEWAY_TOKEN ?= $(shell cat $(GATEWAY_TOKEN_FILE))
+run: install $(GATEWAY_TOKEN_FILE)
 	$(WITH_DB) sh -c '\
 	  set -e; \
 	  $(MANAGE) migrate --noinput; \
@@ -42,6 +47,33 @@ run: install
 	  worker=$$!; \
 	  trap "trap - INT TERM EXIT; kill $$worker 2>/dev/null; wait $$worker" INT TERM EXIT; \
 	  $(MANAGE) runserver $(HOST):$(PORT)'
+
+# Secrets made here, readable by their owner only. LiteLLM refuses a weak master key
+# (its admin key; the plugin refuses it for chat requests: it is no portal key).
+$(GATEWAY_TOKEN_FILE): | install
+	mkdir -p var
+	umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(32))" > $@
+
+$(LITELLM_MASTER_KEY_FILE): | install
+	mkdir -p var
+	umask 077 && $(PY) -c "import secrets; print('sk-' + secrets.token_urlsafe(32))" > $@
+
+# The LiteLLM proxy with the portal plugin (integrations/litellm) on port 4000, beside
+# `make run`'s portal (start that first): one mock deployment per catalog endpoint
+# (var/litellm.yaml, from `manage.py litellm_config`). The proxy reads DATABASE_URL as
+# its own database, so it runs without one, and with the cost map shipped in its wheel.
+gateway: export DEBUG ?= 1
+gateway: install $(GATEWAY_TOKEN_FILE) $(LITELLM_MASTER_KEY_FILE)
+	$(WITH_DB) sh -c '$(MANAGE) migrate --noinput && $(MANAGE) load_demo_data && \
+	  $(MANAGE) litellm_config --output var/litellm.yaml'
+	@echo "LiteLLM proxy on http://$(HOST):$(GATEWAY_PORT)/ for the portal at http://$(HOST):$(PORT)/"
+	env -u DATABASE_URL -u REDIS_URL \
+	  LITELLM_LOCAL_MODEL_COST_MAP=True \
+	  LITELLM_MASTER_KEY="$$(cat $(LITELLM_MASTER_KEY_FILE))" \
+	  PORTAL_URL=http://$(HOST):$(PORT) \
+	  PORTAL_GATEWAY_TOKEN="$${PORTAL_GATEWAY_TOKEN:-$$(cat $(GATEWAY_TOKEN_FILE))}" \
+	  PORTAL_SPOOL_DIR=var/portal-litellm-spool \
+	  $(BIN)/litellm --config var/litellm.yaml --host $(HOST) --port $(GATEWAY_PORT)
 
 worker: export DEBUG ?= 1
 worker: install

@@ -98,6 +98,10 @@ class BrowserGuard:
             self.bad_responses.append(f"{response.status} {response.request.method} {response.url}")
 
     def _on_request_failed(self, request) -> None:
+        # ERR_ABORTED is the browser's own cancellation (the page moved on while a script
+        # still loaded); a server that fails shows as a status or a connection error.
+        if request.failure == "net::ERR_ABORTED":
+            return
         self.bad_responses.append(f"failed {request.method} {request.url}: {request.failure}")
 
     def _on_request(self, request) -> None:

@@ -1,0 +1,1 @@
+"""LiteLLM proxy plugin for the Portal."""

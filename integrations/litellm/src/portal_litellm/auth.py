@@ -1,0 +1,106 @@
+"""LiteLLM's `custom_auth`: every request's API key is a portal key, checked by the
+portal's decision, and the requested model's endpoints are those the portal's routes
+answer allows. Configured as `general_settings.custom_auth:
+portal_litellm.auth.user_api_key_auth`.
+
+Refusals pass through with the portal's status (401, 403, 404, 409) and reason. It fails
+closed: when the portal cannot be reached or answers unexpectedly, the request gets 503
+and is never served. The proxy's own master key is not a portal key, so it gets 401 too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from fastapi import Request
+from litellm.proxy._types import ProxyException, UserAPIKeyAuth
+from litellm.proxy.common_utils.http_parsing_utils import read_request_body
+
+from portal_litellm.client import portal_client
+
+logger = logging.getLogger(__name__)
+
+# What the filter and the logger read back from the request's user_api_key_metadata.
+METADATA_KEY = "portal"
+# The portal's refusals that pass through to the caller as they are.
+PASSED_THROUGH = {401, 403, 404, 409}
+
+
+class PortalUnavailable(Exception):
+    pass
+
+
+def _refusal(status: int, detail: str) -> ProxyException:
+    kind = "auth_error" if status in (401, 403) else "invalid_request_error"
+    return ProxyException(message=detail, type=kind, param="model", code=status)
+
+
+async def _ask(path: str, payload: dict) -> dict:
+    try:
+        response = await portal_client().post(path, json=payload)
+    except httpx.HTTPError as exc:
+        raise PortalUnavailable(f"the portal cannot be reached ({type(exc).__name__})") from exc
+    if response.status_code == 200:
+        return response.json()
+    if response.status_code in PASSED_THROUGH:
+        try:
+            detail = response.json().get("detail") or response.reason_phrase
+        except ValueError:
+            detail = response.reason_phrase
+        raise _refusal(response.status_code, str(detail))
+    # 401 of the gateway token itself is among PASSED_THROUGH; anything else (422, 5xx)
+    # means this request cannot be decided.
+    raise PortalUnavailable(f"the portal answered {response.status_code} on {path}")
+
+
+def _requested_model(body: dict) -> str | None:
+    model = body.get("model")
+    return model if isinstance(model, str) and model else None
+
+
+async def authorize(api_key: str, model: str | None) -> dict:
+    """The portal's decision for the key and, when a model is asked for, its allowed
+    endpoints: the metadata the router filter and the logger read."""
+    if not api_key:
+        raise _refusal(401, "Missing API key: send 'Authorization: Bearer <your key>'.")
+    decision = await _ask("decisions", {"api_key": api_key})
+    portal = {
+        "key_id": decision["key_id"],
+        "account": decision["account"],
+        "log_prompts": bool(decision["log_prompts"]),
+        "model": model,
+        "providers": None,
+    }
+    if model is not None:
+        routes = await _ask("routes", {"api_key": api_key, "model": model})
+        portal["providers"] = [endpoint["provider"] for endpoint in routes["endpoints"]]
+        # The catalog's prices (USD per million tokens) price the generation record.
+        portal["prices"] = {
+            endpoint["provider"]: [endpoint["input_price"], endpoint["output_price"]]
+            for endpoint in routes["endpoints"]
+        }
+    return portal
+
+
+async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
+    try:
+        body = await read_request_body(request)
+    except Exception:  # an unreadable body: the proxy answers it itself later
+        body = {}
+    try:
+        portal = await authorize(api_key, _requested_model(body if isinstance(body, dict) else {}))
+    except PortalUnavailable as exc:
+        logger.warning("portal-litellm: refusing a request, %s", exc)
+        raise ProxyException(
+            message="The account service is unavailable; the request was not served. Retry.",
+            type="service_unavailable",
+            param=None,
+            code=503,
+        ) from exc
+    return UserAPIKeyAuth(
+        api_key=api_key,
+        user_id=portal["account"],
+        key_alias=f"portal-key-{portal['key_id']}",
+        metadata={METADATA_KEY: portal},
+    )

@@ -1,0 +1,283 @@
+"""The plugin's parts without the proxy: shipping (batches, retry with backoff, the
+spool, the flush at exit) against a fake portal, and the handler's filter and records."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+
+import pytest
+
+from tests.helpers.litellm import require_plugin, run_async
+
+require_plugin()
+
+import httpx  # noqa: E402
+from portal_litellm import shipping  # noqa: E402
+from portal_litellm.handler import PortalHandler  # noqa: E402
+from portal_litellm.shipping import MAX_BATCH, Shipper  # noqa: E402
+
+
+class FakePortal:
+    """POST /internal/v1/generations as the portal answers it: ids stored once."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.batches: list[list[dict]] = []
+        self.stored: dict[str, dict] = {}
+        self.duplicates = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if not self.up:
+            raise httpx.ConnectError("refused", request=request)
+        batch = json.loads(request.content)["generations"]
+        self.batches.append(batch)
+        for record in batch:
+            if record["id"] in self.stored:
+                self.duplicates += 1
+            self.stored[record["id"]] = record
+        return httpx.Response(200, json={"stored": len(batch), "rejected": []})
+
+
+def record(n: int) -> dict:
+    return {"id": f"call-{n}", "key_id": 1, "model": "a/b", "provider": "P"}
+
+
+@pytest.fixture
+def portal() -> FakePortal:
+    return FakePortal()
+
+
+@pytest.fixture
+def shipper(portal, tmp_path):
+    return Shipper(
+        spool_dir=str(tmp_path),
+        linger=0.05,
+        client=httpx.AsyncClient(
+            base_url="http://portal/internal/v1/", transport=httpx.MockTransport(portal)
+        ),
+        exit_client=httpx.Client(
+            base_url="http://portal/internal/v1/", transport=httpx.MockTransport(portal)
+        ),
+        flush_at_exit=False,
+        watch_signals=False,
+    )
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch) -> list[float]:
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+        await real_sleep(0.001)
+
+    monkeypatch.setattr(shipping.asyncio, "sleep", sleep)
+    return slept
+
+
+async def _until(condition, timeout: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.wait_for(asyncio.shield(asyncio.ensure_future(_tick())), 1)
+
+
+async def _tick() -> None:
+    await asyncio.get_running_loop().run_in_executor(None, lambda: None)
+
+
+def test_batches_hold_at_most_1000_records(shipper, portal):
+    async def scenario():
+        for n in range(2500):
+            shipper.submit(record(n))
+        await _until(lambda: len(portal.stored) == 2500)
+
+    run_async(scenario())
+    assert max(map(len, portal.batches)) == MAX_BATCH
+    assert sum(map(len, portal.batches)) == 2500
+
+
+def test_retries_with_backoff_then_spools_then_delivers_once(
+    shipper, portal, fast_backoff, tmp_path
+):
+    async def scenario():
+        portal.up = False
+        shipper.submit(record(1))
+        shipper.submit(record(2))
+        await _until(lambda: shipper.spool.exists())
+        spooled = [json.loads(line) for line in shipper.spool.read_text().splitlines()]
+        assert [r["id"] for r in spooled] == ["call-1", "call-2"]
+        # Exponential backoff between the attempts of the batch.
+        assert fast_backoff[:3] == [0.25, 0.5, 1.0]
+        portal.up = True
+        await _until(lambda: len(portal.stored) == 2 and not shipper.has_spool())
+
+    run_async(scenario())
+    assert sorted(portal.stored) == ["call-1", "call-2"]
+    assert portal.duplicates == 0
+
+
+def test_a_full_queue_spills_to_the_spool(shipper, monkeypatch):
+    monkeypatch.setattr(shipping, "QUEUE_SIZE", 2)
+
+    async def scenario():
+        for n in range(5):
+            shipper.submit(record(n))  # no await: the sender has not run yet
+        spooled = shipper.spool.read_text().splitlines()
+        assert [json.loads(line)["id"] for line in spooled] == ["call-2", "call-3", "call-4"]
+        shipper.task.cancel()
+        shipper._replayer.cancel()
+
+    run_async(scenario())
+
+
+def test_the_queue_is_sent_at_exit_or_spooled(shipper, portal):
+    async def queue_without_sending():
+        for n in range(3):
+            shipper.submit(record(n))
+        shipper.task.cancel()
+
+    run_async(queue_without_sending())
+    shipper.flush_at_exit()
+    assert sorted(portal.stored) == ["call-0", "call-1", "call-2"]
+    assert not shipper.spool.exists()
+
+    run_async(queue_without_sending())
+    portal.up = False
+    shipper.flush_at_exit()
+    assert len(shipper.spool.read_text().splitlines()) == 3
+
+
+def test_on_termination_pending_records_are_spooled_then_replayed(shipper, portal, tmp_path):
+    async def stop_while_sending():
+        portal.up = False
+        for n in range(3):
+            shipper.submit(record(n))
+        shipper.spool_pending()  # what SIGTERM does
+        shipper.submit(record(3))  # a late record goes straight to the spool
+        shipper.task.cancel()
+
+    run_async(stop_while_sending())
+    assert {json.loads(line)["id"] for line in shipper.spool.read_text().splitlines()} == {
+        f"call-{n}" for n in range(4)
+    }
+
+    # The next start: a new shipper on the same spool sends it, once.
+    portal.up = True
+    restarted = Shipper(
+        spool_dir=str(tmp_path),
+        linger=0.05,
+        client=httpx.AsyncClient(
+            base_url="http://portal/internal/v1/", transport=httpx.MockTransport(portal)
+        ),
+        flush_at_exit=False,
+        watch_signals=False,
+    )
+
+    async def start():
+        restarted.submit(record(9))
+        await _until(lambda: len(portal.stored) == 5 and not restarted.has_spool())
+
+    run_async(start())
+    assert portal.duplicates == 0
+
+
+PORTAL = {
+    "key_id": 7,
+    "account": "a",
+    "log_prompts": False,
+    "model": "m/x",
+    "providers": ["A"],
+    "prices": {"A": ["2.50", "10.00"]},
+}
+
+
+def deployments(*providers):
+    return [{"model_name": "m/x", "model_info": {"portal_provider": p}} for p in providers]
+
+
+def request_with(portal):
+    return {"metadata": {"user_api_key_metadata": {"portal": portal}}}
+
+
+def test_the_filter_keeps_only_allowed_providers():
+    handler = PortalHandler(shipper=object())
+    keep = run_async(
+        handler.async_filter_deployments(
+            "m/x", deployments("A", "B", None), None, request_with(PORTAL)
+        )
+    )
+    assert [d["model_info"]["portal_provider"] for d in keep] == ["A"]
+    # Without the portal's answer, or for another model than was authorised: none.
+    assert run_async(handler.async_filter_deployments("m/x", deployments("A"), None, {})) == []
+    assert (
+        run_async(
+            handler.async_filter_deployments("m/y", deployments("A"), None, request_with(PORTAL))
+        )
+        == []
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def submit(self, record: dict) -> None:
+        self.records.append(record)
+
+
+def call_kwargs(portal: dict, text: str = "hello") -> dict:
+    return {
+        "litellm_call_id": "call-x",
+        "messages": [{"role": "user", "content": text}],
+        "litellm_params": {
+            "model_info": {"portal_provider": "A"},
+            "metadata": {
+                "user_api_key_metadata": {"portal": portal},
+                "headers": {"HTTP-Referer": "https://app.example/", "X-Title": "App"},
+            },
+        },
+        "standard_logging_object": {"response_cost": 0.001},
+    }
+
+
+RESPONSE = {
+    "choices": [{"message": {"content": "world"}}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 4},
+}
+
+
+@pytest.mark.parametrize(
+    ("log_prompts", "text", "expected"),
+    [
+        (True, "hello", ("hello", "world")),
+        (False, "hello", (None, None)),
+        (True, "redacted-by-litellm", (None, "world")),
+    ],
+)
+def test_records_carry_text_only_when_allowed(log_prompts, text, expected):
+    recorder = Recorder()
+    handler = PortalHandler(shipper=recorder)
+    kwargs = call_kwargs(PORTAL | {"log_prompts": log_prompts}, text)
+    run_async(handler.async_log_success_event(kwargs, RESPONSE, dt.datetime.now(dt.UTC), None))
+    [sent] = recorder.records
+    assert (sent["prompt"], sent["completion"]) == expected
+    assert sent["id"] == "call-x" and sent["provider"] == "A" and sent["key_id"] == 7
+    assert (sent["app_url"], sent["app_title"]) == ("https://app.example/", "App")
+    assert (sent["prompt_tokens"], sent["completion_tokens"]) == (3, 4)
+    # At the catalog's prices of the endpoint that answered: 3 × 2.50 + 4 × 10.00 per million.
+    assert sent["cost_usd"] == "0.00004750"
+
+
+def test_failures_and_refusals_are_not_generations():
+    recorder = Recorder()
+    handler = PortalHandler(shipper=recorder)
+    refused = {"litellm_call_id": "c", "litellm_params": {"metadata": {}}}
+    failed = call_kwargs(PORTAL)
+    for kwargs in (refused, failed):
+        run_async(handler.async_log_failure_event(kwargs, None, None, None))
+    assert recorder.records == []
