@@ -76,9 +76,6 @@ def test_a_user_downloads_their_data_as_one_json_file(page: Page, browser_guard,
     assert generation["app_url"] == "https://orbits.example.com/"
     assert User.objects.get(pk=user.pk).password not in text
     assert ApiKey.objects.get(pk=api_key.pk).hashed_key not in text
-    # Chromium reports the navigation that turned into a download as aborted; that is
-    # how a download looks, not an error the person sees.
-    aborted = f"failed GET {live_server.url}/account/data/download/: net::ERR_ABORTED"
-    assert browser_guard.bad_responses == [aborted]
-    browser_guard.bad_responses.clear()
+    # Chromium reports the navigation that turned into a download as aborted, which the
+    # guard leaves out (tests/helpers/browser.py): nothing else went wrong.
     browser_guard.assert_clean()
