@@ -7,43 +7,32 @@ at /legal/privacy/, and the portal records which version each person acknowledge
 when (PolicyAcknowledgement): at sign-up, and on the notice every signed-in page shows
 until they have read a newer version.
 
-A version is its "Last Updated" date. Its text is a template,
-templates/privacy/policies/<version>.html, which never changes once published: a
-change is a new file and a new entry at the end of VERSIONS (tests check both).
+A version is its "Last Updated" date, published as privacy/versions.py says.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 
 from accounts.models import User
 from privacy.models import PolicyAcknowledgement
+from privacy.versions import PublishedVersion, find
 
-
-@dataclass(frozen=True)
-class PolicyVersion:
-    version: str  # its "Last Updated" date, ISO 8601
-    changes: str  # what changed from the previous version, for the notice
-
-    @property
-    def date(self) -> dt.date:
-        return dt.date.fromisoformat(self.version)
-
-    @property
-    def template(self) -> str:
-        return f"privacy/policies/{self.version}.html"
+# A version of this document: PublishedVersion with its text in templates/privacy/policies/.
+PolicyVersion = partial(PublishedVersion, folder="policies")
 
 
 # Oldest first; the last is in force.
-VERSIONS: tuple[PolicyVersion, ...] = (PolicyVersion("2024-10-10", "The first published version."),)
+VERSIONS: tuple[PublishedVersion, ...] = (
+    PolicyVersion("2024-10-10", "The first published version."),
+)
 CURRENT = VERSIONS[-1]
 
 
-def policy_version(version: str) -> PolicyVersion | None:
-    return next((v for v in VERSIONS if v.version == version), None)
+def policy_version(version: str) -> PublishedVersion | None:
+    return find(VERSIONS, version)
 
 
 def needs_acknowledgement(user) -> bool:

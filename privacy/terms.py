@@ -9,9 +9,7 @@ the portal records which version each person acknowledged and when
 (TermsAcknowledgement): at sign-up, and on the notice a signed-in person's pages show
 until they have read a newer version.
 
-A version is its date. Its text is a template, templates/privacy/terms/<version>.html,
-which never changes once published: a change is a new file and a new entry at the end
-of VERSIONS (tests check both).
+A version is its date, published as privacy/versions.py says.
 
 Unlike the policy's, the newest version a person acknowledged is not a column of the
 account (accounts' tables are not privacy's to change): the notice's check keeps it in
@@ -21,39 +19,31 @@ session, not per page.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 
 from accounts.models import User
 from privacy.models import TermsAcknowledgement
+from privacy.versions import PublishedVersion, find
 
 # The session remembers the newest version this person is known to have acknowledged.
 SESSION_KEY = "privacy.terms_acknowledged"
 
 
-@dataclass(frozen=True)
-class TermsVersion:
-    version: str  # the date it was published, ISO 8601
-    changes: str  # what changed from the previous version, for the notice
-
-    @property
-    def date(self) -> dt.date:
-        return dt.date.fromisoformat(self.version)
-
-    @property
-    def template(self) -> str:
-        return f"privacy/terms/{self.version}.html"
+# A version of this document: PublishedVersion with its text in templates/privacy/terms/.
+TermsVersion = partial(PublishedVersion, folder="terms")
 
 
 # Oldest first; the last is in force.
-VERSIONS: tuple[TermsVersion, ...] = (TermsVersion("2026-12-07", "The first published version."),)
+VERSIONS: tuple[PublishedVersion, ...] = (
+    TermsVersion("2026-12-07", "The first published version."),
+)
 CURRENT = VERSIONS[-1]
 
 
-def terms_version(version: str) -> TermsVersion | None:
-    return next((v for v in VERSIONS if v.version == version), None)
+def terms_version(version: str) -> PublishedVersion | None:
+    return find(VERSIONS, version)
 
 
 def newest_acknowledged(user) -> str:

@@ -39,29 +39,18 @@ from privacy.selectors import (
     deletion_request_for_user,
 )
 from privacy.terms import UnknownTermsVersion, do_acknowledge_terms
+from privacy.versions import find
 
 
 def privacy_policy(request: HttpRequest, version: str | None = None) -> HttpResponse:
     """The policy in force, or (at /legal/privacy/<version>/) any published version."""
-    shown = policy.CURRENT if version is None else policy.policy_version(version)
-    if shown is None:
-        raise Http404("No such version of the privacy policy.")
-    acknowledged_at = None
-    if request.user.is_authenticated:
-        acknowledged_at = (
-            PolicyAcknowledgement.objects.filter(user=request.user, version=shown.version)
-            .values_list("acknowledged_at", flat=True)
-            .first()
-        )
-    return render(
+    return _published(
         request,
-        "privacy/policy.html",
-        {
-            "shown": shown,
-            "current": policy.CURRENT,
-            "versions": list(reversed(policy.VERSIONS)),
-            "acknowledged_at": acknowledged_at,
-        },
+        version,
+        versions=policy.VERSIONS,
+        acknowledgements=PolicyAcknowledgement.objects,
+        template="privacy/policy.html",
+        unknown="No such version of the privacy policy.",
     )
 
 
@@ -174,23 +163,38 @@ def data_location(request: HttpRequest) -> HttpResponse:
 
 def terms_of_service(request: HttpRequest, version: str | None = None) -> HttpResponse:
     """The terms in force, or (at /legal/terms/<version>/) any published version."""
-    shown = terms.CURRENT if version is None else terms.terms_version(version)
+    return _published(
+        request,
+        version,
+        versions=terms.VERSIONS,
+        acknowledgements=TermsAcknowledgement.objects,
+        template="privacy/terms.html",
+        unknown="No such version of the Terms of Service.",
+    )
+
+
+def _published(
+    request: HttpRequest, version, *, versions, acknowledgements, template: str, unknown: str
+) -> HttpResponse:
+    """A versioned document's page (privacy/versions.py): the version in force, or the one
+    asked for, with when the signed-in person acknowledged it."""
+    shown = versions[-1] if version is None else find(versions, version)
     if shown is None:
-        raise Http404("No such version of the Terms of Service.")
+        raise Http404(unknown)
     acknowledged_at = None
     if request.user.is_authenticated:
         acknowledged_at = (
-            TermsAcknowledgement.objects.filter(user=request.user, version=shown.version)
+            acknowledgements.filter(user=request.user, version=shown.version)
             .values_list("acknowledged_at", flat=True)
             .first()
         )
     return render(
         request,
-        "privacy/terms.html",
+        template,
         {
             "shown": shown,
-            "current": terms.CURRENT,
-            "versions": list(reversed(terms.VERSIONS)),
+            "current": versions[-1],
+            "versions": list(reversed(versions)),
             "acknowledged_at": acknowledged_at,
         },
     )
