@@ -123,12 +123,12 @@ def set_logging_on_privacy_page(page: Page, browser_guard, *, on: bool) -> None:
     expect(page.get_by_role("status")).to_have_text(SAVED)
     if on:
         expect(box).to_be_checked()
-        expect(page.locator(".status")).to_have_text(
+        expect(page.locator(".status", has_text="prompts and completions")).to_have_text(
             "Now: On, your prompts and completions are stored."
         )
     else:
         expect(box).not_to_be_checked()
-        expect(page.locator(".status")).to_have_text(
+        expect(page.locator(".status", has_text="prompts and completions")).to_have_text(
             "Now: Off, your prompts and completions are not stored."
         )
     browser_guard.assert_clean()
