@@ -152,6 +152,9 @@ class ApiKey(models.Model):
     hashed_key = models.CharField(max_length=64, unique=True)
     # A key can make logging stricter than its account, never looser.
     logging = models.CharField(max_length=8, choices=Logging, default=Logging.AS_ACCOUNT)
+    # Likewise for the region: True keeps this key's requests in PORTAL_DATA_REGION even
+    # when the account allows others; False means "as the account", so never wider.
+    in_region_only = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -159,11 +159,13 @@ def routes_for(*, model_id: str, policy: dict[str, bool]) -> Routes | None:
 
 
 def region_refusal_detail(model_id: str) -> str:
-    """The 409's reason when only the region choice rules out every endpoint."""
+    """The 409's reason when only the region rule (the account's or the key's) rules out
+    every endpoint."""
     return (
-        f"The account keeps its requests in {region_name(settings.PORTAL_DATA_REGION)} and "
-        f"none of {model_id}'s endpoints that its other choices allow runs there: the user "
-        "can change “Keep my requests in” on the privacy page."
+        f"The account or its key keeps its requests in "
+        f"{region_name(settings.PORTAL_DATA_REGION)} and none of {model_id}'s endpoints "
+        "that its other choices allow runs there: the user can change “Keep my requests "
+        "in” on the privacy page, or the key's own setting on its page."
     )
 
 

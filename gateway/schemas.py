@@ -157,7 +157,8 @@ class ProviderPolicy(BaseModel):
     in_region_only: bool = Field(
         description=(
             "Keep my requests in the portal's region: only endpoints whose `region` is "
-            "the portal's own (PORTAL_DATA_REGION) may be used."
+            "the portal's own (PORTAL_DATA_REGION) may be used. On when the account or "
+            "the key asks for it: a key can be stricter than its account, never wider."
         )
     )
 

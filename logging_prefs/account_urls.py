@@ -9,6 +9,7 @@ urlpatterns = [
     path("keys/<int:key_id>/", views.key_detail, name="account_key_detail"),
     path("keys/<int:key_id>/rename/", views.key_rename, name="account_key_rename"),
     path("keys/<int:key_id>/logging/", views.key_logging, name="account_key_logging"),
+    path("keys/<int:key_id>/region/", views.key_in_region, name="account_key_in_region"),
     path("keys/<int:key_id>/revoke/", views.key_revoke, name="account_key_revoke"),
     path("privacy/", views.privacy, name="account_privacy"),
     path("activity/", views.activity, name="account_activity"),

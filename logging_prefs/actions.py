@@ -109,6 +109,35 @@ def do_set_api_key_logging(
     )
 
 
+@transaction.atomic
+def do_set_api_key_in_region(
+    *, api_key: ApiKey, acting_user: User | None, in_region_only: bool
+) -> PreferenceChange | None:
+    """Set whether a key keeps its requests in PORTAL_DATA_REGION even when its account
+    does not (False: as the account). Locked and audited like the key's logging setting.
+
+    Side effects: updates the key; appends a PreferenceChange when the value changed.
+    """
+    if not isinstance(in_region_only, bool):
+        raise ValueError(f"not a boolean: {in_region_only!r}")
+    locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if locked.in_region_only == in_region_only:
+        return None
+    old = locked.in_region_only
+    locked.in_region_only = in_region_only
+    locked.save(update_fields=["in_region_only"])
+    api_key.in_region_only = in_region_only
+    return PreferenceChange.objects.create(
+        user_id=locked.user_id,
+        actor_id=acting_user.pk if acting_user else None,
+        actor_is_user=acting_user is not None and acting_user.pk == locked.user_id,
+        api_key=locked,
+        setting="key_in_region_only",
+        old_value=_as_text(old),
+        new_value=_as_text(in_region_only),
+    )
+
+
 @dataclass
 class IngestResult:
     stored: int = 0

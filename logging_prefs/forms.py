@@ -184,6 +184,24 @@ def in_region_help() -> str:
     )
 
 
+def key_in_region_label() -> str:
+    return f"Keep this key's requests in {regions.data_region_name()}"
+
+
+class ApiKeyInRegionForm(forms.Form):
+    # Labelled when the form is built: the label names the region from the settings.
+    in_region_only = StrictBooleanField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["in_region_only"].label = key_in_region_label()
+        self.fields["in_region_only"].help_text = (
+            "Ticked, this key's requests go only to endpoints there, even while your "
+            "account allows other regions. Unticked, the key follows your account: a key "
+            "can keep requests closer than its account, never send them further."
+        )
+
+
 class PrivacyForm(forms.Form):
     log_prompts = StrictBooleanField(label=LOG_PROMPTS_LABEL)
     allow_training_paid = StrictBooleanField(

@@ -37,11 +37,18 @@ class Decision:
     provider_policy: dict[str, bool]
 
 
+def _policy_column(name: str) -> str:
+    # A key may ask for the region rule its account does not; it can never drop it.
+    if name == "in_region_only":
+        return f"(p.{name} OR k.{name})"
+    return f"p.{name}"
+
+
 _DECISION_SQL = (
     "SELECT k.id, k.revoked_at IS NULL, u.public_id::text, u.is_active, "  # noqa: S608 (constant names)
     + MAY_LOG_TEXT
     + ", "
-    + ", ".join(f"p.{name}" for name in LoggingPreference.PROVIDER_POLICY_FIELDS)
+    + ", ".join(_policy_column(name) for name in LoggingPreference.PROVIDER_POLICY_FIELDS)
     + FROM_KEY
     + " WHERE k.hashed_key = %s"
 )
@@ -52,7 +59,8 @@ def decision_for_key(raw_key: str) -> Decision:
 
     One query: the key by its unique hash (accounts_apikey_hashed_key_key), joined to
     the account and its preference row; `log_prompts` is the rule of
-    logging_prefs.eligibility. Nothing is cached, so a change is in force for
+    logging_prefs.eligibility, and `in_region_only` is the account's choice or the
+    key's, whichever is stricter. Nothing is cached, so a change is in force for
     the very next decision after it commits. Raw SQL, prepared (gateway.prepared),
     because this is the gateway's hot path: building the same join through the ORM cost
     three times the query itself (bench/decisions.py).

@@ -21,7 +21,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.actions import do_create_api_key, do_rename_api_key, do_revoke_api_key
 from accounts.models import ApiKey
-from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
+from logging_prefs.actions import (
+    do_set_api_key_in_region,
+    do_set_api_key_logging,
+    do_set_logging_preferences,
+)
 from logging_prefs.charts import buckets, usage_charts
 from logging_prefs.forms import (
     ACTIVITY_PERIODS,
@@ -30,11 +34,13 @@ from logging_prefs.forms import (
     PROVIDER_POLICY_CHOICES,
     ActivityFilterForm,
     ApiKeyCreateForm,
+    ApiKeyInRegionForm,
     ApiKeyLoggingForm,
     ApiKeyRenameForm,
     ApiKeyRevokeForm,
     PrivacyForm,
     in_region_label,
+    key_in_region_label,
 )
 from logging_prefs.models import LoggingPreference
 from logging_prefs.selectors import (
@@ -121,6 +127,7 @@ def _render_key_page(
     *,
     rename_form: ApiKeyRenameForm | None = None,
     logging_form: ApiKeyLoggingForm | None = None,
+    region_form: ApiKeyInRegionForm | None = None,
 ) -> HttpResponse:
     return render(
         request,
@@ -130,6 +137,9 @@ def _render_key_page(
             "rename_form": rename_form
             or ApiKeyRenameForm(initial={"name": api_key.name}, taken_names=set()),
             "logging_form": logging_form or ApiKeyLoggingForm(initial={"logging": api_key.logging}),
+            "region_form": region_form
+            or ApiKeyInRegionForm(initial={"in_region_only": api_key.in_region_only}),
+            "region_name": regions.data_region_name(),
             "preference": logging_preference_for_user(user=request.user),
         },
     )
@@ -189,6 +199,33 @@ def key_logging(request: HttpRequest, key_id: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def key_in_region(request: HttpRequest, key_id: int) -> HttpResponse:
+    api_key = _own_key_or_404(request, key_id)
+    form = ApiKeyInRegionForm(request.POST)
+    if not api_key.is_active:
+        form.is_valid()
+        form.add_error(None, _REVOKED_ERROR)
+    elif form.is_valid():
+        change = do_set_api_key_in_region(
+            api_key=api_key,
+            acting_user=request.user,
+            in_region_only=form.cleaned_data["in_region_only"],
+        )
+        if change is None:
+            messages.info(request, "The key’s region setting is unchanged.")
+        elif api_key.in_region_only:
+            messages.success(
+                request,
+                f"“{api_key.name}” now keeps its requests in {regions.data_region_name()}.",
+            )
+        else:
+            messages.success(request, f"“{api_key.name}” now follows your account’s region.")
+        return redirect("account_key_detail", key_id=api_key.pk)
+    return _render_key_page(request, api_key, region_form=form)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     api_key = _own_key_or_404(request, key_id)
@@ -214,6 +251,8 @@ _KEY_LOGGING_VALUES = dict(ApiKey.Logging.choices)
 def _value_label(setting: str, value: str) -> str:
     if setting == "key_logging":
         return _KEY_LOGGING_VALUES.get(value, value)
+    if setting == "key_in_region_only":
+        return {"on": "On", "off": "As my account"}.get(value, value)
     if setting.startswith("allow_"):
         return {"on": "Allowed", "off": "Not allowed"}.get(value, value)
     return {"on": "On", "off": "Off"}.get(value, value)
@@ -225,6 +264,10 @@ def _history_rows(changes) -> list[dict]:
         if change.setting == "key_logging":
             key = change.api_key
             setting = "Prompt logging of key"
+            key_label = f"{key.name} ({key.prefix}…)" if key else "a deleted key"
+        elif change.setting == "key_in_region_only":
+            key = change.api_key
+            setting = key_in_region_label()
             key_label = f"{key.name} ({key.prefix}…)" if key else "a deleted key"
         elif change.setting == "in_region_only":
             setting = in_region_label()

@@ -123,11 +123,18 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     name = "My app"
     logging = ApiKey.Logging.AS_ACCOUNT
+    in_region_only = False
 
     @classmethod
-    def _create(cls, model_class, *, user: User, name: str, logging: str) -> ApiKey:
+    def _create(
+        cls, model_class, *, user: User, name: str, logging: str, in_region_only: bool
+    ) -> ApiKey:
         api_key, raw_key = do_create_api_key(
             user=user, acting_user=user, name=name, logging=logging
         )
+        if in_region_only:
+            # A starting state, not a change to audit (tests of the change use the action).
+            api_key.in_region_only = True
+            api_key.save(update_fields=["in_region_only"])
         api_key.raw_key = raw_key
         return api_key

@@ -18,7 +18,7 @@ from ninja.operation import Operation
 
 from accounts.actions import do_revoke_api_key
 from gateway import api as gateway_api
-from logging_prefs.actions import do_set_logging_preferences
+from logging_prefs.actions import do_set_api_key_in_region, do_set_logging_preferences
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import EndpointFactory, LanguageModelFactory
 from tests.helpers.gateway import DECISIONS_URL, GENERATIONS_URL, create_key
@@ -79,11 +79,15 @@ def keys(catalog):
     do_set_logging_preferences(
         user=roaming.user, acting_user=roaming.user, changes={"in_region_only": False}
     )
+    # Its account allows other regions; the key itself keeps to the portal's.
+    strict = create_key(roaming.user, name="Strict app")
+    do_set_api_key_in_region(api_key=strict.api_key, acting_user=strict.user, in_region_only=True)
     return {
         "active": active.raw,
         "revoked": revoked.raw,
         "closed": closed.raw,
         "roaming": roaming.raw,
+        "strict": strict.raw,
     }
 
 
@@ -134,6 +138,15 @@ FAST = {
         200,
     ),
     "a decision with the region choice off": ({"body": {"api_key": "{roaming}"}}, 200),
+    "a decision with the key stricter than its account": ({"body": {"api_key": "{strict}"}}, 200),
+    "routes, only abroad, the key stricter than its account": (
+        _routes({"api_key": "{strict}", "model": "acme/abroad"}),
+        409,
+    ),
+    "routes, in and out of the region, the key stricter than its account": (
+        _routes({"api_key": "{strict}", "model": "acme/mixed"}),
+        200,
+    ),
     "routes, an unlisted model": (_routes({"api_key": "{active}", "model": "acme/none"}), 404),
     "routes, a bad model name": (_routes({"api_key": "{active}", "model": "a/b/c"}), 404),
     "routes, an unknown key": (_routes({"api_key": "sk-pt-nobody", "model": "acme/open"}), 401),

@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from logging_prefs.actions import do_set_logging_preferences
+from logging_prefs.actions import do_set_api_key_in_region, do_set_logging_preferences
 from tests.factories.catalog import EndpointFactory, LanguageModelFactory, ProviderFactory
-from tests.helpers.gateway import OPENAPI_URL
+from tests.helpers.gateway import OPENAPI_URL, create_key
 from tests.helpers.regions import abroad, home
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +128,69 @@ def test_a_route_endpoint_states_its_region_with_its_price(gateway, key):
     (endpoint,) = route(gateway, key.raw, "acme/solo").json()["endpoints"]
     assert endpoint["region"] == home()
     assert endpoint["input_price"] == "0.50"
+
+
+# --- A key's own region rule: stricter than its account, never wider -----------------
+
+
+def keep_key_in_region(key, value: bool = True) -> None:
+    do_set_api_key_in_region(api_key=key.api_key, acting_user=key.user, in_region_only=value)
+
+
+def test_a_key_in_region_leaves_other_regions_out_while_its_account_allows_them(
+    gateway, key, atlas
+):
+    turn_off_region(key)
+    keep_key_in_region(key)
+    response = route(gateway, key.raw, "acme/atlas")
+    assert response.status_code == 200
+    assert [(e["provider"], e["region"]) for e in response.json()["endpoints"]] == [
+        ("Nearby", home())
+    ]
+    # The account's other key, left as the account, still goes abroad.
+    other = create_key(key.user, name="Other app")
+    assert [e["provider"] for e in route(gateway, other.raw, "acme/atlas").json()["endpoints"]] == [
+        "Faraway",
+        "Nearby",
+    ]
+
+
+def test_a_key_in_region_with_none_left_there_is_the_region_409(gateway, key, overseas, settings):
+    settings.PORTAL_DATA_REGION = "eu"
+    overseas.endpoints.update(region="us")
+    turn_off_region(key)
+    keep_key_in_region(key)
+    response = route(gateway, key.raw, "acme/overseas")
+    assert response.status_code == 409
+    detail = response.json()["detail"]
+    assert "keeps its requests in the European Union" in detail
+    assert "the key's own setting" in detail
+    keep_key_in_region(key, False)
+    assert route(gateway, key.raw, "acme/overseas").status_code == 200
+
+
+def test_a_key_as_the_account_cannot_widen_an_in_region_account(gateway, key, atlas, overseas):
+    keep_key_in_region(key, False)
+    assert key.api_key.in_region_only is False
+    assert [e["provider"] for e in route(gateway, key.raw, "acme/atlas").json()["endpoints"]] == [
+        "Nearby"
+    ]
+    assert route(gateway, key.raw, "acme/overseas").status_code == 409
+    assert gateway.decide(key.raw).json()["provider_policy"]["in_region_only"] is True
+
+
+@pytest.mark.parametrize(
+    ("account_rule", "key_rule", "effective"),
+    [(True, False, True), (True, True, True), (False, True, True), (False, False, False)],
+)
+def test_the_decision_carries_the_effective_rule_in_one_query(
+    gateway, key, account_rule, key_rule, effective, django_assert_num_queries
+):
+    do_set_logging_preferences(
+        user=key.user, acting_user=key.user, changes={"in_region_only": account_rule}
+    )
+    keep_key_in_region(key, key_rule)
+    with django_assert_num_queries(1):
+        response = gateway.decide(key.raw)
+    assert response.status_code == 200
+    assert response.json()["provider_policy"]["in_region_only"] is effective
