@@ -16,10 +16,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from portal.compat import object_does_not_exist_redirect, unquote
 
@@ -119,3 +120,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    """Open items past their due date, the ones support must answer first: for a model
+    with `due_at`, `status` and OPEN_STATUSES (deletion requests, support tickets)."""
+
+    title = "due date"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overdue"), ("no", "Not overdue")]
+
+    def queryset(self, request, queryset):
+        overdue = Q(due_at__lt=timezone.now(), status__in=queryset.model.OPEN_STATUSES)
+        if self.value() == "yes":
+            return queryset.filter(overdue)
+        if self.value() == "no":
+            return queryset.exclude(overdue)
+        return queryset

@@ -17,7 +17,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -26,7 +25,13 @@ from django.utils.html import format_html, format_html_join
 from accounts.models import User, Wallet
 from accounts.selectors import users_owning_address
 from accounts.wallets import ADDRESS_RE as WALLET_ADDRESS_RE
-from portal.admin_steps import ReadOnlyAdmin, change_url, step_target, support_step
+from portal.admin_steps import (
+    OverdueFilter,
+    ReadOnlyAdmin,
+    change_url,
+    step_target,
+    support_step,
+)
 from portal.compat import unquote
 from privacy.deletion.requests import (
     do_reject_deletion_request,
@@ -50,24 +55,6 @@ def mask_email(address: str) -> str:
 
 
 # --- Deletion requests ------------------------------------------------------------
-
-
-class OverdueFilter(admin.SimpleListFilter):
-    """Open requests past their due date: the ones support must answer first."""
-
-    title = "due date"
-    parameter_name = "overdue"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Overdue"), ("no", "Not overdue")]
-
-    def queryset(self, request, queryset):
-        overdue = Q(due_at__lt=timezone.now(), status__in=DeletionRequest.OPEN_STATUSES)
-        if self.value() == "yes":
-            return queryset.filter(overdue)
-        if self.value() == "no":
-            return queryset.exclude(overdue)
-        return queryset
 
 
 class VerifyForm(forms.Form):

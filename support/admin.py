@@ -14,13 +14,18 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from portal.admin_steps import ReadOnlyAdmin, change_url, step_target, support_step
+from portal.admin_steps import (
+    OverdueFilter,
+    ReadOnlyAdmin,
+    change_url,
+    step_target,
+    support_step,
+)
 from portal.compat import unquote
 from privacy.admin import OpenRequestForm
 from support.actions import do_answer_ticket, do_convert_ticket
@@ -28,24 +33,6 @@ from support.errors import TICKET_STEP_ERRORS
 from support.models import Ticket
 
 Kind = Ticket.Kind
-
-
-class OverdueFilter(admin.SimpleListFilter):
-    """Open tickets past their due date: the ones support must answer first."""
-
-    title = "due date"
-    parameter_name = "overdue"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Overdue"), ("no", "Not overdue")]
-
-    def queryset(self, request, queryset):
-        overdue = Q(due_at__lt=timezone.now(), status__in=Ticket.OPEN_STATUSES)
-        if self.value() == "yes":
-            return queryset.filter(overdue)
-        if self.value() == "no":
-            return queryset.exclude(overdue)
-        return queryset
 
 
 class AnswerForm(forms.Form):
