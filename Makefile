@@ -35,7 +35,7 @@ install: $(BIN)/activate
 # Development mode unless the environment says otherwise. Ctrl-C stops the server, the
 # worker and, once both have ended, the private servers this started.
 run: export DEBUG ?= 1
-run: export PORTAL_GATEWAY_TOKEN ?= $(shell cat $(GATEWAY_TOKEN_FILE))
+run: export PORTAL_GATEWAY_TOKEN ?= $(shell cat $(GATEWAY_TOKEN_FILE) 2>/dev/null)
 run: install $(GATEWAY_TOKEN_FILE)
 	$(WITH_DB) sh -c '\
 	  set -e; \
