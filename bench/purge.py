@@ -60,9 +60,9 @@ from bench.harness import (
     BIN,
     ROOT,
     gunicorn,
+    load_without_indexes,
     report,
     scratch_database,
-    secondary_indexes,
     setup_django,
     sql,
 )
@@ -95,13 +95,10 @@ def _all_indexes(table: str) -> list[str]:
 def load_rows(target_id: int, others: list[tuple[int, int]], target_key: int) -> None:
     """TOTAL rows, ROWS of them the target's (spread evenly), the rest round-robin over
     the other accounts; secondary indexes are dropped for the load and rebuilt after."""
-    indexes = secondary_indexes(TABLE)
-    for name, _ in indexes:
-        sql(f'DROP INDEX "{name}"')
-    started = time.perf_counter()
     # Row i is the target's when floor(i * ROWS / TOTAL) steps up at i: ROWS such rows,
     # evenly spread (every third for the defaults).
-    sql(
+    count, loaded, rebuilt = load_without_indexes(
+        TABLE,
         f"""
         INSERT INTO {TABLE} (
             gateway_id, user_id, api_key_id, model, provider, app_url, app_title,
@@ -131,13 +128,9 @@ def load_rows(target_id: int, others: list[tuple[int, int]], target_key: int) ->
             "total": TOTAL,
         },
     )
-    loaded = time.perf_counter() - started
-    started = time.perf_counter()
-    for _, definition in indexes:
-        sql(definition)
     print(
         f"loaded {TOTAL:,} rows in {loaded:.1f} s ({TOTAL / loaded:,.0f} rows/s); "
-        f"{len(indexes)} indexes rebuilt in {time.perf_counter() - started:.1f} s",
+        f"{count} indexes rebuilt in {rebuilt:.1f} s",
         flush=True,
     )
 
