@@ -285,23 +285,31 @@ class AuditEvent(models.Model):
         raise AppendOnly("audit events are append-only")
 
 
-class PolicyAcknowledgement(models.Model):
-    """A person acknowledged a version of the privacy policy (privacy/policy.py): by
+class Acknowledgement(models.Model):
+    """A person acknowledged a version of a published document (privacy/versions.py): by
     signing up under it, or on the notice that it changed."""
 
     class How(models.TextChoices):
         SIGNUP = "signup", "Signed up under it"
         NOTICE = "notice", "Read it from the change notice"
 
-    user = models.ForeignKey(
-        "accounts.User", on_delete=models.CASCADE, related_name="policy_acknowledgements"
-    )
     version = models.CharField(max_length=10)
     how = models.CharField(max_length=8, choices=How)
     acknowledged_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        abstract = True
         ordering = ["acknowledged_at", "pk"]
+
+
+class PolicyAcknowledgement(Acknowledgement):
+    """An acknowledgement of the privacy policy (privacy/policy.py)."""
+
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="policy_acknowledgements"
+    )
+
+    class Meta(Acknowledgement.Meta):
         constraints = [
             models.UniqueConstraint(fields=["user", "version"], name="policy_ack_once"),
         ]
@@ -310,23 +318,14 @@ class PolicyAcknowledgement(models.Model):
         return f"policy {self.version}, {self.get_how_display()}"
 
 
-class TermsAcknowledgement(models.Model):
-    """A person acknowledged a version of the Terms of Service (privacy/terms.py): by
-    signing up under it, or on the notice that it changed."""
-
-    class How(models.TextChoices):
-        SIGNUP = "signup", "Signed up under it"
-        NOTICE = "notice", "Read it from the change notice"
+class TermsAcknowledgement(Acknowledgement):
+    """An acknowledgement of the Terms of Service (privacy/terms.py)."""
 
     user = models.ForeignKey(
         "accounts.User", on_delete=models.CASCADE, related_name="terms_acknowledgements"
     )
-    version = models.CharField(max_length=10)
-    how = models.CharField(max_length=8, choices=How)
-    acknowledged_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["acknowledged_at", "pk"]
+    class Meta(Acknowledgement.Meta):
         constraints = [
             models.UniqueConstraint(fields=["user", "version"], name="terms_ack_once"),
         ]
