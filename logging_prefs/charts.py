@@ -111,6 +111,7 @@ def bar_chart(
         height=320,
         show_legend=False,
         js=[],
+        css=[],
         # The stylesheet's rules apply to the class names as pygal writes them.
         no_prefix=True,
         disable_xml_declaration=True,

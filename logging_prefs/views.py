@@ -26,6 +26,7 @@ from logging_prefs.actions import (
     do_set_api_key_logging,
     do_set_logging_preferences,
 )
+from logging_prefs.activity_rows import period_rows, request_rows
 from logging_prefs.charts import buckets, usage_charts
 from logging_prefs.forms import (
     ACTIVITY_PERIODS,
@@ -421,6 +422,7 @@ def activity(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "generations": page.generations if page else [],
+            "requests": request_rows(page.generations) if page else [],
             "next_url": next_url,
             "first_url": first_url,
             "recent_models": recent_models_for_user(user=request.user),
@@ -428,6 +430,7 @@ def activity(request: HttpRequest) -> HttpResponse:
             "charts": charts,
             "unit": unit,
             "bars": bars,
+            "period_rows": period_rows(bars, unit),
             "period": period,
             "period_label": _period_label(form),
             "csv_url": f"{reverse('account_activity_csv')}?{_filter_query(request)}",
