@@ -119,4 +119,3 @@ def period_rows(bars: list[Bucket], unit: str) -> list[PeriodRow]:
         )
         for bar in bars
     ]
-

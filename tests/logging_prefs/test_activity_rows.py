@@ -20,13 +20,16 @@ from tests.factories.logging_prefs import GenerationFactory, set_text_state
 TEMPLATE_ROW = Template(
     "{% url 'account_activity_detail' generation.pk %}|{{ generation.created_at|date:'c' }}|"
     '{{ generation.created_at|date:"j M Y H:i" }}|'
-    '{% if generation.app_url|slice:":8" == "https://" or generation.app_url|slice:":7" == "http://" %}'
-    "{{ generation.app_url }}|{{ generation.app_title|default:generation.app_url|truncatechars:60 }}"
-    '{% elif generation.app_title %}|{{ generation.app_title }}{% else %}|—{% endif %}|'
+    '{% if generation.app_url|slice:":8" == "https://" '
+    'or generation.app_url|slice:":7" == "http://" %}'
+    "{{ generation.app_url }}|"
+    "{{ generation.app_title|default:generation.app_url|truncatechars:60 }}"
+    "{% elif generation.app_title %}|{{ generation.app_title }}{% else %}|—{% endif %}|"
     "{% if generation.api_key %}{{ generation.api_key.name }}{% else %}—{% endif %}|"
     "{{ generation.prompt_tokens|add:generation.completion_tokens }}|"
     '{{ generation.cost_usd|floatformat:"-8" }}|'
-    '{% if generation.text_state == "stored" %}Stored{% elif generation.text_state == "not_logged" %}'
+    '{% if generation.text_state == "stored" %}Stored'
+    '{% elif generation.text_state == "not_logged" %}'
     'Not stored{% elif generation.text_state == "expired" %}Expired{% else %}Deleted{% endif %}'
 )
 
