@@ -20,6 +20,7 @@ from accounts.schedules import BEAT_SCHEDULE as ACCOUNTS_BEAT_SCHEDULE
 from logging_prefs.schedules import BEAT_SCHEDULE as LOGGING_BEAT_SCHEDULE
 from portal import devdb, devredis
 from privacy.schedules import BEAT_SCHEDULE as PRIVACY_BEAT_SCHEDULE
+from support.schedules import BEAT_SCHEDULE as SUPPORT_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -177,7 +178,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
 # Each app declares its periodic tasks beside its code (schedules.py).
-CELERY_BEAT_SCHEDULE = {**ACCOUNTS_BEAT_SCHEDULE, **LOGGING_BEAT_SCHEDULE, **PRIVACY_BEAT_SCHEDULE}
+CELERY_BEAT_SCHEDULE = {
+    **ACCOUNTS_BEAT_SCHEDULE,
+    **LOGGING_BEAT_SCHEDULE,
+    **PRIVACY_BEAT_SCHEDULE,
+    **SUPPORT_BEAT_SCHEDULE,
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Authentication ----------------------------------------------------------
@@ -411,6 +417,9 @@ PORTAL_PREPARED_STATEMENTS = env.bool("PORTAL_PREPARED_STATEMENTS", default=True
 PORTAL_PROMPT_LOGGING_DEFAULT = env.bool("PORTAL_PROMPT_LOGGING_DEFAULT", default=True)
 PORTAL_PROMPT_RETENTION_DAYS = env.int("PORTAL_PROMPT_RETENTION_DAYS", default=30)
 PORTAL_TERMINATION_PURGE_DAYS = env.int("PORTAL_TERMINATION_PURGE_DAYS", default=30)
+# How long support keeps a ticket after answering it or turning it into a request (a
+# year: enough to look up what was said if the person writes again); open ones stay.
+PORTAL_TICKET_RETENTION_DAYS = env.int("PORTAL_TICKET_RETENTION_DAYS", default=365)
 # The public model pages leave out every category count below this: a small count could
 # be one customer's use (logging_prefs.selectors.published_category_counts).
 PORTAL_CATEGORY_MIN_COUNT = env.int("PORTAL_CATEGORY_MIN_COUNT", default=10)

@@ -4,10 +4,13 @@ turning it into the deletion request or under-13 report it asks for
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -139,3 +142,40 @@ def do_convert_ticket(*, ticket: Ticket, acting_user: User, account: User) -> De
     ticket.status = Status.CONVERTED
     ticket.save(update_fields=["deletion_request", "converted_at", "converted_by_id", "status"])
     return request
+
+
+# Rows deleted per statement: each chunk is its own short transaction.
+TICKET_RETENTION_CHUNK = 1000
+
+
+def do_delete_closed_tickets(*, now=None, chunk_size: int = TICKET_RETENTION_CHUNK) -> int:
+    """Delete the tickets closed (answered or turned into a request) more than
+    PORTAL_TICKET_RETENTION_DAYS ago, whoever sent them; returns how many went.
+
+    Open tickets stay, however old: support still owes them an answer (the admin lists
+    them as overdue). A request opened from a ticket is not touched: it outlives the
+    ticket with its own record. Chunks of `chunk_size` rows, each committed, so a run
+    that stops half way has deleted whole tickets and the next run goes on.
+    """
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.PORTAL_TICKET_RETENTION_DAYS)
+    closed_before = Q(status=Status.ANSWERED, answered_at__lt=cutoff) | Q(
+        status=Status.CONVERTED, converted_at__lt=cutoff
+    )
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Ticket.objects.filter(closed_before)
+                .order_by("id")
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)[:chunk_size]
+            )
+            if not ids:
+                break
+            count, _ = Ticket.objects.filter(pk__in=ids).delete()
+        deleted += count
+        if len(ids) < chunk_size:
+            break
+    if deleted:
+        logger.info("support tickets past retention deleted: %d", deleted)
+    return deleted
