@@ -119,6 +119,11 @@ def logging_preference_for_user(*, user) -> LoggingPreference:
     return preference if preference is not None else LoggingPreference(user=user)
 
 
+def default_provider_policy() -> dict[str, bool]:
+    """The provider choices a new account starts with (the model fields' defaults)."""
+    return LoggingPreference().provider_policy()
+
+
 @dataclass(frozen=True)
 class PreferenceHistory:
     changes: list

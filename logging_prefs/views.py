@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.actions import do_create_api_key, do_rename_api_key, do_revoke_api_key
 from accounts.models import ApiKey
+from catalog.privacy_price import catalog_price_of_privacy
 from logging_prefs.actions import (
     do_set_api_key_logging,
     do_set_api_key_provider_rules,
@@ -349,10 +350,19 @@ def privacy(request: HttpRequest) -> HttpResponse:
             messages.info(request, "Nothing changed: your privacy choices were already these.")
         return redirect("account_privacy")
     history = preference_history_for_user(user=request.user)
+    price_of_privacy = [
+        {
+            "label": form[effect.choice].label,
+            "now": getattr(preference, effect.choice),
+            "effect": effect,
+        }
+        for effect in catalog_price_of_privacy(preference.provider_policy())
+    ]
     return render(
         request,
         "logging_prefs/privacy.html",
         {
+            "price_of_privacy": price_of_privacy,
             "form": form,
             "preference": preference,
             "history": _history_rows(history.changes),
