@@ -1,4 +1,6 @@
-"""May this key's text be stored, or used, now? The one rule, written once here.
+"""May this key's text be stored, or used, now? The one rule, written once here; and,
+at the end, the one place a key's effective provider rules are computed
+(effective_provider_policy: its account's choices, narrowed by the key's own).
 
 A prompt and its completion may be stored, and stored text may be used (categorised),
 only while all of these hold, read from the database at that moment:
