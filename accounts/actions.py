@@ -48,13 +48,25 @@ def do_update_profile(*, user: User, acting_user: User, display_name: str) -> Us
 
 @transaction.atomic
 def do_create_api_key(
-    *, user: User, acting_user: User, name: str, logging: str = ApiKey.Logging.AS_ACCOUNT
+    *,
+    user: User,
+    acting_user: User,
+    name: str,
+    logging: str = ApiKey.Logging.AS_ACCOUNT,
+    provider_rules: dict[str, bool] | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create an API key for `user` and return it with the raw key.
+    """Create an API key for `user` and return it with the raw key. `provider_rules`
+    (ApiKey.PROVIDER_RULE_FIELDS -> bool, those left out off) narrow the account's
+    provider choices for this key from its first request.
 
     The raw key exists only in the return value: the database keeps its SHA-256.
     Side effects: inserts one ApiKey row.
     """
+    rules = dict.fromkeys(ApiKey.PROVIDER_RULE_FIELDS, False)
+    for rule, value in (provider_rules or {}).items():
+        if rule not in rules or not isinstance(value, bool):
+            raise ValueError(f"not a key rule or not a boolean: {rule}={value!r}")
+        rules[rule] = value
     raw_key = generate_api_key()
     api_key = ApiKey.objects.create(
         user=user,
@@ -62,6 +74,7 @@ def do_create_api_key(
         prefix=raw_key[: len(API_KEY_PREFIX) + 6],
         hashed_key=hash_api_key(raw_key),
         logging=logging,
+        **rules,
     )
     return api_key, raw_key
 

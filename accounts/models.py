@@ -155,9 +155,18 @@ class ApiKey(models.Model):
     # Likewise for the region: True keeps this key's requests in PORTAL_DATA_REGION even
     # when the account allows others; False means "as the account", so never wider.
     in_region_only = models.BooleanField(default=False)
+    # Likewise for the provider data policies: True uses only zero-data-retention
+    # endpoints, or no endpoint that may train on prompts (paid or free), whatever the
+    # account allows; False means "as the account". How each narrows the account's
+    # choices is logging_prefs.eligibility.effective_provider_policy.
+    zdr_only = models.BooleanField(default=False)
+    no_training = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    # The key's own provider rules, in the order the key's page shows them.
+    PROVIDER_RULE_FIELDS = ("zdr_only", "no_training", "in_region_only")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -169,6 +178,9 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def provider_rules(self) -> dict[str, bool]:
+        return {name: getattr(self, name) for name in self.PROVIDER_RULE_FIELDS}
 
 
 class Wallet(models.Model):

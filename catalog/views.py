@@ -6,7 +6,8 @@ Only the catalog's models have a page. The usage categories are counted by loggi
 pages read them through logging_prefs.selectors.published_category_counts, which lets out
 only counts per model and category over the last 30 days, each at least
 PORTAL_CATEGORY_MIN_COUNT. A signed-in visitor also sees which endpoints their own
-privacy choices allow, and why not.
+privacy choices allow, and why not; every visitor sees what each choice would change
+for the model (catalog/privacy_price.py), from their choices or a new account's.
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from catalog.privacy_price import model_price_of_privacy, route_endpoint_of
 from catalog.selectors import catalog_model, catalog_models, endpoints_for_model
 from logging_prefs.categories import CATEGORY_LABELS
-from logging_prefs.selectors import logging_preference_for_user, published_category_counts
+from logging_prefs.selectors import (
+    default_provider_policy,
+    logging_preference_for_user,
+    published_category_counts,
+)
 from portal import regions
 
 # Both pages show the last 30 days, today included: the same cells, so that nothing one
@@ -101,6 +107,12 @@ def model_detail(request: HttpRequest, author: str, slug: str) -> HttpResponse:
     if request.user.is_authenticated:
         policy = logging_preference_for_user(user=request.user).provider_policy()
     endpoints = endpoints_for_model(entry, policy=policy)
+    # What each choice would change, from the viewer's choices or, for a visitor, those
+    # a new account starts with; from the endpoints just read, so no further query.
+    price_of_privacy = model_price_of_privacy(
+        [route_endpoint_of(item.endpoint) for item in endpoints],
+        policy if policy is not None else default_provider_policy(),
+    )
     since, until = _window()
     counts = published_category_counts(models=[model], since=since, until=until).get(model, {})
     total = sum(counts.values())
@@ -118,6 +130,8 @@ def model_detail(request: HttpRequest, author: str, slug: str) -> HttpResponse:
         "entry": entry,
         "endpoints": endpoints,
         "signed_in": policy is not None,
+        "price_changes": [effect for effect in price_of_privacy if effect.changes_anything],
+        "price_unchanged": [effect for effect in price_of_privacy if not effect.changes_anything],
         "data_region": regions.data_region(),
         "data_region_name": regions.data_region_name(),
         "shares": shares,

@@ -186,10 +186,11 @@ def decide(request: HttpRequest, payload: DecisionIn) -> HttpResponse:
     operation_id="routes",
     summary="Where a key's request for a model may go",
     description=(
-        "The model's endpoints that the key's account allows under its provider "
-        "data-policy choices, cheapest first, read from the database on every call. 401 "
-        "for an unknown or revoked key, 403 when the key's account is not active, 404 for "
-        "a model the catalog does not list, 409 when the account's choices allow none of "
+        "The model's endpoints that the key's effective rules allow (its account's "
+        "provider data-policy choices, narrowed by the key's own), cheapest first, read "
+        "from the database on every call. 401 for an unknown or revoked key, 403 when the "
+        "key's account is not active, 404 for a model the catalog does not list, 409 when "
+        "those rules allow none of "
         'the model\'s endpoints (among them "Keep my requests in <region>": while it is '
         "on, only endpoints in the portal's own region are listed)."
     ),
@@ -207,7 +208,8 @@ def routes(request: HttpRequest, payload: RoutesIn) -> HttpResponse:
         return json_error(
             409,
             f"The account's provider data-policy choices allow none of {payload.model}'s "
-            "endpoints: the user can change them on the privacy page.",
+            "endpoints, with the key's own rules narrowing them: the user can change them "
+            "on the privacy page, and the key's rules on its page.",
         )
     return _json_answer(
         RoutesOut(

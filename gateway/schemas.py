@@ -149,11 +149,29 @@ class DecisionIn(BaseModel):
 
 
 class ProviderPolicy(BaseModel):
-    allow_training_paid: bool
-    allow_training_free: bool
-    allow_retention: bool
-    allow_publication: bool
-    zdr_only: bool
+    """The key's effective rules: its account's choices, narrowed by the key's own (a key
+    can narrow its account's choices, never widen them)."""
+
+    allow_training_paid: bool = Field(
+        description=(
+            "Paid endpoints that may train on prompts may be used. Off when the account "
+            "does not allow them or the key allows no training."
+        )
+    )
+    allow_training_free: bool = Field(
+        description=(
+            "Free endpoints that may train on prompts may be used. Off when the account "
+            "does not allow them or the key allows no training."
+        )
+    )
+    allow_retention: bool = Field(description="Endpoints that retain prompts may be used.")
+    allow_publication: bool = Field(description="Endpoints that may publish prompts may be used.")
+    zdr_only: bool = Field(
+        description=(
+            "Only zero-data-retention endpoints may be used. On when the account or the "
+            "key asks for it."
+        )
+    )
     in_region_only: bool = Field(
         description=(
             "Keep my requests in the portal's region: only endpoints whose `region` is "
@@ -171,7 +189,9 @@ class DecisionOut(BaseModel):
     log_prompts: bool = Field(
         description="Whether prompt and completion text may be logged for this key now."
     )
-    provider_policy: ProviderPolicy
+    provider_policy: ProviderPolicy = Field(
+        description="The key's effective rules: where its requests may be routed."
+    )
 
 
 class RoutesIn(BaseModel):

@@ -110,32 +110,60 @@ def do_set_api_key_logging(
 
 
 @transaction.atomic
+def do_set_api_key_provider_rules(
+    *, api_key: ApiKey, acting_user: User | None, changes: dict[str, bool]
+) -> list[PreferenceChange]:
+    """Set a key's own provider rules (`changes`: ApiKey.PROVIDER_RULE_FIELDS -> bool):
+    on, a rule narrows the account's choices for this key (zero-data-retention only, no
+    training, in-region only); off, the key follows its account. Never wider than the
+    account (eligibility.effective_provider_policy). Locked and audited like the key's
+    logging setting.
+
+    Side effects: updates the key; appends one PreferenceChange ("key_<rule>") per rule
+    whose value changed. Returns those changes (empty when nothing changed).
+    """
+    for rule, value in changes.items():
+        if rule not in ApiKey.PROVIDER_RULE_FIELDS or not isinstance(value, bool):
+            raise ValueError(f"not a key rule or not a boolean: {rule}={value!r}")
+    locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    now = timezone.now()
+    records = []
+    for rule, value in changes.items():
+        old = getattr(locked, rule)
+        if old == value:
+            continue
+        setattr(locked, rule, value)
+        setattr(api_key, rule, value)
+        records.append(
+            PreferenceChange(
+                user_id=locked.user_id,
+                actor_id=acting_user.pk if acting_user else None,
+                actor_is_user=acting_user is not None and acting_user.pk == locked.user_id,
+                api_key=locked,
+                setting=f"key_{rule}",
+                old_value=_as_text(old),
+                new_value=_as_text(value),
+                changed_at=now,
+            )
+        )
+    if records:
+        locked.save(update_fields=[record.setting.removeprefix("key_") for record in records])
+        PreferenceChange.objects.bulk_create(records)
+    return records
+
+
 def do_set_api_key_in_region(
     *, api_key: ApiKey, acting_user: User | None, in_region_only: bool
 ) -> PreferenceChange | None:
     """Set whether a key keeps its requests in PORTAL_DATA_REGION even when its account
-    does not (False: as the account). Locked and audited like the key's logging setting.
+    does not (False: as the account): do_set_api_key_provider_rules for that one rule.
 
-    Side effects: updates the key; appends a PreferenceChange when the value changed.
+    Side effects: as do_set_api_key_provider_rules.
     """
-    if not isinstance(in_region_only, bool):
-        raise ValueError(f"not a boolean: {in_region_only!r}")
-    locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
-    if locked.in_region_only == in_region_only:
-        return None
-    old = locked.in_region_only
-    locked.in_region_only = in_region_only
-    locked.save(update_fields=["in_region_only"])
-    api_key.in_region_only = in_region_only
-    return PreferenceChange.objects.create(
-        user_id=locked.user_id,
-        actor_id=acting_user.pk if acting_user else None,
-        actor_is_user=acting_user is not None and acting_user.pk == locked.user_id,
-        api_key=locked,
-        setting="key_in_region_only",
-        old_value=_as_text(old),
-        new_value=_as_text(in_region_only),
+    changes = do_set_api_key_provider_rules(
+        api_key=api_key, acting_user=acting_user, changes={"in_region_only": in_region_only}
     )
+    return changes[0] if changes else None
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""May this key's text be stored, or used, now? The one rule, written once here.
+"""May this key's text be stored, or used, now? The one rule, written once here; and,
+at the end, the one place a key's effective provider rules are computed
+(effective_provider_policy: its account's choices, narrowed by the key's own).
 
 A prompt and its completion may be stored, and stored text may be used (categorised),
 only while all of these hold, read from the database at that moment:
@@ -34,6 +36,7 @@ even before expiry has run.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import connection
@@ -85,3 +88,37 @@ def retention_cutoff(now: dt.datetime | None = None) -> dt.datetime:
     used, and expiry removes it."""
     now = now or timezone.now()
     return now - dt.timedelta(days=settings.PORTAL_PROMPT_RETENTION_DAYS)
+
+
+# --- Where a key's requests may go: its account's provider choices, narrowed by the key
+
+# Which of the key's own rules (ApiKey.PROVIDER_RULE_FIELDS) narrows each of the
+# account's provider choices (LoggingPreference.PROVIDER_POLICY_FIELDS); a choice that
+# no key rule names is the account's alone.
+KEY_NARROWS = {
+    "allow_training_paid": "no_training",
+    "allow_training_free": "no_training",
+    "zdr_only": "zdr_only",
+    "in_region_only": "in_region_only",
+}
+
+
+def effective_provider_policy(
+    account: Mapping[str, bool], key: Mapping[str, bool]
+) -> dict[str, bool]:
+    """A key's effective provider rules: its account's choices (`account`, by
+    PROVIDER_POLICY_FIELDS), narrowed by the key's own rules (`key`, by
+    ApiKey.PROVIDER_RULE_FIELDS). The one place this is computed: the gateway's decision
+    and routes, and the key's page, all read it.
+
+    A key rule that is on turns an "allow_…" choice off and an "…_only" choice on; off,
+    the account decides. So a key can narrow its account's choices, never widen them.
+    """
+    effective = {}
+    for name in LoggingPreference.PROVIDER_POLICY_FIELDS:
+        value = bool(account[name])
+        rule = KEY_NARROWS.get(name)
+        if rule is not None and key[rule]:
+            value = not name.startswith("allow_")
+        effective[name] = value
+    return effective

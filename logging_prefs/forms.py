@@ -40,7 +40,61 @@ class _KeyNameMixin:
         return _clean_key_name(self.cleaned_data["name"], self.taken_names)
 
 
-class ApiKeyCreateForm(_KeyNameMixin, forms.Form):
+def key_in_region_label() -> str:
+    return f"Keep this key's requests in {regions.data_region_name()}"
+
+
+def key_rule_choices() -> dict[str, tuple[str, str]]:
+    """The key's own provider rules (ApiKey.PROVIDER_RULE_FIELDS): name -> (label, one
+    line of what ticking it does). A function: the region's label names the region
+    from the settings."""
+    return {
+        "zdr_only": (
+            "Zero-data-retention endpoints only, for this key",
+            "Ticked, this key uses only providers that keep nothing once a request is "
+            "answered, even while your account allows others.",
+        ),
+        "no_training": (
+            "No endpoints that may train on prompts, for this key",
+            "Ticked, this key never uses an endpoint that may train on prompts, paid or "
+            "free, even while your account allows them.",
+        ),
+        "in_region_only": (
+            key_in_region_label(),
+            "Ticked, this key's requests go only to endpoints there, even while your "
+            "account allows other regions.",
+        ),
+    }
+
+
+KEY_RULES_HELP = (
+    "Unticked, a rule follows your account. A key can narrow your account's choices, "
+    "never widen them: it can keep requests closer than its account, never send them "
+    "further."
+)
+
+
+class _KeyRulesMixin:
+    """The key's own provider rules as three checkboxes, labelled when the form is built."""
+
+    def _add_key_rule_fields(self) -> None:
+        for name, (label, explanation) in key_rule_choices().items():
+            self.fields[name] = StrictBooleanField(label=label, help_text=explanation)
+
+    def key_rule_fields(self):
+        return [self[name] for name in ApiKey.PROVIDER_RULE_FIELDS]
+
+    def key_rules(self) -> dict[str, bool]:
+        return {name: self.cleaned_data[name] for name in ApiKey.PROVIDER_RULE_FIELDS}
+
+
+class ApiKeyProviderRulesForm(_KeyRulesMixin, forms.Form):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._add_key_rule_fields()
+
+
+class ApiKeyCreateForm(_KeyNameMixin, _KeyRulesMixin, forms.Form):
     name = forms.CharField(
         max_length=ApiKey.NAME_MAX_LENGTH,
         strip=True,
@@ -60,6 +114,7 @@ class ApiKeyCreateForm(_KeyNameMixin, forms.Form):
         super().__init__(*args, **kwargs)
         # Case-folded names of the user's active keys.
         self.taken_names = taken_names
+        self._add_key_rule_fields()
 
 
 class ApiKeyRenameForm(_KeyNameMixin, forms.Form):
@@ -182,24 +237,6 @@ def in_region_help() -> str:
         "Portal runs, so they are not transferred abroad; models with no endpoint there "
         "are refused while this is on."
     )
-
-
-def key_in_region_label() -> str:
-    return f"Keep this key's requests in {regions.data_region_name()}"
-
-
-class ApiKeyInRegionForm(forms.Form):
-    # Labelled when the form is built: the label names the region from the settings.
-    in_region_only = StrictBooleanField()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["in_region_only"].label = key_in_region_label()
-        self.fields["in_region_only"].help_text = (
-            "Ticked, this key's requests go only to endpoints there, even while your "
-            "account allows other regions. Unticked, the key follows your account: a key "
-            "can keep requests closer than its account, never send them further."
-        )
 
 
 class PrivacyForm(forms.Form):

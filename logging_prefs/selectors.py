@@ -12,7 +12,7 @@ from django.db.models import Q, Sum
 
 from accounts.models import ApiKey, hash_api_key
 from gateway.prepared import fetch_one
-from logging_prefs.eligibility import FROM_KEY, MAY_LOG_TEXT
+from logging_prefs.eligibility import FROM_KEY, MAY_LOG_TEXT, effective_provider_policy
 from logging_prefs.models import (
     CategoryDailyCount,
     Generation,
@@ -37,21 +37,17 @@ class Decision:
     provider_policy: dict[str, bool]
 
 
-def _policy_column(name: str) -> str:
-    # A key may ask for the region rule its account does not; it can never drop it.
-    if name == "in_region_only":
-        return f"(p.{name} OR k.{name})"
-    return f"p.{name}"
-
-
 _DECISION_SQL = (
     "SELECT k.id, k.revoked_at IS NULL, u.public_id::text, u.is_active, "  # noqa: S608 (constant names)
     + MAY_LOG_TEXT
     + ", "
-    + ", ".join(_policy_column(name) for name in LoggingPreference.PROVIDER_POLICY_FIELDS)
+    + ", ".join(f"p.{name}" for name in LoggingPreference.PROVIDER_POLICY_FIELDS)
+    + ", "
+    + ", ".join(f"k.{name}" for name in ApiKey.PROVIDER_RULE_FIELDS)
     + FROM_KEY
     + " WHERE k.hashed_key = %s"
 )
+_ACCOUNT_POLICY_COLUMNS = len(LoggingPreference.PROVIDER_POLICY_FIELDS)
 
 
 def decision_for_key(raw_key: str) -> Decision:
@@ -59,9 +55,10 @@ def decision_for_key(raw_key: str) -> Decision:
 
     One query: the key by its unique hash (accounts_apikey_hashed_key_key), joined to
     the account and its preference row; `log_prompts` is the rule of
-    logging_prefs.eligibility, and `in_region_only` is the account's choice or the
-    key's, whichever is stricter. Nothing is cached, so a change is in force for
-    the very next decision after it commits. Raw SQL, prepared (gateway.prepared),
+    logging_prefs.eligibility, and `provider_policy` the key's effective rules: its
+    account's choices narrowed by its own (eligibility.effective_provider_policy).
+    Nothing is cached, so a change is in force for the very next decision after it
+    commits. Raw SQL, prepared (gateway.prepared),
     because this is the gateway's hot path: building the same join through the ORM cost
     three times the query itself (bench/decisions.py).
     """
@@ -69,6 +66,7 @@ def decision_for_key(raw_key: str) -> Decision:
     if row is None:
         raise UnknownKey
     key_id, key_active, public_id, account_active, may_log_text, *policy = row
+    account_policy, key_rules = policy[:_ACCOUNT_POLICY_COLUMNS], policy[_ACCOUNT_POLICY_COLUMNS:]
     # A closed account (deleted, terminated) answers 403 even though closing it also
     # revoked its keys: the gateway learns why, not only that the key stopped working.
     if not account_active:
@@ -80,10 +78,10 @@ def decision_for_key(raw_key: str) -> Decision:
         # The UUID in its canonical text form, as PostgreSQL hands it back.
         account=public_id,
         log_prompts=may_log_text,
-        provider_policy={
-            name: bool(value)
-            for name, value in zip(LoggingPreference.PROVIDER_POLICY_FIELDS, policy, strict=True)
-        },
+        provider_policy=effective_provider_policy(
+            dict(zip(LoggingPreference.PROVIDER_POLICY_FIELDS, account_policy, strict=True)),
+            dict(zip(ApiKey.PROVIDER_RULE_FIELDS, key_rules, strict=True)),
+        ),
     )
 
 
@@ -119,6 +117,11 @@ def logging_preference_for_user(*, user) -> LoggingPreference:
     (a read never writes: the first save creates it)."""
     preference = LoggingPreference.objects.filter(user=user).first()
     return preference if preference is not None else LoggingPreference(user=user)
+
+
+def default_provider_policy() -> dict[str, bool]:
+    """The provider choices a new account starts with (the model fields' defaults)."""
+    return LoggingPreference().provider_policy()
 
 
 @dataclass(frozen=True)

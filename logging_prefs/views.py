@@ -21,27 +21,30 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.actions import do_create_api_key, do_rename_api_key, do_revoke_api_key
 from accounts.models import ApiKey
+from catalog.privacy_price import catalog_price_of_privacy
 from logging_prefs.actions import (
-    do_set_api_key_in_region,
     do_set_api_key_logging,
+    do_set_api_key_provider_rules,
     do_set_logging_preferences,
 )
 from logging_prefs.activity_rows import period_rows, request_rows
 from logging_prefs.charts import buckets, usage_charts
+from logging_prefs.eligibility import effective_provider_policy
 from logging_prefs.forms import (
     ACTIVITY_PERIODS,
     DEFAULT_ACTIVITY_PERIOD,
+    KEY_RULES_HELP,
     LOG_PROMPTS_LABEL,
     PROVIDER_POLICY_CHOICES,
     ActivityFilterForm,
     ApiKeyCreateForm,
-    ApiKeyInRegionForm,
     ApiKeyLoggingForm,
+    ApiKeyProviderRulesForm,
     ApiKeyRenameForm,
     ApiKeyRevokeForm,
     PrivacyForm,
     in_region_label,
-    key_in_region_label,
+    key_rule_choices,
 )
 from logging_prefs.models import LoggingPreference
 from logging_prefs.selectors import (
@@ -99,6 +102,7 @@ def keys(request: HttpRequest) -> HttpResponse:
             acting_user=request.user,
             name=form.cleaned_data["name"],
             logging=form.cleaned_data["logging"],
+            provider_rules=form.key_rules(),
         )
         # Kept server-side in the session, never in a URL or a message, and removed
         # by the very next display of this page.
@@ -109,6 +113,8 @@ def keys(request: HttpRequest) -> HttpResponse:
         }
         messages.success(request, f"Key “{api_key.name}” created.")
         return redirect("account_keys")
+    for api_key in user_keys:
+        api_key.rules_summary = key_rules_summary(api_key)
     new_key = request.session.pop(NEW_KEY_SESSION_KEY, None) if request.method == "GET" else None
     return render(
         request,
@@ -118,6 +124,7 @@ def keys(request: HttpRequest) -> HttpResponse:
             "form": form,
             "new_key": new_key,
             "preference": logging_preference_for_user(user=request.user),
+            "key_rules_help": KEY_RULES_HELP,
         },
     )
 
@@ -128,8 +135,9 @@ def _render_key_page(
     *,
     rename_form: ApiKeyRenameForm | None = None,
     logging_form: ApiKeyLoggingForm | None = None,
-    region_form: ApiKeyInRegionForm | None = None,
+    rules_form: ApiKeyProviderRulesForm | None = None,
 ) -> HttpResponse:
+    preference = logging_preference_for_user(user=request.user)
     return render(
         request,
         "logging_prefs/key_detail.html",
@@ -138,10 +146,12 @@ def _render_key_page(
             "rename_form": rename_form
             or ApiKeyRenameForm(initial={"name": api_key.name}, taken_names=set()),
             "logging_form": logging_form or ApiKeyLoggingForm(initial={"logging": api_key.logging}),
-            "region_form": region_form
-            or ApiKeyInRegionForm(initial={"in_region_only": api_key.in_region_only}),
+            "rules_form": rules_form or ApiKeyProviderRulesForm(initial=api_key.provider_rules()),
             "region_name": regions.data_region_name(),
-            "preference": logging_preference_for_user(user=request.user),
+            "preference": preference,
+            "effective_rules": effective_rules_rows(preference, api_key),
+            "key_rules_summary": key_rules_summary(api_key),
+            "key_rules_help": KEY_RULES_HELP,
         },
     )
 
@@ -199,31 +209,59 @@ def key_logging(request: HttpRequest, key_id: int) -> HttpResponse:
     return _render_key_page(request, api_key, logging_form=form)
 
 
+def key_rules_summary(api_key: ApiKey) -> str:
+    """The key's own provider rules in a few words, as the keys list shows them."""
+    words = {
+        "zdr_only": "zero-data-retention only",
+        "no_training": "no training",
+        "in_region_only": f"only {regions.data_region_name()}",
+    }
+    on = [words[name] for name, value in api_key.provider_rules().items() if value]
+    return ", ".join(on).capitalize() if on else "As my account"
+
+
+def effective_rules_rows(preference: LoggingPreference, api_key: ApiKey) -> list[dict]:
+    """Each provider choice as the account makes it and as it holds for this key (the
+    account's, narrowed by the key's own rules), in the privacy page's words."""
+    effective = effective_provider_policy(preference.provider_policy(), api_key.provider_rules())
+    labels = {name: label for name, (label, _) in PROVIDER_POLICY_CHOICES.items()}
+    labels["in_region_only"] = in_region_label()
+    rows = []
+    for name in LoggingPreference.PROVIDER_POLICY_FIELDS:
+        account = getattr(preference, name)
+        rows.append(
+            {
+                "label": labels[name],
+                "account": _value_label(name, "on" if account else "off"),
+                "key": _value_label(name, "on" if effective[name] else "off"),
+                "narrowed": effective[name] != account,
+            }
+        )
+    return rows
+
+
 @login_required
 @require_POST
-def key_in_region(request: HttpRequest, key_id: int) -> HttpResponse:
+def key_rules(request: HttpRequest, key_id: int) -> HttpResponse:
     api_key = _own_key_or_404(request, key_id)
-    form = ApiKeyInRegionForm(request.POST)
+    form = ApiKeyProviderRulesForm(request.POST)
     if not api_key.is_active:
         form.is_valid()
         form.add_error(None, _REVOKED_ERROR)
     elif form.is_valid():
-        change = do_set_api_key_in_region(
-            api_key=api_key,
-            acting_user=request.user,
-            in_region_only=form.cleaned_data["in_region_only"],
+        changes = do_set_api_key_provider_rules(
+            api_key=api_key, acting_user=request.user, changes=form.key_rules()
         )
-        if change is None:
-            messages.info(request, "The key’s region setting is unchanged.")
-        elif api_key.in_region_only:
-            messages.success(
-                request,
-                f"“{api_key.name}” now keeps its requests in {regions.data_region_name()}.",
-            )
+        if not changes:
+            messages.info(request, "The key’s provider rules are unchanged.")
         else:
-            messages.success(request, f"“{api_key.name}” now follows your account’s region.")
+            labels = key_rule_choices()
+            for change in changes:
+                rule = change.setting.removeprefix("key_")
+                state = "on" if getattr(api_key, rule) else "off, as your account"
+                messages.success(request, f"“{api_key.name}”: {labels[rule][0]} is now {state}.")
         return redirect("account_key_detail", key_id=api_key.pk)
-    return _render_key_page(request, api_key, region_form=form)
+    return _render_key_page(request, api_key, rules_form=form)
 
 
 @login_required
@@ -252,7 +290,7 @@ _KEY_LOGGING_VALUES = dict(ApiKey.Logging.choices)
 def _value_label(setting: str, value: str) -> str:
     if setting == "key_logging":
         return _KEY_LOGGING_VALUES.get(value, value)
-    if setting == "key_in_region_only":
+    if setting.startswith("key_") and setting[4:] in ApiKey.PROVIDER_RULE_FIELDS:
         return {"on": "On", "off": "As my account"}.get(value, value)
     if setting.startswith("allow_"):
         return {"on": "Allowed", "off": "Not allowed"}.get(value, value)
@@ -260,15 +298,16 @@ def _value_label(setting: str, value: str) -> str:
 
 
 def _history_rows(changes) -> list[dict]:
+    key_rules = key_rule_choices()
     rows = []
     for change in changes:
         if change.setting == "key_logging":
             key = change.api_key
             setting = "Prompt logging of key"
             key_label = f"{key.name} ({key.prefix}…)" if key else "a deleted key"
-        elif change.setting == "key_in_region_only":
+        elif change.setting.startswith("key_") and change.setting[4:] in key_rules:
             key = change.api_key
-            setting = key_in_region_label()
+            setting = key_rules[change.setting[4:]][0]
             key_label = f"{key.name} ({key.prefix}…)" if key else "a deleted key"
         elif change.setting == "in_region_only":
             setting = in_region_label()
@@ -312,10 +351,19 @@ def privacy(request: HttpRequest) -> HttpResponse:
             messages.info(request, "Nothing changed: your privacy choices were already these.")
         return redirect("account_privacy")
     history = preference_history_for_user(user=request.user)
+    price_of_privacy = [
+        {
+            "label": form[effect.choice].label,
+            "now": getattr(preference, effect.choice),
+            "effect": effect,
+        }
+        for effect in catalog_price_of_privacy(preference.provider_policy())
+    ]
     return render(
         request,
         "logging_prefs/privacy.html",
         {
+            "price_of_privacy": price_of_privacy,
             "form": form,
             "preference": preference,
             "history": _history_rows(history.changes),

@@ -174,3 +174,53 @@ def test_the_model_page_shows_each_endpoints_region_beside_its_data_policy(clien
     assert "You keep your requests in the European Union." in html_row(html, "Overseas")
     do_set_logging_preferences(user=user, acting_user=user, changes={"in_region_only": False})
     assert "Allowed" in html_row(page(client, model), "Overseas")
+
+
+# --- The price of privacy (catalog/privacy_price.py) ----------------------------------
+
+
+def test_a_visitor_sees_the_price_of_privacy_from_a_new_accounts_choices(client, llama):
+    html = page(client, llama)
+    assert "The price of privacy" in html
+    assert "These start from the choices a new account starts with" in html
+    assert (
+        "Allowing paid endpoints that may train on prompts would make this model 50 % cheaper "
+        "(Trainer at $0.10 instead of Careful at $0.20 per million prompt tokens)."
+    ) in html
+    assert (
+        "Allowing endpoints that may publish prompts would make this model 100 % cheaper "
+        "(Gratis at no charge instead of Careful at $0.20 per million prompt tokens)."
+    ) in html
+    # And the reverse: a choice that would close the one endpoint a new account may use.
+    assert "Using zero-data-retention endpoints only would change nothing" in html
+
+
+def test_a_signed_in_visitor_sees_the_price_from_their_own_choices(client, llama):
+    user = UserFactory()
+    do_set_logging_preferences(user=user, acting_user=user, changes={"allow_training_paid": True})
+    html = page(signed_in(client, user), llama)
+    assert "These start from the choices a new account starts with" not in html
+    assert (
+        "Refusing paid endpoints that may train on prompts would make this model 100 % dearer "
+        "(Careful at $0.20 instead of Trainer at $0.10 per million prompt tokens)."
+    ) in html
+    do_set_logging_preferences(
+        user=user,
+        acting_user=user,
+        changes={"allow_training_paid": False, "allow_retention": False},
+    )
+    assert "Allowing paid endpoints that may train on prompts would change nothing" in page(
+        client, llama
+    )
+
+
+def test_the_price_of_privacy_costs_a_visitor_no_query_per_endpoint(client, llama):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            page(client, llama)
+        return len(captured)
+
+    few = queries()
+    for _ in range(27):
+        EndpointFactory(model=llama, trains_on_prompts=True)
+    assert queries() == few

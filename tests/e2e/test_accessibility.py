@@ -688,7 +688,7 @@ NOT_PAGES = {
     "account_wallet_remove": "POST only: answers with the wallets page",
     "account_key_rename": "POST only: answers with the key's page",
     "account_key_logging": "POST only: answers with the key's page",
-    "account_key_in_region": "POST only: answers with the key's page",
+    "account_key_rules": "POST only: answers with the key's page",
     "account_data_download": "a JSON file to download",
     "account_activity_csv": "a CSV file to download",
     "account_deletion_request_cancel": "POST only: answers with the data page",

@@ -1,7 +1,8 @@
 """Provider data policies on the model page, end to end in real Chromium: a visitor
-opens a model from the main navigation and reads each provider's data policy; signed in,
-the same page says which endpoints the user's privacy choices allow, and a choice
-changed on the privacy page shows there at once."""
+opens a model from the main navigation and reads each provider's data policy and what a
+privacy choice would cost or save; signed in, the same page says which endpoints the
+user's privacy choices allow, the privacy page says what each choice opens or closes,
+and a choice changed there shows on the model page at once."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ MODEL = "acme/writer-2"
 TRAINING_LABEL = "Allow paid endpoints that may train on prompts"
 SAVED = "Your privacy choices have been saved."
 SCREENSHOT = "/tmp/e2e-model-page.png"
+PAID_TRAINING_SAVES = (
+    "Allowing paid endpoints that may train on prompts would make this model 67 % cheaper "
+    "(Trainer Inc at $1.00 instead of Careful Cloud at $3.00 per million prompt tokens)."
+)
+PAID_TRAINING_COSTS = (
+    "Refusing paid endpoints that may train on prompts would make this model 200 % dearer "
+    "(Careful Cloud at $3.00 instead of Trainer Inc at $1.00 per million prompt tokens)."
+)
 
 
 def make_catalog() -> None:
@@ -80,6 +89,9 @@ def test_a_visitor_reads_provider_data_policies_and_a_user_sees_their_choices_ap
     expect(provider_row(page, "Trainer Inc")).to_contain_text("Keeps prompts for 30 days.")
     expect(provider_row(page, "Careful Cloud")).to_contain_text("Zero data retention")
     expect(page.get_by_role("columnheader", name="Your choices")).to_have_count(0)
+    # What a choice would cost or save, from a new account's choices.
+    expect(page.get_by_role("heading", name="The price of privacy")).to_be_visible()
+    expect(page.get_by_role("listitem").filter(has_text=PAID_TRAINING_SAVES)).to_have_count(1)
     page.get_by_role("link", name="Sign in").last.click()
 
     # --- Sign in from there: back on the model page, now with the user's choices.
@@ -96,6 +108,10 @@ def test_a_visitor_reads_provider_data_policies_and_a_user_sees_their_choices_ap
 
     # --- Allow paid endpoints that may train, on the privacy page.
     page.goto("/account/privacy/")
+    choices = page.get_by_role("region", name="What each choice opens or closes")
+    expect(choices.get_by_role("row", name=TRAINING_LABEL)).to_contain_text(
+        "would open 1 endpoint, and make 1 model cheaper."
+    )
     page.get_by_role("checkbox", name=TRAINING_LABEL).check()
     page.get_by_role("button", name="Save privacy choices").click()
     expect(page.get_by_role("status")).to_have_text(SAVED)
@@ -104,4 +120,6 @@ def test_a_visitor_reads_provider_data_policies_and_a_user_sees_their_choices_ap
     page.get_by_role("link", name=MODEL).click()
     expect(provider_row(page, "Trainer Inc")).to_contain_text("Allowed")
     expect(provider_row(page, "Trainer Inc")).not_to_contain_text("Not used")
+    # The price of privacy now starts from the saved choice: refusing it would cost more.
+    expect(page.get_by_role("listitem").filter(has_text=PAID_TRAINING_COSTS)).to_have_count(1)
     browser_guard.assert_clean()

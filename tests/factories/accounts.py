@@ -124,17 +124,33 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
     name = "My app"
     logging = ApiKey.Logging.AS_ACCOUNT
     in_region_only = False
+    zdr_only = False
+    no_training = False
 
     @classmethod
     def _create(
-        cls, model_class, *, user: User, name: str, logging: str, in_region_only: bool
+        cls,
+        model_class,
+        *,
+        user: User,
+        name: str,
+        logging: str,
+        in_region_only: bool,
+        zdr_only: bool,
+        no_training: bool,
     ) -> ApiKey:
+        # The key's rules are a starting state, set as creation sets them (tests of a
+        # change use the action).
         api_key, raw_key = do_create_api_key(
-            user=user, acting_user=user, name=name, logging=logging
+            user=user,
+            acting_user=user,
+            name=name,
+            logging=logging,
+            provider_rules={
+                "in_region_only": in_region_only,
+                "zdr_only": zdr_only,
+                "no_training": no_training,
+            },
         )
-        if in_region_only:
-            # A starting state, not a change to audit (tests of the change use the action).
-            api_key.in_region_only = True
-            api_key.save(update_fields=["in_region_only"])
         api_key.raw_key = raw_key
         return api_key

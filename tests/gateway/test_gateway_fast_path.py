@@ -18,7 +18,11 @@ from ninja.operation import Operation
 
 from accounts.actions import do_revoke_api_key
 from gateway import api as gateway_api
-from logging_prefs.actions import do_set_api_key_in_region, do_set_logging_preferences
+from logging_prefs.actions import (
+    do_set_api_key_in_region,
+    do_set_api_key_provider_rules,
+    do_set_logging_preferences,
+)
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import EndpointFactory, LanguageModelFactory
 from tests.helpers.gateway import DECISIONS_URL, GENERATIONS_URL, create_key
@@ -82,21 +86,40 @@ def keys(catalog):
     # Its account allows other regions; the key itself keeps to the portal's.
     strict = create_key(roaming.user, name="Strict app")
     do_set_api_key_in_region(api_key=strict.api_key, acting_user=strict.user, in_region_only=True)
+    # Its account allows paid endpoints that train and endpoints that retain; its keys
+    # narrow that: one allows no training, one zero-data-retention endpoints only.
+    trusting = create_key(UserFactory())
+    do_set_logging_preferences(
+        user=trusting.user, acting_user=trusting.user, changes={"allow_training_paid": True}
+    )
+    no_training = create_key(trusting.user, name="No training app")
+    zdr = create_key(trusting.user, name="ZDR app")
+    do_set_api_key_provider_rules(
+        api_key=no_training.api_key, acting_user=trusting.user, changes={"no_training": True}
+    )
+    do_set_api_key_provider_rules(
+        api_key=zdr.api_key, acting_user=trusting.user, changes={"zdr_only": True}
+    )
     return {
         "active": active.raw,
         "revoked": revoked.raw,
         "closed": closed.raw,
         "roaming": roaming.raw,
         "strict": strict.raw,
+        "trusting": trusting.raw,
+        "no_training": no_training.raw,
+        "zdr": zdr.raw,
     }
 
 
 @pytest.fixture
 def catalog():
     """acme/open: an endpoint a new account allows; acme/trainer: none it allows;
-    acme/abroad: one only outside the portal's region; acme/mixed: one in, one out."""
+    acme/abroad: one only outside the portal's region; acme/mixed: one in, one out;
+    acme/keeper: one that retains prompts."""
     EndpointFactory(model=LanguageModelFactory(slug="open"))
     EndpointFactory(model=LanguageModelFactory(slug="trainer"), trains_on_prompts=True)
+    EndpointFactory(model=LanguageModelFactory(slug="keeper"), retains_prompts=True)
     EndpointFactory(model=LanguageModelFactory(slug="abroad"), region=abroad())
     mixed = LanguageModelFactory(slug="mixed")
     EndpointFactory(model=mixed, region=abroad())
@@ -145,6 +168,24 @@ FAST = {
     ),
     "routes, in and out of the region, the key stricter than its account": (
         _routes({"api_key": "{strict}", "model": "acme/mixed"}),
+        200,
+    ),
+    "routes, a paid trainer the account allows": (
+        _routes({"api_key": "{trusting}", "model": "acme/trainer"}),
+        200,
+    ),
+    "routes, a paid trainer the key's no-training rule refuses": (
+        _routes({"api_key": "{no_training}", "model": "acme/trainer"}),
+        409,
+    ),
+    "a decision with the key's no-training rule": ({"body": {"api_key": "{no_training}"}}, 200),
+    "a decision with the key's zero-data-retention rule": ({"body": {"api_key": "{zdr}"}}, 200),
+    "routes, a retaining endpoint the key's zero-data-retention rule refuses": (
+        _routes({"api_key": "{zdr}", "model": "acme/keeper"}),
+        409,
+    ),
+    "routes, a zero-data-retention endpoint under the key's rule": (
+        _routes({"api_key": "{zdr}", "model": "acme/open"}),
         200,
     ),
     "routes, an unlisted model": (_routes({"api_key": "{active}", "model": "acme/none"}), 404),

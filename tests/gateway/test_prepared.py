@@ -83,13 +83,23 @@ def test_a_decision_is_the_same_with_prepared_statements_off():
     _, raw = do_create_api_key(user=user, acting_user=user, name="app", logging="account")
     closed = UserFactory(is_active=False)
     _, closed_raw = do_create_api_key(user=closed, acting_user=closed, name="x", logging="never")
-    keys = [raw, "sk-pt-nobody", closed_raw]
+    # A key whose own rules narrow its account: the booleans that come back decide.
+    _, strict_raw = do_create_api_key(
+        user=user,
+        acting_user=user,
+        name="strict",
+        provider_rules={"zdr_only": True, "no_training": True, "in_region_only": True},
+    )
+    keys = [raw, "sk-pt-nobody", closed_raw, strict_raw]
     on = [_outcome(key) for key in keys]
     with override_settings(PORTAL_PREPARED_STATEMENTS=False):
         off = [_outcome(key) for key in keys]
     assert on == off
     assert on[0].account == str(user.public_id)
-    assert on[1:] == [UnknownKey, AccountInactive]
+    assert on[1:3] == [UnknownKey, AccountInactive]
+    assert on[0].provider_policy["zdr_only"] is False
+    assert on[3].provider_policy["zdr_only"] is True
+    assert on[3].provider_policy["allow_training_free"] is False
 
 
 def test_prepared_statements_are_on_unless_turned_off(settings):

@@ -1,6 +1,7 @@
-"""A key's own "Keep this key's requests in <region>" on /account/keys/<id>/: ticked it is
-stricter than the account, unticked it follows the account (never wider); each change is
-audited like the key's logging setting."""
+"""A key's own "Keep this key's requests in <region>" on /account/keys/<id>/ (one of its
+provider rules, posted with the others to .../rules/): ticked it is stricter than the
+account, unticked it follows the account (never wider); each change is audited like the
+key's logging setting."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ PRIVACY_URL = "/account/privacy/"
 
 
 def region_url(api_key: ApiKey) -> str:
-    return f"/account/keys/{api_key.pk}/region/"
+    return f"/account/keys/{api_key.pk}/rules/"
 
 
 def page_of(api_key: ApiKey) -> str:
@@ -27,7 +28,7 @@ def page_of(api_key: ApiKey) -> str:
 
 
 def region_errors(response) -> list[str]:
-    form = response.context["region_form"]
+    form = response.context["rules_form"]
     return [str(error) for errors in form.errors.values() for error in errors]
 
 
@@ -50,7 +51,10 @@ def test_ticking_it_makes_the_key_stricter_and_is_audited(user_client, user, set
     response = user_client.post(region_url(api_key), {"in_region_only": "on"}, follow=True)
 
     assert response.redirect_chain[-1][0] == page_of(api_key)
-    assert "“Strict” now keeps its requests in the European Union." in response.content.decode()
+    assert (
+        "“Strict”: Keep this key&#x27;s requests in the European Union is now on."
+        in response.content.decode()
+    )
     api_key.refresh_from_db()
     assert api_key.in_region_only is True
     change = PreferenceChange.objects.get(user=user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -12,6 +13,7 @@ from accounts.models import ApiKey
 from logging_prefs.actions import do_set_api_key_logging, do_set_logging_preferences
 from logging_prefs.models import LoggingPreference, PreferenceChange
 from tests.factories.accounts import ApiKeyFactory, UserFactory
+from tests.factories.catalog import EndpointFactory, LanguageModelFactory
 from tests.factories.logging_prefs import make_history
 from tests.helpers.accounts import signed_in
 
@@ -230,3 +232,51 @@ def test_privacy_page_query_count_is_bounded_whatever_the_data_size(
     ours = [q["sql"] for q in captured.captured_queries if "logging_prefs_" in q["sql"]]
     assert len(ours) <= 3, ours
     assert sum("accounts_apikey" in q["sql"] for q in captured.captured_queries) <= 1
+
+
+# --- What each choice opens or closes (catalog/privacy_price.py) ----------------------
+
+
+def _catalog(models: int) -> None:
+    for _ in range(models):
+        model = LanguageModelFactory()
+        EndpointFactory(model=model)
+        EndpointFactory(model=model, trains_on_prompts=True, input_price=Decimal("0.5"))
+
+
+def test_privacy_page_says_what_each_choice_opens_or_closes(user_client, user):
+    _catalog(2)
+    EndpointFactory(model=LanguageModelFactory(), retains_prompts=True)
+    html = user_client.get(PRIVACY_URL).content.decode()
+    assert "What each choice opens or closes" in html
+    assert (
+        "Allowing paid endpoints that may train on prompts would open 2 endpoints, and make "
+        "2 models cheaper."
+    ) in html
+    assert (
+        "Refusing endpoints that retain prompts would close 1 endpoint (leaving 1 model "
+        "with no endpoint you can use)."
+    ) in html
+    assert "Allowing free endpoints that may train on prompts would change nothing" in html
+    # From the saved choices: once paid training is allowed, the row says what refusing it
+    # would close.
+    do_set_logging_preferences(user=user, acting_user=user, changes={"allow_training_paid": True})
+    html = user_client.get(PRIVACY_URL).content.decode()
+    assert (
+        "Refusing paid endpoints that may train on prompts would close 2 endpoints, and make "
+        "2 models dearer."
+    ) in html
+
+
+@pytest.mark.parametrize("models", [3, 40])
+def test_privacy_page_reads_the_catalog_in_one_query_whatever_its_size(
+    user_client, models, django_assert_max_num_queries
+):
+    _catalog(models)
+    user_client.get(PRIVACY_URL)  # warm the session cache
+    with django_assert_max_num_queries(11) as captured:
+        response = user_client.get(PRIVACY_URL)
+    assert response.status_code == 200
+    catalog = [q["sql"] for q in captured.captured_queries if "catalog_" in q["sql"]]
+    assert len(catalog) == 1, catalog
+    assert f"would open {models} endpoints" in response.content.decode()
