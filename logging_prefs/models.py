@@ -35,6 +35,11 @@ class LoggingPreference(models.Model):
     # "Keep my requests in <region>": only endpoints in PORTAL_DATA_REGION. On by
     # default, for the policy's "We do not transfer your personal data internationally".
     in_region_only = models.BooleanField(default=True)
+    # How many days stored prompt and completion text is kept, as the person chose it
+    # (1 to PORTAL_PROMPT_RETENTION_DAYS). NULL: never chosen, the portal's period. A
+    # choice longer than the portal's period (the setting lowered since) counts as the
+    # portal's: logging_prefs.eligibility.effective_retention_days.
+    text_retention_days = models.PositiveSmallIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     PROVIDER_POLICY_FIELDS = (
@@ -47,11 +52,29 @@ class LoggingPreference(models.Model):
     )
     FIELDS = ("log_prompts", *PROVIDER_POLICY_FIELDS)
 
+    class Meta:
+        indexes = [
+            # The chosen-retention expiry asks for the shortest period anyone chose
+            # (logging_prefs/retention.py): only the few preferences with a choice.
+            models.Index(
+                fields=["text_retention_days"],
+                condition=models.Q(text_retention_days__isnull=False),
+                name="pref_chosen_retention",
+            ),
+        ]
+
     def __str__(self) -> str:
         return f"logging preference of user {self.user_id}"
 
     def provider_policy(self) -> dict[str, bool]:
         return {name: getattr(self, name) for name in self.PROVIDER_POLICY_FIELDS}
+
+    @property
+    def retention_days(self) -> int:
+        """How many days this person's stored text is kept now."""
+        from logging_prefs.eligibility import effective_retention_days
+
+        return effective_retention_days(self.text_retention_days)
 
 
 class PreferenceChange(models.Model):
@@ -242,6 +265,10 @@ class CategoryDailyCount(models.Model):
         return f"{self.model} {self.category} {self.day}: {self.count}"
 
 
+# A UsageDailyTotal row that still names a key or an app: not folded yet.
+UNFOLDED = models.Q(api_key__isnull=False) | ~models.Q(app_url="") | ~models.Q(app_title="")
+
+
 class UsageDailyTotal(models.Model):
     """A person's usage per UTC day, API key, model, provider and app: how many
     generations, their tokens and cost. What the activity page's totals and chart read,
@@ -296,6 +323,16 @@ class UsageDailyTotal(models.Model):
                 MD5("app_title"),
                 name="usage_total_unique",
                 nulls_distinct=False,
+            ),
+        ]
+        indexes = [
+            # The fold finds the days still to fold, oldest first, without reading
+            # every person's rows: only rows not folded yet are in it, and a folded
+            # day leaves it.
+            models.Index(
+                fields=["day"],
+                condition=UNFOLDED,
+                name="usage_total_unfolded_day",
             ),
         ]
         # As a deletion receipt names them (privacy.selectors.kind_name).
