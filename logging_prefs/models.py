@@ -213,10 +213,13 @@ class Generation(models.Model):
 
 
 class BillingDailyTotal(models.Model):
-    """The anonymous billing ledger: what accounting keeps of the generations of deleted
-    accounts, as totals per UTC day, model and provider (how many generations, their
-    tokens and cost), summed over every account deleted. Nothing about a person: no
-    account, key, app, text, request id or time of day.
+    """The anonymous billing ledger: what accounting keeps of the generations whose rows
+    are gone (of deleted accounts, and of days older than PORTAL_ACTIVITY_RETENTION_DAYS,
+    folded by logging_prefs/folding.py), as totals per UTC day, model and provider (how
+    many generations, their tokens and cost), summed over every account. Nothing about a
+    person: no account, key, app, text, request id or time of day. Every generation is
+    counted exactly once, in Generation or here: a folded day is here already when its
+    account is deleted, and its account's own totals of it (UsageDailyTotal) go.
 
     The purge adds a deleted account's generations into it (privacy/registry.py,
     logging_prefs/personal_data.py): in one transaction per chunk, the chunk's rows are
