@@ -1,8 +1,8 @@
 """Prompt logging's personal data, for the purge engine (privacy/registry.py).
 
 Not here, because they hold nothing about a person: BillingDailyTotal (the anonymous
-billing ledger the purge and the fold of old activity add generations into) and CategoryDailyCount (an anonymous
-aggregate: model, category, day).
+billing ledger the purge and the fold of old activity add generations into) and
+CategoryDailyCount (an anonymous aggregate: model, category, day).
 """
 
 from __future__ import annotations

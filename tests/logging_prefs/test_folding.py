@@ -16,7 +16,7 @@ from django.utils import timezone
 from logging_prefs import folding, tasks
 from logging_prefs.folding import activity_cutoff_day, do_fold_old_activity
 from logging_prefs.models import BillingDailyTotal, Generation, UsageDailyTotal
-from logging_prefs.selectors import ActivityFilters, usage_summary_for_user
+from logging_prefs.selectors import FOLDED_KEY_LABEL, ActivityFilters, usage_summary_for_user
 from privacy.deletion.account import do_delete_account
 from privacy.deletion.purge import do_claim_deletion_request, do_purge_chunk
 from privacy.models import DeletionRequest
@@ -136,6 +136,10 @@ def test_folding_keeps_totals_equal_to_the_rows_it_removed(people):
     # Younger days are untouched, and the activity page's totals are the same.
     assert usage_rows(day__gte=activity_cutoff_day()) == young_before
     assert [summary(user) for user in people] == summaries_before
+    # By key, the folded days are named as such, not as a deleted key.
+    by_key = usage_summary_for_user(user=people[0], filters=ActivityFilters()).by_key
+    assert FOLDED_KEY_LABEL in [row.label for row in by_key]
+    assert "a deleted key" not in [row.label for row in by_key]
     assert Generation.objects.count() == 2 * 2 * 4
 
 
