@@ -53,6 +53,14 @@ class LoggingPreference(models.Model):
     FIELDS = ("log_prompts", *PROVIDER_POLICY_FIELDS)
 
     class Meta:
+        constraints = [
+            # At least a day: the expiry and the rule compute the owner's cutoff from it.
+            models.CheckConstraint(
+                condition=models.Q(text_retention_days__isnull=True)
+                | models.Q(text_retention_days__gte=1),
+                name="pref_retention_at_least_a_day",
+            ),
+        ]
         indexes = [
             # The chosen-retention expiry asks for the shortest period anyone chose
             # (logging_prefs/retention.py): only the few preferences with a choice.

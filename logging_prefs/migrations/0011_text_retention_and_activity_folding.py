@@ -21,6 +21,10 @@ class Migration(migrations.Migration):
             name='text_retention_days',
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
+        migrations.AddConstraint(
+            model_name='loggingpreference',
+            constraint=models.CheckConstraint(condition=models.Q(('text_retention_days__isnull', True), ('text_retention_days__gte', 1), _connector='OR'), name='pref_retention_at_least_a_day'),
+        ),
         migrations.AddIndex(
             model_name='loggingpreference',
             index=models.Index(condition=models.Q(('text_retention_days__isnull', False)), fields=['text_retention_days'], name='pref_chosen_retention'),

@@ -9,6 +9,7 @@ import re
 from unittest import mock
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -121,6 +122,12 @@ def test_the_action_refuses_a_period_out_of_range(user, settings):
     for days in (0, 31, True, "7"):
         with pytest.raises(ValueError):
             do_set_text_retention(user=user, acting_user=user, days=days)
+    assert chosen_days(user) is None
+
+
+def test_the_database_refuses_a_period_under_a_day(user):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LoggingPreference.objects.filter(user=user).update(text_retention_days=0)
     assert chosen_days(user) is None
 
 
