@@ -5,15 +5,17 @@ rows deleted, in chunks, by the nightly task (logging_prefs/folding.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections import defaultdict
 from decimal import Decimal
 from unittest import mock
 
 import pytest
-from django.db import DataError
+from django.db import DataError, connection
 from django.utils import timezone
 
-from logging_prefs import folding, tasks
+from logging_prefs import actions, folding, tasks
 from logging_prefs.folding import activity_cutoff_day, do_fold_old_activity
 from logging_prefs.models import BillingDailyTotal, Generation, UsageDailyTotal
 from logging_prefs.selectors import FOLDED_KEY_LABEL, ActivityFilters, usage_summary_for_user
@@ -276,3 +278,64 @@ def test_an_account_deleted_after_a_fold_leaves_its_whole_history_to_the_ledger(
     # Every generation the account ever had is in the ledger once: the folded days from
     # the fold, the rest from the purge (beside the other person's folded days).
     assert ledger_totals() == expected_totals(history + others_folded, plus=ledger_before)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fold_waits_for_an_ingestion_batch_in_flight_and_folds_its_rows_too(
+    settings, monkeypatch
+):
+    """A batch posting an old request for a day being folded holds its account's
+    preference row until it commits; the fold's chunk takes that row first, so it waits,
+    and then folds the batch's row with the rest: no row of a folded day is left behind
+    and no total is counted twice."""
+    settings.PORTAL_ACTIVITY_RETENTION_DAYS = 400
+    user = UserFactory()
+    api_key = ApiKeyFactory(user=user)
+    ingest(api_key, 3, newest=days_ago(420), model="openai/gpt-4o", provider="OpenAI")
+
+    batch_inside, release = threading.Event(), threading.Event()
+    real_add = actions._add_to_usage_totals
+
+    def add_then_wait(rows):
+        real_add(rows)
+        batch_inside.set()
+        assert release.wait(timeout=30)
+
+    monkeypatch.setattr(actions, "_add_to_usage_totals", add_then_wait)
+    errors: list[BaseException] = []
+    folded: list[folding.FoldChunk] = []
+
+    def post_late_batch() -> None:
+        try:
+            ingest(api_key, 1, newest=days_ago(421), model="openai/gpt-4o", provider="OpenAI")
+        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def fold() -> None:
+        try:
+            folded.extend(fold_everything())
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    batch = threading.Thread(target=post_late_batch)
+    folder = threading.Thread(target=fold)
+    batch.start()
+    assert batch_inside.wait(timeout=30)
+    folder.start()
+    time.sleep(0.5)
+    assert folder.is_alive(), "the fold did not wait for the batch in flight"
+    release.set()
+    batch.join(timeout=30)
+    folder.join(timeout=30)
+    assert not batch.is_alive() and not folder.is_alive(), "a thread hung"
+    assert not errors, errors
+
+    assert not Generation.objects.filter(user=user).exists()
+    rows = UsageDailyTotal.objects.filter(user=user)
+    assert set(rows.values_list("api_key_id", "app_url", "app_title")) == {(None, "", "")}
+    assert sum(rows.values_list("generations", flat=True)) == 4
+    assert sum(BillingDailyTotal.objects.values_list("generations", flat=True)) == 4
