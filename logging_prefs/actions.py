@@ -9,13 +9,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import psycopg
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from gateway.schemas import GenerationRecord, validate_record
-from logging_prefs.eligibility import FROM_KEY, HOLD_ROWS, MAY_LOG_TEXT
+from logging_prefs.eligibility import (
+    FROM_KEY,
+    HOLD_ROWS,
+    MAY_LOG_TEXT,
+    effective_retention_days,
+)
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
 
 # last_used_at is for people ("used 3 minutes ago"); writing it more often than this
@@ -78,6 +84,45 @@ def do_set_logging_preferences(
         preference.save()
         PreferenceChange.objects.bulk_create(records)
     return records
+
+
+@transaction.atomic
+def do_set_text_retention(
+    *, user: User, acting_user: User | None, days: int
+) -> PreferenceChange | None:
+    """Keep the account's stored prompts and completions `days` days (1 up to
+    PORTAL_PROMPT_RETENTION_DAYS) instead of its current period.
+
+    A shorter period applies to text already stored: the next run of the nightly
+    expiry (tasks.expire_text_past_chosen_retention) removes what it has outlived, and
+    from now on categorisation uses no text older than it (logging_prefs.eligibility).
+    Locked like the other preferences.
+    Side effects: updates LoggingPreference; appends a PreferenceChange (old and new
+    period in days) when the period changed. Raises ValueError for a period out of range.
+    """
+    longest = settings.PORTAL_PROMPT_RETENTION_DAYS
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= longest:
+        raise ValueError(f"a retention period is 1 to {longest} days, not {days!r}")
+    do_create_logging_preference(user=user)
+    preference = LoggingPreference.objects.select_for_update().get(user=user)
+    old = effective_retention_days(preference.text_retention_days)
+    if old == days:
+        # Already the period in force (an account that never chose keeps following the
+        # portal's period).
+        return None
+    now = timezone.now()
+    preference.text_retention_days = days
+    preference.updated_at = now
+    preference.save(update_fields=["text_retention_days", "updated_at"])
+    return PreferenceChange.objects.create(
+        user=user,
+        actor_id=acting_user.pk if acting_user else None,
+        actor_is_user=acting_user is not None and acting_user.pk == user.pk,
+        setting="text_retention_days",
+        old_value=str(old),
+        new_value=str(days),
+        changed_at=now,
+    )
 
 
 @transaction.atomic

@@ -32,9 +32,16 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import ApiKey
-from logging_prefs.eligibility import ACCOUNT_JOINS, HOLD_ROWS, MAY_LOG_TEXT, retention_cutoff
+from logging_prefs.eligibility import (
+    ACCOUNT_JOINS,
+    HOLD_ROWS,
+    MAY_LOG_TEXT,
+    WITHIN_OWNERS_RETENTION,
+    retention_cutoff,
+)
 from logging_prefs.models import CategoryDailyCount, Generation
 
 # Ties go to the category listed first.
@@ -285,7 +292,8 @@ def classify_prompt(text: str) -> str:
 
 # The text is read only while it may be used right now (logging_prefs.eligibility):
 # checked in SQL, so the text of any other row is never read, even if it was stored
-# before its owner opted out, or is older than the retention period and not expired yet.
+# before its owner opted out, or is older than the retention period (the portal's, or
+# the shorter one its owner chose) and not expired yet.
 # FOR UPDATE OF g SKIP LOCKED: two overlapping runs never take (and count) the same row.
 # HOLD_ROWS (FOR SHARE OF k, u, p): an opt-out, key change or deactivation (FOR UPDATE,
 # see actions.do_set_logging_preferences) that commits before this read is honoured; one
@@ -298,12 +306,13 @@ _ELIGIBLE_FROM = (
     f" JOIN {ApiKey._meta.db_table} k ON k.id = g.api_key_id"
     + ACCOUNT_JOINS
     + f" WHERE g.text_state = '{Generation.TextState.STORED.value}' AND g.categorised = false"
-    " AND g.created_at >= %s AND " + MAY_LOG_TEXT
+    " AND g.created_at >= %s AND " + WITHIN_OWNERS_RETENTION + " AND " + MAY_LOG_TEXT
 )
 
 
 def _eligible_params() -> list[object]:
-    return [retention_cutoff()]
+    now = timezone.now()
+    return [retention_cutoff(now), now]
 
 
 def has_uncategorised_prompts() -> bool:

@@ -27,10 +27,14 @@ so its text may be someone else's; ingestion already stores no text for it. One 
 storing and for using keeps the answer the same wherever it is asked.
 
 Withdrawing permission stops use and new storage; it does not erase text already stored.
-Stored text is kept for PORTAL_PROMPT_RETENTION_DAYS whatever the owner's settings, then
-expiry removes it (retention.py; the generation's billing metadata stays), and a
-deletion request removes it sooner. Text older than `retention_cutoff()` is never used,
-even before expiry has run.
+Stored text is kept for the owner's retention period whatever the owner's other
+settings, then expiry removes it (retention.py; the generation's billing metadata
+stays), and a deletion request removes it sooner. The period is the one the owner chose
+on the privacy page (LoggingPreference.text_retention_days, 1 day up to
+PORTAL_PROMPT_RETENTION_DAYS), or PORTAL_PROMPT_RETENTION_DAYS when they chose none:
+`effective_retention_days`. Text older than its owner's period is never used, even
+before expiry has run: older than `retention_cutoff()` (the longest period) for anyone,
+and older than the owner's own period by WITHIN_OWNERS_RETENTION (on g and p).
 """
 
 from __future__ import annotations
@@ -83,11 +87,33 @@ MAY_LOG_TEXT = (
 HOLD_ROWS = " FOR SHARE OF k, u, p"
 
 
-def retention_cutoff(now: dt.datetime | None = None) -> dt.datetime:
-    """Text created before this moment has outlived the retention period: it is never
-    used, and expiry removes it."""
+def effective_retention_days(chosen: int | None) -> int:
+    """How many days a person's stored text is kept: their choice, or the portal's
+    period when they made none; never longer than the portal's period (a choice made
+    before the setting was lowered counts as the new, shorter period)."""
+    longest = settings.PORTAL_PROMPT_RETENTION_DAYS
+    return longest if chosen is None else max(1, min(chosen, longest))
+
+
+def retention_cutoff(now: dt.datetime | None = None, *, days: int | None = None) -> dt.datetime:
+    """Text created before this moment has outlived the retention period (the portal's,
+    or `days`): it is never used, and expiry removes it."""
     now = now or timezone.now()
-    return now - dt.timedelta(days=settings.PORTAL_PROMPT_RETENTION_DAYS)
+    return now - dt.timedelta(days=settings.PORTAL_PROMPT_RETENTION_DAYS if days is None else days)
+
+
+_CHOSEN_DAYS = f"p.{_column(LoggingPreference, 'text_retention_days')}"
+
+# Text of a generation g, owned by the account of preference row p, is younger than the
+# period its owner chose (one %s: now). No choice (NULL) passes here; the portal's own
+# period is the caller's `g.created_at >= retention_cutoff()`, a plain range the
+# partial indexes on created_at serve.
+WITHIN_OWNERS_RETENTION = (
+    f"({_CHOSEN_DAYS} IS NULL OR g.created_at >= %s - make_interval(days => {_CHOSEN_DAYS}))"
+)
+
+# The same moment, the owner's cutoff, as an SQL expression on p (one %s: now).
+OWNERS_CUTOFF = f"%s - make_interval(days => {_CHOSEN_DAYS})"
 
 
 # --- Where a key's requests may go: its account's provider choices, narrowed by the key

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -266,6 +267,49 @@ class PrivacyForm(forms.Form):
 
     def provider_policy_fields(self):
         return [self[name] for name in PROVIDER_POLICY_CHOICES]
+
+
+# The periods offered for keeping stored text, in days, besides the portal's own (the
+# longest): those shorter than it.
+TEXT_RETENTION_STEPS = (1, 7, 14, 30, 90, 180, 365)
+TEXT_RETENTION_LABEL = "Keep my stored prompts and completions for"
+
+
+def text_retention_choices(current: int | None = None) -> list[tuple[str, str]]:
+    """1 day up to PORTAL_PROMPT_RETENTION_DAYS, shortest first; `current` (the period
+    in force) is always among them."""
+    longest = settings.PORTAL_PROMPT_RETENTION_DAYS
+    days = {step for step in TEXT_RETENTION_STEPS if step < longest} | {longest}
+    if current is not None and 1 <= current <= longest:
+        days.add(current)
+    return [
+        (
+            str(n),
+            f"{n} day{'s' if n != 1 else ''}" + (" (the longest we keep)" if n == longest else ""),
+        )
+        for n in sorted(days)
+    ]
+
+
+class TextRetentionForm(forms.Form):
+    days = forms.TypedChoiceField(
+        coerce=int,
+        label=TEXT_RETENTION_LABEL,
+        error_messages={
+            "required": "Choose how long your stored prompts and completions are kept.",
+            "invalid_choice": "Choose one of the periods in the list.",
+        },
+    )
+
+    def __init__(self, *args, current: int, **kwargs):
+        kwargs.setdefault("initial", {"days": str(current)})
+        super().__init__(*args, **kwargs)
+        self.fields["days"].choices = text_retention_choices(current)
+        self.fields["days"].help_text = (
+            "Text older than this is deleted by the nightly clean-up, which runs once a "
+            "day: a shorter period takes effect at its next run, for text already stored "
+            "too. Until then, text older than the new period is no longer used."
+        )
 
 
 # --- Activity --------------------------------------------------------------------------

@@ -35,6 +35,11 @@ class LoggingPreference(models.Model):
     # "Keep my requests in <region>": only endpoints in PORTAL_DATA_REGION. On by
     # default, for the policy's "We do not transfer your personal data internationally".
     in_region_only = models.BooleanField(default=True)
+    # How many days stored prompt and completion text is kept, as the person chose it
+    # (1 to PORTAL_PROMPT_RETENTION_DAYS). NULL: never chosen, the portal's period. A
+    # choice longer than the portal's period (the setting lowered since) counts as the
+    # portal's: logging_prefs.eligibility.effective_retention_days.
+    text_retention_days = models.PositiveSmallIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     PROVIDER_POLICY_FIELDS = (
@@ -47,11 +52,37 @@ class LoggingPreference(models.Model):
     )
     FIELDS = ("log_prompts", *PROVIDER_POLICY_FIELDS)
 
+    class Meta:
+        constraints = [
+            # At least a day: the expiry and the rule compute the owner's cutoff from it.
+            models.CheckConstraint(
+                condition=models.Q(text_retention_days__isnull=True)
+                | models.Q(text_retention_days__gte=1),
+                name="pref_retention_at_least_a_day",
+            ),
+        ]
+        indexes = [
+            # The chosen-retention expiry asks for the shortest period anyone chose
+            # (logging_prefs/retention.py): only the few preferences with a choice.
+            models.Index(
+                fields=["text_retention_days"],
+                condition=models.Q(text_retention_days__isnull=False),
+                name="pref_chosen_retention",
+            ),
+        ]
+
     def __str__(self) -> str:
         return f"logging preference of user {self.user_id}"
 
     def provider_policy(self) -> dict[str, bool]:
         return {name: getattr(self, name) for name in self.PROVIDER_POLICY_FIELDS}
+
+    @property
+    def retention_days(self) -> int:
+        """How many days this person's stored text is kept now."""
+        from logging_prefs.eligibility import effective_retention_days
+
+        return effective_retention_days(self.text_retention_days)
 
 
 class PreferenceChange(models.Model):
@@ -190,10 +221,13 @@ class Generation(models.Model):
 
 
 class BillingDailyTotal(models.Model):
-    """The anonymous billing ledger: what accounting keeps of the generations of deleted
-    accounts, as totals per UTC day, model and provider (how many generations, their
-    tokens and cost), summed over every account deleted. Nothing about a person: no
-    account, key, app, text, request id or time of day.
+    """The anonymous billing ledger: what accounting keeps of the generations whose rows
+    are gone (of deleted accounts, and of days older than PORTAL_ACTIVITY_RETENTION_DAYS,
+    folded by logging_prefs/folding.py), as totals per UTC day, model and provider (how
+    many generations, their tokens and cost), summed over every account. Nothing about a
+    person: no account, key, app, text, request id or time of day. Every generation is
+    counted exactly once, in Generation or here: a folded day is here already when its
+    account is deleted, and its account's own totals of it (UsageDailyTotal) go.
 
     The purge adds a deleted account's generations into it (privacy/registry.py,
     logging_prefs/personal_data.py): in one transaction per chunk, the chunk's rows are
@@ -240,6 +274,10 @@ class CategoryDailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} {self.category} {self.day}: {self.count}"
+
+
+# A UsageDailyTotal row that still names a key or an app: not folded yet.
+UNFOLDED = models.Q(api_key__isnull=False) | ~models.Q(app_url="") | ~models.Q(app_title="")
 
 
 class UsageDailyTotal(models.Model):
@@ -296,6 +334,16 @@ class UsageDailyTotal(models.Model):
                 MD5("app_title"),
                 name="usage_total_unique",
                 nulls_distinct=False,
+            ),
+        ]
+        indexes = [
+            # The fold finds the days still to fold, oldest first, without reading
+            # every person's rows: only rows not folded yet are in it, and a folded
+            # day leaves it.
+            models.Index(
+                fields=["day"],
+                condition=UNFOLDED,
+                name="usage_total_unfolded_day",
             ),
         ]
         # As a deletion receipt names them (privacy.selectors.kind_name).

@@ -1,8 +1,8 @@
 """Prompt logging's personal data, for the purge engine (privacy/registry.py).
 
 Not here, because they hold nothing about a person: BillingDailyTotal (the anonymous
-billing ledger the purge adds generations into) and CategoryDailyCount (an anonymous
-aggregate: model, category, day).
+billing ledger the purge and the fold of old activity add generations into) and
+CategoryDailyCount (an anonymous aggregate: model, category, day).
 """
 
 from __future__ import annotations
@@ -18,10 +18,13 @@ from logging_prefs.models import (
 )
 from privacy.registry import StoredText, Totals, register
 
+# The account's privacy choices, how long its stored text is kept among them.
 register(LoggingPreference)
-# The person's usage totals (per day, key, model, provider and app), what the activity
-# page reads: theirs alone, so deleted with the account. Their billing totals survive in
-# the anonymous ledger through Generation's archive below, not through these rows.
+# The person's usage totals (per day, key, model, provider and app; days older than
+# PORTAL_ACTIVITY_RETENTION_DAYS only per day, model and provider: logging_prefs/folding.py),
+# what the activity page reads: theirs alone, so deleted with the account. Their billing
+# totals survive in the anonymous ledger through Generation's archive below (a folded
+# day's generations went there when it was folded), not through these rows.
 register(UsageDailyTotal)
 # Support may change a setting for the person: once that staff account is erased, the
 # history keeps the change and forgets who made it.

@@ -15,6 +15,18 @@ BEAT_SCHEDULE: dict[str, dict] = {
         # A run that never started before the next night is superseded by that night's.
         "options": {"expires": 60 * 60 * 12},
     },
+    # The text of people who chose a shorter period than the portal's, after the above.
+    "expire-text-past-chosen-retention": {
+        "task": "logging_prefs.tasks.expire_text_past_chosen_retention",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 60 * 60 * 12},
+    },
+    # Requests older than PORTAL_ACTIVITY_RETENTION_DAYS become daily totals.
+    "fold-old-activity": {
+        "task": "logging_prefs.tasks.fold_old_activity",
+        "schedule": crontab(hour=3, minute=45),
+        "options": {"expires": 60 * 60 * 12},
+    },
     "categorise-stored-prompts": {
         "task": "logging_prefs.tasks.categorise_stored_prompts",
         "schedule": crontab(minute="*/10"),

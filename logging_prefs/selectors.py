@@ -300,6 +300,9 @@ class UsageSummary:
 
 # GROUPING(day, model, provider, app_url, app_title, api_key_id): a bit is set for each
 # column the row is not grouped by, so each grouping set has its own value.
+# The key breakdown's name for folded totals (logging_prefs/folding.py), which keep none.
+FOLDED_KEY_LABEL = "older requests (key not kept)"
+
 _GROUPING_TOTAL = 0b111111
 _GROUPING_DAY = 0b011111
 _GROUPING_MODEL = 0b101111
@@ -389,7 +392,11 @@ def usage_summary_for_user(*, user, filters: ActivityFilters) -> UsageSummary:
             )
         }
     keys = [
-        BreakdownRow(label=names.get(key_id, "a deleted key"), figures=figures)
+        BreakdownRow(
+            # No key: the folded totals of days past PORTAL_ACTIVITY_RETENTION_DAYS.
+            label=names.get(key_id, "a deleted key") if key_id else FOLDED_KEY_LABEL,
+            figures=figures,
+        )
         for key_id, figures in key_ids.items()
     ]
     return UsageSummary(

@@ -1,4 +1,5 @@
-"""Background work of prompt logging: retention expiry and anonymous categorisation.
+"""Background work of prompt logging: retention expiry, anonymous categorisation and
+the folding of old activity into daily totals.
 
 Each task does one chunk and re-queues itself after commit while work remains, so a
 chunk is a short transaction, a retry repeats one chunk, and a worker restart loses
@@ -11,9 +12,16 @@ import datetime as dt
 
 from celery import shared_task
 from django.db import OperationalError, transaction
+from django.utils import timezone
 
 from logging_prefs.categories import do_categorise_stored_prompts, has_uncategorised_prompts
-from logging_prefs.retention import do_expire_stored_text, retention_cutoff, stored_text_older_than
+from logging_prefs.folding import activity_cutoff_day, do_fold_old_activity
+from logging_prefs.retention import (
+    do_expire_stored_text,
+    do_expire_text_past_chosen_retention,
+    retention_cutoff,
+    stored_text_older_than,
+)
 
 # 2,000 rows is one UPDATE of well under a second: small enough that a chunk never
 # holds locks the gateway's ingestion would notice, large enough that a night's expiry
@@ -23,6 +31,13 @@ EXPIRY_CHUNK_SIZE = 2_000
 # opt-out waits for at most one chunk): 500 prompts of up to 6,000 classified
 # characters keep that wait well under a second.
 CATEGORISATION_CHUNK_SIZE = 500
+# Stored rows looked at per statement by the chosen-retention walk: like an expiry chunk,
+# an UPDATE of at most this many rows, and a night's walk over a month of text is a few
+# thousand short statements.
+CHOSEN_EXPIRY_SCAN_SIZE = 2_000
+# Generation rows (or daily-total rows) folded per chunk: one DELETE of this many rows
+# with its few upserted totals, well under a second, like a purge chunk's statement.
+FOLD_CHUNK_SIZE = 5_000
 
 _RETRY = {
     "acks_late": True,
@@ -47,6 +62,39 @@ def expire_stored_text(cutoff: str | None = None) -> int:
         next_cutoff = older_than.isoformat()
         transaction.on_commit(lambda: expire_stored_text.delay(next_cutoff))
     return expired
+
+
+@shared_task(**_RETRY)
+def expire_text_past_chosen_retention(
+    now: str | None = None, after_at: str | None = None, after_id: int = 0
+) -> int:
+    """Expire the text of one chunk of the walk over stored text younger than the
+    portal's period whose owner chose a shorter one (retention.py), then re-queue with
+    the walk's position. `now` is fixed by the first run and passed on, like the
+    cutoff of expire_stored_text."""
+    moment = dt.datetime.fromisoformat(now) if now else timezone.now()
+    after = (dt.datetime.fromisoformat(after_at), after_id) if after_at else None
+    chunk = do_expire_text_past_chosen_retention(
+        now=moment, after=after, batch_size=CHOSEN_EXPIRY_SCAN_SIZE
+    )
+    # The position only moves forwards, so the chain ends at the window's end.
+    if chunk.position is not None:
+        args = (moment.isoformat(), chunk.position[0].isoformat(), chunk.position[1])
+        transaction.on_commit(lambda: expire_text_past_chosen_retention.delay(*args))
+    return chunk.expired
+
+
+@shared_task(**_RETRY)
+def fold_old_activity(cutoff_day: str | None = None) -> int:
+    """Fold one chunk of the activity older than PORTAL_ACTIVITY_RETENTION_DAYS into
+    daily totals (folding.py), then re-queue while days remain to fold. The cutoff day
+    is fixed by the first run and passed on."""
+    day = dt.date.fromisoformat(cutoff_day) if cutoff_day else activity_cutoff_day()
+    chunk = do_fold_old_activity(cutoff_day=day, batch_size=FOLD_CHUNK_SIZE)
+    # A chunk that did nothing ends the chain (tomorrow's run picks up what is left).
+    if chunk.rows and chunk.has_more:
+        transaction.on_commit(lambda: fold_old_activity.delay(day.isoformat()))
+    return chunk.rows
 
 
 @shared_task(**_RETRY)

@@ -26,6 +26,7 @@ from logging_prefs.actions import (
     do_set_api_key_logging,
     do_set_api_key_provider_rules,
     do_set_logging_preferences,
+    do_set_text_retention,
 )
 from logging_prefs.activity_rows import period_rows, request_rows
 from logging_prefs.charts import buckets, usage_charts
@@ -36,6 +37,7 @@ from logging_prefs.forms import (
     KEY_RULES_HELP,
     LOG_PROMPTS_LABEL,
     PROVIDER_POLICY_CHOICES,
+    TEXT_RETENTION_LABEL,
     ActivityFilterForm,
     ApiKeyCreateForm,
     ApiKeyLoggingForm,
@@ -43,10 +45,11 @@ from logging_prefs.forms import (
     ApiKeyRenameForm,
     ApiKeyRevokeForm,
     PrivacyForm,
+    TextRetentionForm,
     in_region_label,
     key_rule_choices,
 )
-from logging_prefs.models import LoggingPreference
+from logging_prefs.models import Generation, LoggingPreference
 from logging_prefs.selectors import (
     ActivityFilters,
     activity_page_for_user,
@@ -61,6 +64,7 @@ from logging_prefs.selectors import (
     usage_summary_for_user,
 )
 from portal import regions
+from privacy.deletion.one_request import do_delete_generation_text
 
 # The raw key of a just-created key waits here for exactly one display.
 NEW_KEY_SESSION_KEY = "logging_prefs.new_api_key"
@@ -283,11 +287,14 @@ def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
 _SETTING_LABELS = {
     "log_prompts": LOG_PROMPTS_LABEL,
     **{name: label for name, (label, _) in PROVIDER_POLICY_CHOICES.items()},
+    "text_retention_days": TEXT_RETENTION_LABEL,
 }
 _KEY_LOGGING_VALUES = dict(ApiKey.Logging.choices)
 
 
 def _value_label(setting: str, value: str) -> str:
+    if setting == "text_retention_days":
+        return _days(int(value)) if value.isdigit() else value
     if setting == "key_logging":
         return _KEY_LOGGING_VALUES.get(value, value)
     if setting.startswith("key_") and setting[4:] in ApiKey.PROVIDER_RULE_FIELDS:
@@ -334,6 +341,39 @@ def _history_rows(changes) -> list[dict]:
     return rows
 
 
+def _render_privacy(
+    request: HttpRequest,
+    preference: LoggingPreference,
+    form: PrivacyForm,
+    retention_form: TextRetentionForm,
+) -> HttpResponse:
+    history = preference_history_for_user(user=request.user)
+    price_of_privacy = [
+        {
+            "label": form[effect.choice].label,
+            "now": getattr(preference, effect.choice),
+            "effect": effect,
+        }
+        for effect in catalog_price_of_privacy(preference.provider_policy())
+    ]
+    return render(
+        request,
+        "logging_prefs/privacy.html",
+        {
+            "price_of_privacy": price_of_privacy,
+            "form": form,
+            "retention_form": retention_form,
+            "preference": preference,
+            "history": _history_rows(history.changes),
+            "history_total": history.total,
+            "retention_days": preference.retention_days,
+            "longest_retention_days": settings.PORTAL_PROMPT_RETENTION_DAYS,
+            "activity_retention_days": settings.PORTAL_ACTIVITY_RETENTION_DAYS,
+            "data_region_name": regions.data_region_name(),
+        },
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def privacy(request: HttpRequest) -> HttpResponse:
@@ -350,28 +390,42 @@ def privacy(request: HttpRequest) -> HttpResponse:
         else:
             messages.info(request, "Nothing changed: your privacy choices were already these.")
         return redirect("account_privacy")
-    history = preference_history_for_user(user=request.user)
-    price_of_privacy = [
-        {
-            "label": form[effect.choice].label,
-            "now": getattr(preference, effect.choice),
-            "effect": effect,
-        }
-        for effect in catalog_price_of_privacy(preference.provider_policy())
-    ]
-    return render(
-        request,
-        "logging_prefs/privacy.html",
-        {
-            "price_of_privacy": price_of_privacy,
-            "form": form,
-            "preference": preference,
-            "history": _history_rows(history.changes),
-            "history_total": history.total,
-            "retention_days": settings.PORTAL_PROMPT_RETENTION_DAYS,
-            "data_region_name": regions.data_region_name(),
-        },
-    )
+    retention_form = TextRetentionForm(current=preference.retention_days)
+    return _render_privacy(request, preference, form, retention_form)
+
+
+@login_required
+@require_POST
+def privacy_retention(request: HttpRequest) -> HttpResponse:
+    """How long the account's stored prompts and completions are kept."""
+    preference = logging_preference_for_user(user=request.user)
+    retention_form = TextRetentionForm(request.POST, current=preference.retention_days)
+    if not retention_form.is_valid():
+        form = PrivacyForm(initial=PrivacyForm.initial_from(preference))
+        return _render_privacy(request, preference, form, retention_form)
+    old = preference.retention_days
+    days = retention_form.cleaned_data["days"]
+    change = do_set_text_retention(user=request.user, acting_user=request.user, days=days)
+    if change is None:
+        messages.info(request, f"Nothing changed: your stored text was already kept {_days(days)}.")
+    elif days < old:
+        messages.success(
+            request,
+            f"Saved: your stored prompts and completions are now kept {_days(days)}. Text "
+            "already stored that is older than that is deleted at the next nightly "
+            "clean-up, and no longer used meanwhile.",
+        )
+    else:
+        messages.success(
+            request,
+            f"Saved: your stored prompts and completions are now kept {_days(days)}. Text "
+            "already deleted stays deleted.",
+        )
+    return redirect(f"{reverse('account_privacy')}#retention-title")
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
 
 
 # --- Activity --------------------------------------------------------------------------
@@ -578,8 +632,32 @@ def activity_detail(request: HttpRequest, generation_id: int) -> HttpResponse:
     generation = generation_for_user(user=request.user, generation_id=generation_id)
     if generation is None:
         raise Http404("No such request.")
+    preference = logging_preference_for_user(user=request.user)
     return render(
         request,
         "logging_prefs/activity_detail.html",
-        {"generation": generation, "retention_days": settings.PORTAL_PROMPT_RETENTION_DAYS},
+        {"generation": generation, "retention_days": preference.retention_days},
     )
+
+
+@login_required
+@require_POST
+def activity_delete_text(request: HttpRequest, generation_id: int) -> HttpResponse:
+    """Delete this one request's prompt and completion now (the receipt goes to
+    /account/data/). Another person's request, or an unknown id, is a 404; a request
+    whose text is already gone changes nothing."""
+    try:
+        deletion = do_delete_generation_text(
+            user=request.user, acting_user=request.user, generation_id=generation_id
+        )
+    except Generation.DoesNotExist:
+        raise Http404("No such request.") from None
+    if deletion is None:
+        messages.info(request, "Nothing to delete: this request holds no prompt or completion.")
+    else:
+        messages.success(
+            request,
+            "The prompt and completion of this request are deleted. The receipt is under "
+            "Your data.",
+        )
+    return redirect("account_activity_detail", generation_id=generation_id)

@@ -415,7 +415,16 @@ PORTAL_GATEWAY_SCHEMA_PUBLIC = DEBUG
 PORTAL_PREPARED_STATEMENTS = env.bool("PORTAL_PREPARED_STATEMENTS", default=True)
 # The policy is opt-out: prompt logging is on for new accounts unless configured off.
 PORTAL_PROMPT_LOGGING_DEFAULT = env.bool("PORTAL_PROMPT_LOGGING_DEFAULT", default=True)
+# Stored prompt and completion text is kept this many days at most; a person may choose
+# fewer, down to one (logging_prefs/retention.py).
 PORTAL_PROMPT_RETENTION_DAYS = env.int("PORTAL_PROMPT_RETENTION_DAYS", default=30)
+# Each request's metadata (model, provider, key, app, time, tokens, cost) is kept this
+# many days; older days are folded into per-account daily totals by model and provider
+# (logging_prefs/folding.py). 400: a year of invoices and a month to spare.
+PORTAL_ACTIVITY_RETENTION_DAYS = env.int("PORTAL_ACTIVITY_RETENTION_DAYS", default=400)
+for _name in ("PORTAL_PROMPT_RETENTION_DAYS", "PORTAL_ACTIVITY_RETENTION_DAYS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1 (it is {globals()[_name]}).")
 PORTAL_TERMINATION_PURGE_DAYS = env.int("PORTAL_TERMINATION_PURGE_DAYS", default=30)
 # How long support keeps a ticket after answering it or turning it into a request (a
 # year: enough to look up what was said if the person writes again); open ones stay.

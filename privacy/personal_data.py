@@ -74,7 +74,11 @@ register_record(
             "sent (or at rejection or cancellation), so kept no longer than needed"
         ),
         "progress": "counts per kind of row",
-        "receipt": "counts per kind of row, and what was kept and why (this registry's words)",
+        "receipt": (
+            "counts per kind of row, and what was kept and why (this registry's words); "
+            "for one request's text deleted from its page, the portal's id of that "
+            "generation (privacy/deletion/one_request.py), a row that goes with the account"
+        ),
     },
 )
 

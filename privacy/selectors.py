@@ -91,6 +91,8 @@ class RequestSummary:
     # the anonymous ledger) and why (the receipt; the progress says how many so far).
     kept: list[Kept]
     can_cancel: bool
+    # The one request whose text this was, when deleted from that request's page.
+    generation_id: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -137,6 +139,7 @@ def summarise(deletion_request: DeletionRequest) -> RequestSummary:
         kept=kept,
         can_cancel=request.scope == Scope.PROMPTS
         and request.status in (Status.RECEIVED, Status.VERIFIED, Status.SCHEDULED),
+        generation_id=(request.receipt or {}).get("generation"),
     )
 
 

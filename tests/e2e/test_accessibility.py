@@ -692,6 +692,8 @@ NOT_PAGES = {
     "account_data_download": "a JSON file to download",
     "account_activity_csv": "a CSV file to download",
     "account_deletion_request_cancel": "POST only: answers with the data page",
+    "account_privacy_retention": "POST only: answers with the privacy page",
+    "account_activity_delete_text": "POST only: answers with the request's page",
     "cookie_notice_read": "POST only: the cookie notice's OK",
     "cookie_consent": "POST only: accept or refuse analytics (the notice, the cookies page)",
     "terms_acknowledge": "POST only: the terms notice's “I have read them”",

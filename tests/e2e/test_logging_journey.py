@@ -1,7 +1,9 @@
 """Prompt logging under the user's control, end to end in real Chromium: the user turns
 logging off on the privacy page, the gateway's next decision says so and the next
 generation is listed as "not stored" with its text kept nowhere; the user turns it on
-again and the next generation's text is shown."""
+again and the next generation's text is shown. Then keeping less, for less long: the
+user chooses to keep text a week, deletes one request's text from its page and finds
+the receipt under "Your data"."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from logging_prefs.models import Generation, LoggingPreference, PreferenceChange
-from tests.factories.accounts import ApiKeyFactory, UserFactory
-from tests.helpers.browser import gateway_post, sign_in
+from privacy.models import DeletionRequest
+from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory
+from tests.helpers.browser import assert_accessible, gateway_post, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -247,3 +250,84 @@ def test_a_user_turns_logging_off_and_the_next_generation_is_listed_as_not_store
     stored_off.refresh_from_db()
     assert stored_off.text_state == Generation.TextState.NOT_LOGGED
     assert (stored_off.prompt, stored_off.completion) == (None, None)
+
+
+KEPT = {
+    "id": "gen-e2e-keep-less",
+    "model": "mistralai/mistral-large",
+    "provider": "Mistral",
+    "app_url": "https://letters.example.org/",
+    "app_title": "Letter Writer",
+    "prompt": "Draft a letter to my landlord about flat 4B, ref OTTER-2291-MOSS",
+    "completion": "Dear landlord, regarding flat 4B (MOSS-2291-OTTER) ...",
+}
+RETENTION_LABEL = "Keep my stored prompts and completions for"
+
+
+def test_a_user_keeps_text_a_week_and_deletes_one_requests_text_with_a_receipt(
+    page: Page, browser_guard, live_server, settings
+):
+    settings.PORTAL_PROMPT_LOGGING_DEFAULT = True
+    settings.PORTAL_PROMPT_RETENTION_DAYS = 30
+    user = UserFactory(email=EMAIL, verified=True)
+    api_key = ApiKeyFactory(user=user, name="My app")
+    result = gateway_posts_generation(live_server, api_key.pk, KEPT)
+    assert result["with_text"] == 1
+    stored = Generation.objects.get(gateway_id=KEPT["id"])
+
+    sign_in(page, EMAIL)
+    expect(page).to_have_url(re.compile(r"/account/$"))
+
+    # --- Privacy: keep stored text 7 days instead of the portal's 30.
+    page.get_by_role("navigation", name="Account").get_by_role("link", name="Privacy").click()
+    section = page.get_by_role("region", name="How long your prompts and completions are kept")
+    expect(section).to_contain_text("Now: 30 days, the longest we keep them.")
+    expect(section).to_contain_text("takes effect at its next run")
+    section.get_by_label(RETENTION_LABEL).select_option("7")
+    section.get_by_role("button", name="Save how long they are kept").click()
+    expect(page).to_have_url(re.compile(r"/account/privacy/#retention-title$"))
+    expect(page.get_by_role("status")).to_contain_text("now kept 7 days")
+    expect(page.get_by_role("status")).to_contain_text("at the next nightly clean-up")
+    expect(section).to_contain_text("Now: 7 days.")
+    expect(section.get_by_label(RETENTION_LABEL)).to_have_value("7")
+    assert history_rows(page) == [[RETENTION_LABEL, "30 days → 7 days", "You"]]
+    assert LoggingPreference.objects.get(user=user).text_retention_days == 7
+    assert_accessible(page)
+    browser_guard.assert_clean()
+
+    # --- The request's page says the new period, and deletes its text on request.
+    page.get_by_role("navigation", name="Account").get_by_role("link", name="Activity").click()
+    activity_row(page, KEPT).get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(rf"/account/activity/{stored.pk}/$"))
+    main = page.get_by_role("main")
+    expect(main).to_contain_text("It is deleted 7 days after the request")
+    expect(page.locator("pre.text-block").nth(0)).to_have_text(KEPT["prompt"])
+    assert_accessible(page)
+    page.get_by_role("button", name="Delete this prompt and completion").click()
+    expect(page).to_have_url(re.compile(rf"/account/activity/{stored.pk}/$"))
+    expect(page.get_by_role("status")).to_have_text(
+        "The prompt and completion of this request are deleted. The receipt is under Your data."
+    )
+    expect(main).to_contain_text("Deleted at your request.")
+    expect(page.locator("pre")).to_have_count(0)
+    assert_text_nowhere(page, KEPT)
+    expect_facts(page, KEPT)  # the metadata stays
+    assert_accessible(page)
+    browser_guard.assert_clean()
+    stored.refresh_from_db()
+    assert stored.text_state == Generation.TextState.DELETED and stored.prompt is None
+
+    # --- The receipt, under "Your data" (behind the password, as always).
+    main.locator("p", has_text="The receipt is under").get_by_role("link", name="Your data").click()
+    expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/"))
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(re.compile(r"/account/data/$"))
+    receipts = page.get_by_role("region", name="Past requests and receipts")
+    receipt = receipts.get_by_role("article", name="The prompt and completion of one request")
+    expect(receipt).to_contain_text("Completed: everything this request covered is erased.")
+    expect(receipt).to_contain_text("Prompt and completion text of 1 requests (generations)")
+    assert_text_nowhere(page, KEPT)
+    assert_accessible(page)
+    browser_guard.assert_clean()
+    assert DeletionRequest.objects.get(user_id=user.pk).receipt["generation"] == stored.pk

@@ -5,9 +5,11 @@ each consumer answers as the rule says:
 
 - the decision's `log_prompts` (a refused key logs nothing: 401 and 403 count as no);
 - ingestion, storing a record's text or not;
-- categorisation, reading a stored prompt or not (and never one past retention);
+- categorisation, reading a stored prompt or not (and never one past retention: the
+  portal's period, or the shorter one the owner chose);
 - expiry, removing text past retention and keeping younger text, whatever the owner's
-  settings (permission withdrawn stops use, not storage).
+  other settings (permission withdrawn stops use, not storage), honouring the period
+  the owner chose.
 
 Each combination's text is stored first, while everything allows it, and the
 combination is then set through the real actions. Closing an account revokes its keys;
@@ -33,10 +35,15 @@ from logging_prefs.actions import (
     do_ingest_generations,
     do_set_api_key_logging,
     do_set_logging_preferences,
+    do_set_text_retention,
 )
 from logging_prefs.categories import do_categorise_stored_prompts
 from logging_prefs.models import Generation
-from logging_prefs.retention import do_expire_stored_text, retention_cutoff
+from logging_prefs.retention import (
+    do_expire_stored_text,
+    do_expire_text_past_chosen_retention,
+    retention_cutoff,
+)
 from privacy.deletion.account import do_delete_account
 from privacy.termination.terminate import do_terminate_account
 from tests.factories.accounts import UserFactory
@@ -44,24 +51,34 @@ from tests.factories.accounts import UserFactory
 pytestmark = pytest.mark.django_db
 
 ACCOUNT_STATES = ("active", "terminated", "deleted")
+# The retention period the owner chose: none (the portal's), or a single day.
+RETENTION = ("portal", "one-day")
 COMBINATIONS = list(
-    itertools.product((True, False), ("account", "never"), (True, False), ACCOUNT_STATES)
+    itertools.product((True, False), ("account", "never"), (True, False), ACCOUNT_STATES, RETENTION)
 )
 
 
-def rule(account_logs: bool, key_logging: str, key_active: bool, account: str) -> bool:
-    """The rule, as the module docstring of logging_prefs.eligibility states it."""
+def rule(account_logs: bool, key_logging: str, key_active: bool, account: str, *_) -> bool:
+    """The rule, as the module docstring of logging_prefs.eligibility states it, for text
+    younger than its owner's retention period."""
     return account_logs and key_logging == "account" and key_active and account == "active"
 
 
+def within_retention(retention: str, age: dt.timedelta) -> bool:
+    """Whether text of this age is inside its owner's period (module docstring)."""
+    days = 1 if retention == "one-day" else settings.PORTAL_PROMPT_RETENTION_DAYS
+    return age < dt.timedelta(days=days)
+
+
 def _name(combination) -> str:
-    account_logs, key_logging, key_active, account = combination
+    account_logs, key_logging, key_active, account, retention = combination
     return "-".join(
         [
             "logs" if account_logs else "opted-out",
             "follows" if key_logging == "account" else "never-log",
             "key-active" if key_active else "key-revoked",
             account,
+            f"keeps-{retention}",
         ]
     )
 
@@ -90,19 +107,25 @@ def _ingest(record: dict) -> Generation:
     return Generation.objects.get(gateway_id=record["id"])
 
 
-def _set_up(combination, support) -> tuple[ApiKey, str, Generation, Generation]:
-    """A key whose text was stored (a young and an old record) while everything allowed
-    it, then put in the combination's state. Returns the key, its raw value and the two
-    stored generations."""
-    account_logs, key_logging, key_active, account = combination
+MIDDLE_AGE = dt.timedelta(days=2)
+
+
+def _set_up(combination, support) -> tuple[ApiKey, str, Generation, Generation, Generation]:
+    """A key whose text was stored (a young, a two-day-old and an old record) while
+    everything allowed it, then put in the combination's state. Returns the key, its
+    raw value and the three stored generations."""
+    account_logs, key_logging, key_active, account, retention = combination
     user = UserFactory()
     api_key, raw = do_create_api_key(user=user, acting_user=user, name="app", logging="account")
     now = timezone.now()
     young = _ingest(_record(api_key, now - dt.timedelta(minutes=5)))
+    middle = _ingest(_record(api_key, now - MIDDLE_AGE))
     old_enough = now - dt.timedelta(days=settings.PORTAL_PROMPT_RETENTION_DAYS + 1)
     old = _ingest(_record(api_key, old_enough))
-    assert young.text_state == old.text_state == Generation.TextState.STORED
+    assert young.text_state == middle.text_state == old.text_state == Generation.TextState.STORED
 
+    if retention == "one-day":
+        do_set_text_retention(user=user, acting_user=user, days=1)
     if not account_logs:
         do_set_logging_preferences(user=user, acting_user=user, changes={"log_prompts": False})
     if key_logging == "never":
@@ -123,12 +146,25 @@ def _set_up(combination, support) -> tuple[ApiKey, str, Generation, Generation]:
     if account != "active" and key_active:
         ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=None)
     api_key.refresh_from_db()
-    return api_key, raw, young, old
+    return api_key, raw, young, middle, old
+
+
+def _expire_all() -> None:
+    """Both nightly expiry runs, to the end: the portal's period, then the chosen ones."""
+    do_expire_stored_text(older_than=retention_cutoff(), batch_size=100)
+    now, after = timezone.now(), None
+    for _ in range(100):
+        chunk = do_expire_text_past_chosen_retention(now=now, after=after, batch_size=100)
+        if chunk.position is None:
+            return
+        after = chunk.position
+    raise AssertionError("the chosen-retention walk did not end")
 
 
 def consumers_answers(combination, support) -> dict[str, bool]:
     """What each consumer answers for one combination."""
-    api_key, raw, young, old = _set_up(combination, support)
+    retention = combination[-1]
+    api_key, raw, young, middle, old = _set_up(combination, support)
     answers = {}
 
     response = Client().post(
@@ -144,18 +180,28 @@ def consumers_answers(combination, support) -> dict[str, bool]:
     answers["ingestion"] = late.text_state == Generation.TextState.STORED
 
     do_categorise_stored_prompts(batch_size=100)
-    young.refresh_from_db()
-    old.refresh_from_db()
+    for generation in (young, middle, old):
+        generation.refresh_from_db()
     answers["categorisation"] = young.categorised
     assert not old.categorised, "text past retention is never used"
+    # Text past the owner's chosen period is never used either; inside it, as the rule.
+    if within_retention(retention, MIDDLE_AGE):
+        assert middle.categorised == young.categorised
+    else:
+        assert not middle.categorised, "text past the owner's chosen period is never used"
 
-    do_expire_stored_text(older_than=retention_cutoff(), batch_size=100)
-    young.refresh_from_db()
-    old.refresh_from_db()
-    # Expiry follows the retention period alone: it answers "kept" for the young text
-    # and "removed" for the old, whatever the combination.
+    _expire_all()
+    for generation in (young, middle, old):
+        generation.refresh_from_db()
+    # Expiry follows the owner's retention period alone: it answers "kept" for the young
+    # text and "removed" for the old, and for the two-day-old text as the owner chose,
+    # whatever the rest of the combination.
     assert young.text_state == Generation.TextState.STORED and young.prompt
     assert old.text_state == Generation.TextState.EXPIRED and old.prompt is None
+    if within_retention(retention, MIDDLE_AGE):
+        assert middle.text_state == Generation.TextState.STORED and middle.prompt
+    else:
+        assert middle.text_state == Generation.TextState.EXPIRED and middle.prompt is None
     return answers
 
 
@@ -165,8 +211,9 @@ def support():
 
 
 def test_the_table_covers_every_combination():
-    assert len(COMBINATIONS) == 2 * 2 * 2 * 3
-    assert sum(rule(*combination) for combination in COMBINATIONS) == 1
+    assert len(COMBINATIONS) == 2 * 2 * 2 * 3 * 2
+    # Allowed for one combination of the settings, with either retention period.
+    assert sum(rule(*combination) for combination in COMBINATIONS) == 2
 
 
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=[_name(c) for c in COMBINATIONS])
@@ -179,7 +226,7 @@ def test_every_consumer_answers_as_the_rule(combination, support):
 def test_the_table_fails_when_one_consumer_forgets_a_condition(support, monkeypatch):
     """Categorisation as it was before the rule was written once: it did not look at
     whether the key was revoked. The table notices."""
-    combination = (True, "account", False, "active")
+    combination = (True, "account", False, "active", "portal")
     assert not rule(*combination)
     forgetful = categories._ELIGIBLE_FROM.replace(
         'AND k."revoked_at" IS NULL', "AND (k.revoked_at IS NULL OR true)"
@@ -189,3 +236,17 @@ def test_the_table_fails_when_one_consumer_forgets_a_condition(support, monkeypa
     answers = consumers_answers(combination, support)
     assert answers["categorisation"] is True
     assert answers != dict.fromkeys(answers, False)
+
+
+def test_the_table_fails_when_categorisation_forgets_the_owners_period(support, monkeypatch):
+    """Categorisation reading text by the portal's period alone, as before a person could
+    choose a shorter one: the table notices the two-day-old text it uses."""
+    combination = (True, "account", True, "active", "one-day")
+    assert rule(*combination)
+    forgetful = categories._ELIGIBLE_FROM.replace(
+        categories.WITHIN_OWNERS_RETENTION, "(%s IS NOT NULL)"
+    )
+    assert forgetful != categories._ELIGIBLE_FROM
+    monkeypatch.setattr(categories, "_ELIGIBLE_FROM", forgetful)
+    with pytest.raises(AssertionError, match="chosen period is never used"):
+        consumers_answers(combination, support)

@@ -171,10 +171,12 @@ def test_expire_action_updates_one_chunk_oldest_first(api_key):
     assert states == {oldest.id: EXPIRED, middle.id: EXPIRED, newest.id: STORED}
 
 
-def test_beat_schedule_runs_both_tasks_which_ack_late():
+def test_beat_schedule_runs_every_task_which_ack_late():
     registered = {entry["task"] for entry in BEAT_SCHEDULE.values()}
     assert registered == {
         "logging_prefs.tasks.expire_stored_text",
+        "logging_prefs.tasks.expire_text_past_chosen_retention",
+        "logging_prefs.tasks.fold_old_activity",
         "logging_prefs.tasks.categorise_stored_prompts",
     }
     for name in registered:
