@@ -535,6 +535,7 @@ def activity(request: HttpRequest) -> HttpResponse:
             "period_rows": period_rows(bars, unit),
             "period": period,
             "period_label": _period_label(form),
+            "activity_retention_days": settings.PORTAL_ACTIVITY_RETENTION_DAYS,
             "csv_url": f"{reverse('account_activity_csv')}?{_filter_query(request)}",
         },
     )

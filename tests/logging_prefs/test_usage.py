@@ -452,3 +452,10 @@ def test_the_page_links_the_csv_with_its_filters(user_client, user):
     ingest(ApiKeyFactory(user=user), 1)
     html = user_client.get(ACTIVITY_URL, {"model": "openai/gpt-4o", "period": "7"}).content
     assert b'href="/account/activity/export.csv?model=openai%2Fgpt-4o&amp;period=7"' in html
+
+
+def test_the_page_says_how_long_requests_are_listed(user_client, settings):
+    settings.PORTAL_ACTIVITY_RETENTION_DAYS = 123
+    page = " ".join(user_client.get(ACTIVITY_URL).content.decode().split())
+    assert "Each request is listed for 123 days." in page
+    assert "it still counts in the usage below, but is no longer listed" in page
