@@ -134,19 +134,17 @@ def test_a_worker_process_reaches_a_test_database_on_a_socket_folder(monkeypatch
     # The Celery worker tests hand their subprocesses the test database's URL; for the
     # private server that database is on a Unix socket folder, not a host and port.
     socket_folder = "/some where/var/postgres"
-    monkeypatch.setattr(
-        connection,
-        "settings_dict",
-        {
-            **connection.settings_dict,
-            "NAME": "test_portal",
-            "USER": "postgres",
-            "PASSWORD": "",
-            "HOST": "",
-            "PORT": "",
-            "OPTIONS": {"host": socket_folder},
-        },
-    )
+    # Item by item, restored afterwards: replacing the connection's settings_dict
+    # through the connection proxy left pytest-django's teardown without one.
+    for key, value in {
+        "NAME": "test_portal",
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": "",
+        "PORT": "",
+        "OPTIONS": {"host": socket_folder},
+    }.items():
+        monkeypatch.setitem(connection.settings_dict, key, value)
     config = environ.Env.db_url_config(worker_process.database_url())
     assert config["NAME"] == "test_portal"
     assert config["USER"] == "postgres"
