@@ -204,6 +204,19 @@ class RoutesOut(BaseModel):
     endpoints: list[RouteOut] = Field(description="Cheapest first; never empty.")
 
 
+class AuthorizeIn(RoutesIn):
+    """What /authorize reads: the same as /routes."""
+
+
+class AuthorizeOut(BaseModel):
+    """/decisions' answer and /routes' `endpoints`, side by side (DESIGN.md)."""
+
+    decision: DecisionOut = Field(description="What /decisions answers for the key.")
+    endpoints: list[RouteOut] = Field(
+        description="What /routes answers for the key and the model: cheapest first; never empty."
+    )
+
+
 # Each generation stays a raw JSON value until do_ingest_generations validates it on its
 # own, so one bad record is rejected with its index instead of failing the batch (a
 # list[GenerationRecord] would answer 422 for the whole batch). WithJsonSchema keeps the
