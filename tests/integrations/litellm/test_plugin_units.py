@@ -281,3 +281,98 @@ def test_failures_and_refusals_are_not_generations():
     for kwargs in (refused, failed):
         run_async(handler.async_log_failure_event(kwargs, None, None, None))
     assert recorder.records == []
+
+
+# --- custom_auth: one call to the portal per request -----------------------------------
+
+DECISION = {
+    "key_id": 7,
+    "account": "acc",
+    "log_prompts": True,
+    "provider_policy": {},
+}
+ENDPOINTS = [{"provider": "A", "input_price": "2.50", "output_price": "10.00"}]
+
+
+@pytest.fixture
+def portal_answers(monkeypatch):
+    """The portal's answers by path, and the calls the plugin made."""
+    from portal_litellm import auth
+
+    answers: dict[str, object] = {}
+    calls: list[tuple[str, dict]] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.rsplit("/", 1)[-1]
+        calls.append((path, json.loads(request.content)))
+        answer = answers[path]
+        if isinstance(answer, Exception):
+            raise answer
+        status, body = answer
+        return httpx.Response(status, json=body)
+
+    client = httpx.AsyncClient(
+        base_url="http://portal/internal/v1/", transport=httpx.MockTransport(respond)
+    )
+    monkeypatch.setattr(auth, "portal_client", lambda: client)
+    return answers, calls
+
+
+def test_a_request_for_a_model_is_authorised_in_one_call(portal_answers):
+    from portal_litellm.auth import authorize
+
+    answers, calls = portal_answers
+    answers["authorize"] = (200, {"decision": DECISION, "endpoints": ENDPOINTS})
+    portal = run_async(authorize("sk-pt-x", "m/x"))
+    assert calls == [("authorize", {"api_key": "sk-pt-x", "model": "m/x"})]
+    assert portal == {
+        "key_id": 7,
+        "account": "acc",
+        "log_prompts": True,
+        "model": "m/x",
+        "providers": ["A"],
+        "prices": {"A": ["2.50", "10.00"]},
+    }
+
+
+def test_a_request_without_a_model_asks_only_the_decision(portal_answers):
+    from portal_litellm.auth import authorize
+
+    answers, calls = portal_answers
+    answers["decisions"] = (200, DECISION)
+    portal = run_async(authorize("sk-pt-x", None))
+    assert calls == [("decisions", {"api_key": "sk-pt-x"})]
+    assert portal["providers"] is None and portal["key_id"] == 7
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 409])
+def test_the_portals_refusals_pass_through(portal_answers, status):
+    from litellm.proxy._types import ProxyException
+    from portal_litellm.auth import authorize
+
+    answers, _ = portal_answers
+    answers["authorize"] = (status, {"detail": f"refused with {status}"})
+    with pytest.raises(ProxyException) as refused:
+        run_async(authorize("sk-pt-x", "m/x"))
+    assert str(refused.value.code) == str(status)
+    assert refused.value.message == f"refused with {status}"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.ConnectError("refused"),
+        (500, {"detail": "boom"}),
+        (422, {"detail": "bad"}),
+        (200, {"decision": DECISION}),  # no endpoints: not the contract's answer
+        (200, ["not", "an", "object"]),
+    ],
+    ids=["unreachable", "500", "422", "incomplete", "not an object"],
+)
+def test_anything_else_fails_closed(portal_answers, answer):
+    from portal_litellm.auth import PortalUnavailable, authorize
+
+    answers, _ = portal_answers
+    answers["authorize"] = answer
+    with pytest.raises(PortalUnavailable):
+        run_async(authorize("sk-pt-x", "m/x"))

@@ -65,13 +65,16 @@ def generations_of(api_key: ApiKey, count: int, timeout: float = 20) -> list[Gen
     pytest.fail(f"{count} generation(s) expected, {len(found)} arrived")
 
 
-def test_allowed_request_is_served_and_recorded(gateway, account, fake_providers):
+def test_allowed_request_is_served_and_recorded(gateway, account, fake_providers, portal_relay):
     user, api_key, raw_key = account
     answer = chat(gateway, raw_key, "openai/gpt-4o", prompt="Lorem prompt one")
     [called] = fake_providers.called()
     assert called in {"openai", "azure"}
     assert answer.choices[0].message.content == reply_text(called)
     [generation] = generations_of(api_key, 1)
+    # One round trip to authorise it (the decision and the routes together), then the record.
+    paths = [path.rsplit("/", 1)[-1] for path, _ in portal_relay.received]
+    assert paths == ["authorize", "generations"]
     assert generation.user_id == user.pk
     assert generation.model == "openai/gpt-4o"
     assert provider_slug(generation.provider) == called
