@@ -211,6 +211,8 @@ def _build_row(record: GenerationRecord, state: _KeyState, now: dt.datetime) -> 
         "created_at": record.created_at,
         "received_at": now,
         "categorised": False,
+        "status": record.status,
+        "error_type": record.error_type or "",
     }
 
 
@@ -231,6 +233,8 @@ _INSERT_COLUMNS = (
     "created_at",
     "received_at",
     "categorised",
+    "status",
+    "error_type",
 )
 
 
