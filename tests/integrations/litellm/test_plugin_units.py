@@ -273,14 +273,55 @@ def test_records_carry_text_only_when_allowed(log_prompts, text, expected):
     assert sent["cost_usd"] == "0.00004750"
 
 
-def test_failures_and_refusals_are_not_generations():
+class RateLimitError(Exception):
+    pass
+
+
+def _request_ends_in_failure(handler, kwargs, exception) -> None:
+    """What the proxy does for a request whose call failed: the failure event for the
+    attempt, then the post-call failure hook with the request's data."""
+    run_async(handler.async_log_failure_event(kwargs | {"exception": exception}, None, None, None))
+    request_data = {"litellm_call_id": kwargs["litellm_call_id"]}
+    run_async(handler.async_post_call_failure_hook(request_data, exception, None))
+
+
+def test_refusals_are_not_generations():
     recorder = Recorder()
     handler = PortalHandler(shipper=recorder)
+    # An auth failure or the plugin's own refusal: no deployment was called.
     refused = {"litellm_call_id": "c", "litellm_params": {"metadata": {}}}
-    failed = call_kwargs(PORTAL)
-    for kwargs in (refused, failed):
-        run_async(handler.async_log_failure_event(kwargs, None, None, None))
+    _request_ends_in_failure(handler, refused, RateLimitError())
+    # The post-call hook alone (custom_auth refused before any call).
+    run_async(handler.async_post_call_failure_hook({"litellm_call_id": "d"}, ValueError(), None))
     assert recorder.records == []
+
+
+def test_a_failed_call_is_a_generation_with_status_error_and_no_text():
+    recorder = Recorder()
+    handler = PortalHandler(shipper=recorder)
+    kwargs = call_kwargs(PORTAL | {"log_prompts": True}, "a prompt")
+    _request_ends_in_failure(handler, kwargs, RateLimitError("quota for 'a prompt'"))
+    [sent] = recorder.records
+    assert sent["status"] == "error"
+    # The exception's kind, never its message (it can quote the request).
+    assert sent["error_type"] == "RateLimitError"
+    assert (sent["prompt"], sent["completion"]) == (None, None)
+    assert (sent["prompt_tokens"], sent["completion_tokens"]) == (0, 0)
+    assert sent["cost_usd"] == "0.00000000"
+    assert (sent["id"], sent["provider"], sent["key_id"]) == ("call-x", "A", 7)
+    assert handler._failed == {}
+
+
+def test_a_failed_attempt_answered_by_a_fallback_is_one_answered_generation():
+    recorder = Recorder()
+    handler = PortalHandler(shipper=recorder)
+    kwargs = call_kwargs(PORTAL)
+    failed = kwargs | {"exception": RateLimitError()}
+    run_async(handler.async_log_failure_event(failed, None, None, None))
+    run_async(handler.async_log_success_event(kwargs, RESPONSE, dt.datetime.now(dt.UTC), None))
+    [sent] = recorder.records
+    assert "status" not in sent and sent["completion_tokens"] == 4
+    assert handler._failed == {}
 
 
 # --- custom_auth: one call to the portal per request -----------------------------------
