@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import stat
 
 import pytest
 
@@ -417,3 +419,21 @@ def test_anything_else_fails_closed(portal_answers, answer):
     answers["authorize"] = answer
     with pytest.raises(PortalUnavailable):
         run_async(authorize("sk-pt-x", "m/x"))
+
+
+def test_the_spool_is_the_proxy_users_alone(shipper, portal, tmp_path):
+    # A record can carry text: the spool folder is 0700 and its files 0600, whatever the
+    # umask, and a spool file left with wider modes is narrowed on the next append.
+    shipper.spool = tmp_path / "fresh" / "generations.jsonl"
+    old_umask = os.umask(0o022)
+    try:
+        shipper._append_to_spool([record(1) | {"prompt": "private text"}])
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(shipper.spool.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(shipper.spool.stat().st_mode) == 0o600
+    shipper.spool.chmod(0o644)
+    shipper._append_to_spool([record(2)])
+    assert stat.S_IMODE(shipper.spool.stat().st_mode) == 0o600
+    # Outside an event loop no replay starts; nothing was sent.
+    assert portal.batches == []
