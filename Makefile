@@ -114,7 +114,8 @@ bench: install
 	  $(PY) -m bench.ingest; \
 	  $(PY) -m bench.purge; \
 	  $(PY) -m bench.export; \
-	  $(PY) -m bench.activity'
+	  $(PY) -m bench.activity; \
+	  $(PY) -m bench.gateway'
 
 clean: db-stop
 	rm -rf var staticfiles

@@ -111,6 +111,8 @@ def _copy_rows(user_id: int, key_id: int, records: list[dict]) -> None:
                     r["created_at"],
                     now,
                     False,
+                    "ok",
+                    "",
                 )
             )
 

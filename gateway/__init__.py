@@ -2,7 +2,8 @@
 portal on every request it serves (decisions, routes) and the generation records it
 posts afterwards. See DESIGN.md, "Contracts".
 
-- api.py: the endpoints, each declared once for ninja and the fast path
+- api.py: the endpoints, each declared once for ninja and the fast path; authorize
+  answers decisions and routes together, from the same code
 - fast_path.py: the middleware that answers the hot endpoints before ninja
 - schemas.py: request, response and error bodies; the generation record
 - auth.py: the gateway's bearer token

@@ -34,6 +34,8 @@ from gateway.schemas import (
     ERRORS,
     MAX_BATCH,
     MAX_BATCH_BYTES,
+    AuthorizeIn,
+    AuthorizeOut,
     DataPolicy,
     DecisionIn,
     DecisionOut,
@@ -144,13 +146,57 @@ def _json_answer(answer: BaseModel) -> HttpResponse:
 
 def _decision_or_refusal(api_key: str) -> Decision | HttpResponse:
     """The key's decision, or the answer refusing it: 401 for an unknown or revoked
-    key, 403 when the key's account is not active (decisions and routes alike)."""
+    key, 403 when the key's account is not active (every endpoint that takes a key)."""
     try:
         return decision_for_key(api_key)
     except UnknownKey:
         return json_error(401, "Unknown or revoked API key.")
     except AccountInactive:
         return json_error(403, "The API key's account is not active.")
+
+
+def _decision_out(decision: Decision) -> DecisionOut:
+    """The decision's answer, as /decisions and /authorize give it."""
+    return DecisionOut(
+        key_id=decision.key_id,
+        account=decision.account,
+        log_prompts=decision.log_prompts,
+        provider_policy=decision.provider_policy,
+    )
+
+
+def _routes_or_refusal(decision: Decision, model: str) -> list[RouteOut] | HttpResponse:
+    """The endpoints of `model` the decision allows, cheapest first, or the answer
+    refusing them: 404 for a model the catalog does not list, 409 when none is allowed.
+    The one place routes are computed: /routes and /authorize both answer with it."""
+    found = routes_for(model_id=model, policy=decision.provider_policy)
+    if found is None:
+        return json_error(404, f"No model named {model!r} is listed.")
+    if found.only_abroad:
+        return json_error(409, region_refusal_detail(model))
+    if not found.endpoints:
+        return json_error(
+            409,
+            f"The account's provider data-policy choices allow none of {model}'s "
+            "endpoints, with the key's own rules narrowing them: the user can change them "
+            "on the privacy page, and the key's rules on its page.",
+        )
+    return [
+        RouteOut(
+            provider=endpoint.provider,
+            input_price=format_price(endpoint.input_price),
+            output_price=format_price(endpoint.output_price),
+            region=endpoint.region,
+            data_policy=DataPolicy(
+                trains_on_prompts=endpoint.trains_on_prompts,
+                retains_prompts=endpoint.retains_prompts,
+                retention_days=endpoint.retention_days,
+                publishes_prompts=endpoint.publishes_prompts,
+                zero_data_retention=endpoint.zero_data_retention,
+            ),
+        )
+        for endpoint in found.endpoints
+    ]
 
 
 @api.endpoint(
@@ -169,14 +215,7 @@ def decide(request: HttpRequest, payload: DecisionIn) -> HttpResponse:
     decision = _decision_or_refusal(payload.api_key)
     if isinstance(decision, HttpResponse):
         return decision
-    return _json_answer(
-        DecisionOut(
-            key_id=decision.key_id,
-            account=decision.account,
-            log_prompts=decision.log_prompts,
-            provider_policy=decision.provider_policy,
-        )
-    )
+    return _json_answer(_decision_out(decision))
 
 
 @api.endpoint(
@@ -199,38 +238,36 @@ def routes(request: HttpRequest, payload: RoutesIn) -> HttpResponse:
     decision = _decision_or_refusal(payload.api_key)
     if isinstance(decision, HttpResponse):
         return decision
-    found = routes_for(model_id=payload.model, policy=decision.provider_policy)
-    if found is None:
-        return json_error(404, f"No model named {payload.model!r} is listed.")
-    if found.only_abroad:
-        return json_error(409, region_refusal_detail(payload.model))
-    if not found.endpoints:
-        return json_error(
-            409,
-            f"The account's provider data-policy choices allow none of {payload.model}'s "
-            "endpoints, with the key's own rules narrowing them: the user can change them "
-            "on the privacy page, and the key's rules on its page.",
-        )
-    return _json_answer(
-        RoutesOut(
-            endpoints=[
-                RouteOut(
-                    provider=endpoint.provider,
-                    input_price=format_price(endpoint.input_price),
-                    output_price=format_price(endpoint.output_price),
-                    region=endpoint.region,
-                    data_policy=DataPolicy(
-                        trains_on_prompts=endpoint.trains_on_prompts,
-                        retains_prompts=endpoint.retains_prompts,
-                        retention_days=endpoint.retention_days,
-                        publishes_prompts=endpoint.publishes_prompts,
-                        zero_data_retention=endpoint.zero_data_retention,
-                    ),
-                )
-                for endpoint in found.endpoints
-            ]
-        )
-    )
+    found = _routes_or_refusal(decision, payload.model)
+    if isinstance(found, HttpResponse):
+        return found
+    return _json_answer(RoutesOut(endpoints=found))
+
+
+@api.endpoint(
+    "/authorize",
+    fast_path=True,
+    response={200: AuthorizeOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, **ERRORS},
+    operation_id="authorize",
+    summary="The decision and the routes in one call",
+    description=(
+        "What /decisions and /routes answer for the same key and model, in one round "
+        "trip: `decision` as /decisions answers it and `endpoints` as /routes does, read from "
+        "the database on every call (a change is in force for the very next call after "
+        "it commits). The same refusals, in the same order: 401 for an unknown or "
+        "revoked key, 403 when the key's account is not active, 404 for a model the "
+        "catalog does not list, 409 when the account's choices, narrowed by the key's "
+        "rules, allow none of the model's endpoints."
+    ),
+)
+def authorize(request: HttpRequest, payload: AuthorizeIn) -> HttpResponse:
+    decision = _decision_or_refusal(payload.api_key)
+    if isinstance(decision, HttpResponse):
+        return decision
+    found = _routes_or_refusal(decision, payload.model)
+    if isinstance(found, HttpResponse):
+        return found
+    return _json_answer(AuthorizeOut(decision=_decision_out(decision), endpoints=found))
 
 
 @api.endpoint(

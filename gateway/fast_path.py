@@ -1,7 +1,7 @@
 """The fast path of the gateway's hot endpoints, in front of ninja.
 
 GatewayFastPathMiddleware answers a well-formed, authorised POST to an endpoint declared
-with `fast_path=True` (gateway.api: decisions and routes) itself, without resolving the
+with `fast_path=True` (gateway.api: decisions, routes, authorize) itself, without resolving the
 URL or running ninja's request cycle; every other request, and any such request it would
 not accept as it is, goes on to ninja unchanged.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
@@ -90,6 +91,26 @@ class GenerationRecord(BaseModel):
     completion_tokens: StrictInt = Field(ge=0, le=MAX_TOKENS)
     cost_usd: Decimal = Field(ge=0, lt=MAX_COST_USD, max_digits=14, decimal_places=8)
     created_at: dt.datetime
+    status: Literal["ok", "error"] = Field(
+        default="ok",
+        description=(
+            '"ok" when the provider answered (the default), "error" when the call failed: '
+            "a failed call is recorded too, with its tokens and cost (usually 0)."
+        ),
+    )
+    error_type: StorableStr | None = Field(
+        default=None,
+        max_length=100,
+        description='For a failed call, the kind of failure, e.g. "RateLimitError".',
+    )
+
+    @field_validator("error_type")
+    @classmethod
+    def _only_for_a_failure(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # status is declared first, so it is validated (or missing, if invalid) by now.
+        if value is not None and info.data.get("status") != "error":
+            raise ValueError('only for a record with status "error"')
+        return value
 
     @field_validator("app_url")
     @classmethod
@@ -222,6 +243,19 @@ class RouteOut(BaseModel):
 
 class RoutesOut(BaseModel):
     endpoints: list[RouteOut] = Field(description="Cheapest first; never empty.")
+
+
+class AuthorizeIn(RoutesIn):
+    """What /authorize reads: the same as /routes."""
+
+
+class AuthorizeOut(BaseModel):
+    """/decisions' answer and /routes' `endpoints`, side by side (DESIGN.md)."""
+
+    decision: DecisionOut = Field(description="What /decisions answers for the key.")
+    endpoints: list[RouteOut] = Field(
+        description="What /routes answers for the key and the model: cheapest first; never empty."
+    )
 
 
 # Each generation stays a raw JSON value until do_ingest_generations validates it on its

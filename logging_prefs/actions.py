@@ -284,6 +284,8 @@ def _build_row(record: GenerationRecord, state: _KeyState, now: dt.datetime) -> 
         "created_at": record.created_at,
         "received_at": now,
         "categorised": False,
+        "status": record.status,
+        "error_type": record.error_type or "",
     }
 
 
@@ -304,6 +306,8 @@ _INSERT_COLUMNS = (
     "created_at",
     "received_at",
     "categorised",
+    "status",
+    "error_type",
 )
 
 

@@ -122,6 +122,10 @@ class Generation(models.Model):
         EXPIRED = "expired", "Expired after the retention period"
         DELETED = "deleted", "Deleted at your request"
 
+    class Status(models.TextChoices):
+        OK = "ok", "Answered"
+        ERROR = "error", "Failed: the provider's call did not succeed"
+
     # The gateway's own id: posting the same generation again is a duplicate.
     gateway_id = models.CharField(max_length=64)
     # PROTECT on the account: a user's generations are archived by the purge engine
@@ -165,6 +169,12 @@ class Generation(models.Model):
     prompt_tokens = models.PositiveIntegerField()
     completion_tokens = models.PositiveIntegerField()
     cost_usd = models.DecimalField(max_digits=14, decimal_places=8)
+    # Whether the provider answered: a failed call is recorded too, with no text. The
+    # database default lets rows written before the field, or by a writer that does
+    # not know it, read as answered.
+    status = models.CharField(max_length=8, choices=Status, default=Status.OK, db_default="ok")
+    # For a failed call, the kind of failure as the gateway names it ("RateLimitError").
+    error_type = models.CharField(max_length=100, blank=True, default="", db_default="")
     created_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
     # Set once the anonymous categoriser has counted this generation.

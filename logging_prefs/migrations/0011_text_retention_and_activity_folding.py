@@ -3,15 +3,13 @@
 from django.conf import settings
 from django.db import migrations, models
 
-# Depends on 0009, the latest on main when written; another branch adds 0010 at the same
-# time, and this dependency is re-pointed to it when the two are merged.
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_apikey_in_region_only'),
-        ('logging_prefs', '0009_preference_in_region_only'),
+        ('logging_prefs', '0010_generation_status'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

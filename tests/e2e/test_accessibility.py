@@ -56,7 +56,7 @@ from privacy.termination.terminate import do_terminate_account
 from privacy.terms import CURRENT as CURRENT_TERMS
 from support.actions import do_file_ticket
 from tests.factories.accounts import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory, WalletUserFactory
-from tests.factories.logging_prefs import ingest_numbered
+from tests.factories.logging_prefs import GenerationFactory, ingest_numbered
 from tests.helpers.admin import make_superuser, make_support_member, seed_service_providers
 from tests.helpers.browser import (
     TIMEOUT_MS,
@@ -376,6 +376,7 @@ MEMBER_PAGES = (
     Visit("account_activity", "/account/activity/?period=bogus&date_to=soon", "with errors"),
     Visit("account_activity_detail", "/account/activity/{generation_with_text}/", "with text"),
     Visit("account_activity_detail", "/account/activity/{generation_without_text}/", "no text"),
+    Visit("account_activity_detail", "/account/activity/{failed_generation}/", "failed call"),
     Visit("account_data", "/account/data/", "", confirm_with_the_password),
     Visit("account_manage", "/account/manage/"),  # confirmed on the line above
     Visit("mfa_index", "/accounts/2fa/", "no second factor"),
@@ -734,6 +735,16 @@ def world(monkeypatch, settings) -> dict:
     never_logged = ApiKeyFactory(user=member, name="Never logged", logging="never")
     with_text = ingest_numbered(api_key, count=3, prompt="Summarise the heron survey")
     without_text = ingest_numbered(never_logged, count=1, prompt="Kept nowhere")
+    failed = GenerationFactory(
+        api_key=never_logged,
+        status="error",
+        error_type="RateLimitError",
+        prompt=None,
+        completion=None,
+        prompt_tokens=0,
+        completion_tokens=0,
+        cost_usd="0",
+    )
     do_set_logging_preferences(user=member, acting_user=member, changes={"allow_retention": False})
     do_delete_stored_prompts(
         user=member, acting_user=member, older_than=timezone.now() - dt.timedelta(days=7)
@@ -803,6 +814,7 @@ def world(monkeypatch, settings) -> dict:
         "key": api_key.pk,
         "generation_with_text": Generation.objects.get(gateway_id=with_text[0]).pk,
         "generation_without_text": Generation.objects.get(gateway_id=without_text[0]).pk,
+        "failed_generation": failed.pk,
         "confirmation_key": confirmation.key,
         "reset_key": f"{user_pk_to_url_str(member)}-{default_token_generator.make_token(member)}",
         "wallet": WALLET.address,

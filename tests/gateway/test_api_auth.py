@@ -6,9 +6,19 @@ import pytest
 from django.test import Client, override_settings
 
 from logging_prefs.models import Generation
-from tests.helpers.gateway import DECISIONS_URL, GENERATIONS_URL, OPENAPI_URL, GatewayClient, record
+from tests.helpers.gateway import (
+    AUTHORIZE_URL,
+    DECISIONS_URL,
+    GENERATIONS_URL,
+    OPENAPI_URL,
+    ROUTES_URL,
+    GatewayClient,
+    record,
+)
 
 pytestmark = pytest.mark.django_db
+
+DOCUMENTED_PATHS = {DECISIONS_URL, GENERATIONS_URL, ROUTES_URL, AUTHORIZE_URL}
 
 ENDPOINTS = [DECISIONS_URL, GENERATIONS_URL]
 
@@ -101,7 +111,7 @@ def test_the_openapi_document_describes_the_endpoints_and_the_record_shape():
     response = Client().get(OPENAPI_URL)
     assert response.status_code == 200
     schema = response.json()
-    assert set(schema["paths"]) == {DECISIONS_URL, GENERATIONS_URL, "/internal/v1/routes"}
+    assert set(schema["paths"]) == DOCUMENTED_PATHS
     assert schema["components"]["securitySchemes"]["GatewayToken"]["scheme"] == "bearer"
     generations = schema["components"]["schemas"]["GenerationsIn"]["properties"]["generations"]
     assert generations["maxItems"] == 1000
@@ -136,7 +146,7 @@ def test_in_production_the_openapi_document_needs_the_gateway_token(headers, ref
     _assert_refused(Client().get(OPENAPI_URL, **headers), refusal)
     allowed = Client().get(OPENAPI_URL, HTTP_AUTHORIZATION="Bearer test-gateway-token")
     assert allowed.status_code == 200
-    assert set(allowed.json()["paths"]) == {DECISIONS_URL, GENERATIONS_URL, "/internal/v1/routes"}
+    assert set(allowed.json()["paths"]) == DOCUMENTED_PATHS
 
 
 @override_settings(PORTAL_GATEWAY_SCHEMA_PUBLIC=False, PORTAL_GATEWAY_TOKEN="")

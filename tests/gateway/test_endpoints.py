@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from pydantic import BaseModel
 
 from gateway.api import GatewayAPI, api
-from gateway.schemas import MAX_BATCH_BYTES, DecisionIn, RoutesIn
+from gateway.schemas import MAX_BATCH_BYTES, AuthorizeIn, DecisionIn, RoutesIn
 from portal.middleware import GATEWAY_API_PATH
 
 GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
@@ -27,8 +27,12 @@ def test_the_fast_path_and_the_openapi_document_know_the_same_endpoints():
     assert fast == {
         GATEWAY_API_PATH + "decisions": DecisionIn,
         GATEWAY_API_PATH + "routes": RoutesIn,
+        GATEWAY_API_PATH + "authorize": AuthorizeIn,
     }
     assert api.body_limit(GATEWAY_API_PATH + "generations") == MAX_BATCH_BYTES
+
+
+ENDPOINT_NAMES = ("decisions", "routes", "authorize", "generations")
 
 
 def _paths_written(source: str) -> list[str]:
@@ -47,7 +51,7 @@ def _paths_written(source: str) -> list[str]:
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
         and ("/" in node.value or id(node) in joined)
-        and node.value.rstrip("/").rsplit("/", 1)[-1] in ("decisions", "routes", "generations")
+        and node.value.rstrip("/").rsplit("/", 1)[-1] in ENDPOINT_NAMES
     ]
 
 
@@ -58,7 +62,12 @@ def test_each_endpoints_path_is_written_once():
         for path in sorted(GATEWAY.rglob("*.py"))
         for value in _paths_written(path.read_text())
     )
-    assert written == [("api.py", "/decisions"), ("api.py", "/generations"), ("api.py", "/routes")]
+    assert written == [
+        ("api.py", "/authorize"),
+        ("api.py", "/decisions"),
+        ("api.py", "/generations"),
+        ("api.py", "/routes"),
+    ]
 
 
 def test_the_path_check_sees_a_second_copy():

@@ -25,7 +25,7 @@ from logging_prefs.actions import (
 )
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import EndpointFactory, LanguageModelFactory
-from tests.helpers.gateway import DECISIONS_URL, GENERATIONS_URL, create_key
+from tests.helpers.gateway import AUTHORIZE_URL, DECISIONS_URL, GENERATIONS_URL, create_key
 from tests.helpers.regions import abroad, home
 
 pytestmark = pytest.mark.django_db
@@ -130,6 +130,10 @@ def _routes(body, **request) -> dict:
     return {"path": ROUTES_URL, "body": body, **request}
 
 
+def _authorize(body, **request) -> dict:
+    return {"path": AUTHORIZE_URL, "body": body, **request}
+
+
 # Requests the fast path answers: well-formed and authorised, whatever the key.
 FAST = {
     "a decision": ({"body": {"api_key": "{active}"}}, 200),
@@ -196,6 +200,25 @@ FAST = {
         _routes({"api_key": "{closed}", "model": "acme/open"}),
         403,
     ),
+    "authorize": (_authorize({"api_key": "{active}", "model": "acme/open"}), 200),
+    "authorize, no endpoint allowed": (
+        _authorize({"api_key": "{active}", "model": "acme/trainer"}),
+        409,
+    ),
+    "authorize, only abroad": (_authorize({"api_key": "{active}", "model": "acme/abroad"}), 409),
+    "authorize, the key stricter than its account": (
+        _authorize({"api_key": "{strict}", "model": "acme/mixed"}),
+        200,
+    ),
+    "authorize, an unlisted model": (
+        _authorize({"api_key": "{active}", "model": "acme/none"}),
+        404,
+    ),
+    "authorize, a revoked key": (_authorize({"api_key": "{revoked}", "model": "acme/open"}), 401),
+    "authorize, a closed account's key": (
+        _authorize({"api_key": "{closed}", "model": "acme/open"}),
+        403,
+    ),
 }
 
 # Requests it hands to ninja, which answers them as before.
@@ -243,6 +266,16 @@ NINJA = {
         415,
     ),
     "routes, GET": ({"method": "get", "path": ROUTES_URL, "body": None}, 405),
+    "authorize, no token": (
+        _authorize({"api_key": "{active}", "model": "acme/open"}, token=None),
+        401,
+    ),
+    "authorize, no model": (_authorize({"api_key": "{active}"}), 422),
+    "authorize, a form": (
+        _authorize("api_key=x&model=acme/open", content_type="application/x-www-form-urlencoded"),
+        415,
+    ),
+    "authorize, GET": ({"method": "get", "path": AUTHORIZE_URL, "body": None}, 405),
 }
 
 
@@ -281,7 +314,7 @@ def test_any_other_request_is_answered_by_ninja_as_before(case, keys):
     [(OperationalError("the server closed the connection"), 503), (RuntimeError("bug"), 500)],
     ids=["database unavailable", "unexpected error"],
 )
-@pytest.mark.parametrize("path", [DECISIONS_URL, ROUTES_URL])
+@pytest.mark.parametrize("path", [DECISIONS_URL, ROUTES_URL, AUTHORIZE_URL])
 def test_an_error_behind_the_fast_path_gets_the_apis_own_answer(error, status, path, keys):
     request = _filled({"path": path, "body": {"api_key": "{active}", "model": "acme/open"}}, keys)
     with mock.patch.object(gateway_api, "decision_for_key", side_effect=error):

@@ -322,3 +322,64 @@ def test_a_cost_of_a_million_is_refused_in_every_spelling(gateway, key, cost):
     result = _counts(gateway.ingest([record(key.api_key.pk, cost_usd=cost)]))
     assert result["stored"] == 0 and len(result["rejected"]) == 1
     assert not Generation.objects.exists()
+
+
+# --- Failed provider calls: status "error" ---------------------------------------------
+
+
+def test_a_record_without_a_status_is_an_answered_call(gateway, key):
+    sent = record(key.api_key.pk)
+    assert "status" not in sent
+    assert _counts(gateway.ingest([sent]))["stored"] == 1
+    row = Generation.objects.get(gateway_id=sent["id"])
+    assert (row.status, row.error_type) == (Generation.Status.OK, "")
+
+
+def test_a_failed_call_is_stored_with_its_status_and_error_type(gateway, key):
+    sent = record(
+        key.api_key.pk,
+        status="error",
+        error_type="RateLimitError",
+        prompt=None,
+        completion=None,
+        prompt_tokens=0,
+        completion_tokens=0,
+        cost_usd="0",
+    )
+    assert _counts(gateway.ingest([sent]))["stored"] == 1
+    row = Generation.objects.get(gateway_id=sent["id"])
+    assert (row.status, row.error_type) == (Generation.Status.ERROR, "RateLimitError")
+    assert not row.prompt and not row.completion
+    assert (row.provider, row.cost_usd) == ("Anthropic", Decimal("0"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"status": "failed"}, "status: Input should be 'ok' or 'error'"),
+        ({"status": None}, "status: Input should be 'ok' or 'error'"),
+        ({"error_type": "RateLimitError"}, 'error_type: only for a record with status "error"'),
+        (
+            {"status": "ok", "error_type": "RateLimitError"},
+            'error_type: only for a record with status "error"',
+        ),
+        ({"status": "error", "error_type": "E" * 101}, "error_type: Value should have at most 100"),
+    ],
+)
+def test_a_bad_status_is_rejected_with_a_reason(gateway, key, fields, error):
+    good = record(key.api_key.pk)
+    answer = _counts(gateway.ingest([record(key.api_key.pk, **fields), good]))
+    assert answer["stored"] == 1
+    [rejection] = answer["rejected"]
+    assert rejection["index"] == 0
+    assert error in rejection["error"]
+
+
+def test_the_openapi_document_states_the_status(gateway):
+    document = gateway.client.get(OPENAPI_URL).json()
+    item = document["components"]["schemas"]["GenerationsIn"]["properties"]["generations"]
+    status = item["items"]["properties"]["status"]
+    assert status["enum"] == ["ok", "error"]
+    assert status["default"] == "ok"
+    assert "status" not in item["items"]["required"]
+    assert "error_type" in item["items"]["properties"]

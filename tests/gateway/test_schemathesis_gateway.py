@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 
 from catalog.demo_data import load_demo_catalog
 from portal.wsgi import application
-from tests.helpers.gateway import GENERATIONS_URL, OPENAPI_URL
+from tests.helpers.gateway import AUTHORIZE_URL, GENERATIONS_URL, OPENAPI_URL
 
 AUTH = {"Authorization": "Bearer test-gateway-token"}
 ROUTES_URL = "/internal/v1/routes"
@@ -42,9 +42,9 @@ def _aim_at_a_real_key(case, key_id: int, raw_key: str) -> None:
     a real key, a plausible time and cost; the other fields stay as generated. The
     remaining records stay entirely as generated."""
     body = case.body
-    if case.path == ROUTES_URL and isinstance(body, dict):
-        # A real key, and for about half the cases a listed model, so that routes are
-        # answered (200, 409) and not only refused.
+    if case.path in (ROUTES_URL, AUTHORIZE_URL) and isinstance(body, dict):
+        # A real key, and for about half the cases a listed model, so that routes (and
+        # authorisations) are answered (200, 409) and not only refused.
         if isinstance(body.get("api_key"), str):
             body["api_key"] = raw_key
         if isinstance(body.get("model"), str) and len(body["model"]) % 2 == 0:

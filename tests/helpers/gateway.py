@@ -15,7 +15,9 @@ from accounts.models import ApiKey, User
 from tests.factories.accounts import ApiKeyFactory
 from tests.factories.logging_prefs import GenerationRecordFactory
 
+AUTHORIZE_URL = "/internal/v1/authorize"
 DECISIONS_URL = "/internal/v1/decisions"
+ROUTES_URL = "/internal/v1/routes"
 GENERATIONS_URL = "/internal/v1/generations"
 OPENAPI_URL = "/internal/v1/openapi.json"
 
@@ -38,6 +40,12 @@ class GatewayClient:
 
     def decide(self, raw_key: str):
         return self.post(DECISIONS_URL, {"api_key": raw_key})
+
+    def routes(self, raw_key: str, model: str):
+        return self.post(ROUTES_URL, {"api_key": raw_key, "model": model})
+
+    def authorize(self, raw_key: str, model: str):
+        return self.post(AUTHORIZE_URL, {"api_key": raw_key, "model": model})
 
     def ingest(self, records: list):
         return self.post(GENERATIONS_URL, {"generations": records})

@@ -72,7 +72,9 @@ class FakeProviders:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict]] = []
+        # Providers that answer 500, and those that answer 429 (rate limited).
         self.failing: set[str] = set()
+        self.rate_limited: set[str] = set()
         self.lock = threading.Lock()
         self.server = _serve(_ProviderHandler, providers=self)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -88,6 +90,7 @@ class FakeProviders:
         with self.lock:
             self.calls.clear()
             self.failing.clear()
+            self.rate_limited.clear()
 
 
 def reply_text(slug: str) -> str:
@@ -107,8 +110,13 @@ class _ProviderHandler(http.server.BaseHTTPRequestHandler):
         with providers.lock:
             providers.calls.append((slug, body))
             failing = slug in providers.failing
+            rate_limited = slug in providers.rate_limited
         if failing:
             self._json(500, {"error": {"message": f"{slug} is down", "type": "server_error"}})
+            return
+        if rate_limited:
+            limited = {"message": f"{slug}: too many requests", "type": "rate_limit_error"}
+            self._json(429, {"error": limited})
             return
         text = reply_text(slug)
         created = int(time.time())

@@ -178,6 +178,34 @@ def test_activity_detail_shows_all_metadata_and_the_stored_text_escaped(
     assert 'rel="noopener noreferrer nofollow"' in html
 
 
+def test_activity_detail_shows_an_answered_call_as_answered(user_client, api_key):
+    generation = GenerationFactory(api_key=api_key)
+    html = user_client.get(detail_url(generation)).content.decode()
+    assert "<dt>Status</dt><dd>Answered</dd>" in html
+    assert "call failed" not in html
+
+
+def test_activity_detail_shows_a_failed_call_and_no_text(user_client, api_key):
+    generation = GenerationFactory(
+        api_key=api_key,
+        status="error",
+        error_type="RateLimitError",
+        prompt=None,
+        completion=None,
+        prompt_tokens=0,
+        completion_tokens=0,
+        cost_usd="0",
+    )
+    html = user_client.get(detail_url(generation)).content.decode()
+    assert (
+        "<dt>Status</dt><dd>Failed: the provider&#x27;s call did not succeed "
+        "<code>RateLimitError</code></dd>"
+    ) in html
+    text = text_of(user_client.get(detail_url(generation)))
+    assert "None: the provider's call failed, and no text was stored." in text
+    assert "Stored because prompt logging was on" not in text
+
+
 def test_activity_detail_says_not_stored_when_logging_was_off(user_client, user, api_key):
     do_set_logging_preferences(user=user, acting_user=user, changes={"log_prompts": False})
     generation = GenerationFactory(api_key=api_key, prompt="never to be kept")

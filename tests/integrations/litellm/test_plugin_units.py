@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import stat
 
 import pytest
 
@@ -273,11 +275,165 @@ def test_records_carry_text_only_when_allowed(log_prompts, text, expected):
     assert sent["cost_usd"] == "0.00004750"
 
 
-def test_failures_and_refusals_are_not_generations():
+class RateLimitError(Exception):
+    pass
+
+
+def _request_ends_in_failure(handler, kwargs, exception) -> None:
+    """What the proxy does for a request whose call failed: the failure event for the
+    attempt, then the post-call failure hook with the request's data."""
+    run_async(handler.async_log_failure_event(kwargs | {"exception": exception}, None, None, None))
+    request_data = {"litellm_call_id": kwargs["litellm_call_id"]}
+    run_async(handler.async_post_call_failure_hook(request_data, exception, None))
+
+
+def test_refusals_are_not_generations():
     recorder = Recorder()
     handler = PortalHandler(shipper=recorder)
+    # An auth failure or the plugin's own refusal: no deployment was called.
     refused = {"litellm_call_id": "c", "litellm_params": {"metadata": {}}}
-    failed = call_kwargs(PORTAL)
-    for kwargs in (refused, failed):
-        run_async(handler.async_log_failure_event(kwargs, None, None, None))
+    _request_ends_in_failure(handler, refused, RateLimitError())
+    # The post-call hook alone (custom_auth refused before any call).
+    run_async(handler.async_post_call_failure_hook({"litellm_call_id": "d"}, ValueError(), None))
     assert recorder.records == []
+
+
+def test_a_failed_call_is_a_generation_with_status_error_and_no_text():
+    recorder = Recorder()
+    handler = PortalHandler(shipper=recorder)
+    kwargs = call_kwargs(PORTAL | {"log_prompts": True}, "a prompt")
+    _request_ends_in_failure(handler, kwargs, RateLimitError("quota for 'a prompt'"))
+    [sent] = recorder.records
+    assert sent["status"] == "error"
+    # The exception's kind, never its message (it can quote the request).
+    assert sent["error_type"] == "RateLimitError"
+    assert (sent["prompt"], sent["completion"]) == (None, None)
+    assert (sent["prompt_tokens"], sent["completion_tokens"]) == (0, 0)
+    assert sent["cost_usd"] == "0.00000000"
+    assert (sent["id"], sent["provider"], sent["key_id"]) == ("call-x", "A", 7)
+    assert handler._failed == {}
+
+
+def test_a_failed_attempt_answered_by_a_fallback_is_one_answered_generation():
+    recorder = Recorder()
+    handler = PortalHandler(shipper=recorder)
+    kwargs = call_kwargs(PORTAL)
+    failed = kwargs | {"exception": RateLimitError()}
+    run_async(handler.async_log_failure_event(failed, None, None, None))
+    run_async(handler.async_log_success_event(kwargs, RESPONSE, dt.datetime.now(dt.UTC), None))
+    [sent] = recorder.records
+    assert "status" not in sent and sent["completion_tokens"] == 4
+    assert handler._failed == {}
+
+
+# --- custom_auth: one call to the portal per request -----------------------------------
+
+DECISION = {
+    "key_id": 7,
+    "account": "acc",
+    "log_prompts": True,
+    "provider_policy": {},
+}
+ENDPOINTS = [{"provider": "A", "input_price": "2.50", "output_price": "10.00"}]
+
+
+@pytest.fixture
+def portal_answers(monkeypatch):
+    """The portal's answers by path, and the calls the plugin made."""
+    from portal_litellm import auth
+
+    answers: dict[str, object] = {}
+    calls: list[tuple[str, dict]] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.rsplit("/", 1)[-1]
+        calls.append((path, json.loads(request.content)))
+        answer = answers[path]
+        if isinstance(answer, Exception):
+            raise answer
+        status, body = answer
+        return httpx.Response(status, json=body)
+
+    client = httpx.AsyncClient(
+        base_url="http://portal/internal/v1/", transport=httpx.MockTransport(respond)
+    )
+    monkeypatch.setattr(auth, "portal_client", lambda: client)
+    return answers, calls
+
+
+def test_a_request_for_a_model_is_authorised_in_one_call(portal_answers):
+    from portal_litellm.auth import authorize
+
+    answers, calls = portal_answers
+    answers["authorize"] = (200, {"decision": DECISION, "endpoints": ENDPOINTS})
+    portal = run_async(authorize("sk-pt-x", "m/x"))
+    assert calls == [("authorize", {"api_key": "sk-pt-x", "model": "m/x"})]
+    assert portal == {
+        "key_id": 7,
+        "account": "acc",
+        "log_prompts": True,
+        "model": "m/x",
+        "providers": ["A"],
+        "prices": {"A": ["2.50", "10.00"]},
+    }
+
+
+def test_a_request_without_a_model_asks_only_the_decision(portal_answers):
+    from portal_litellm.auth import authorize
+
+    answers, calls = portal_answers
+    answers["decisions"] = (200, DECISION)
+    portal = run_async(authorize("sk-pt-x", None))
+    assert calls == [("decisions", {"api_key": "sk-pt-x"})]
+    assert portal["providers"] is None and portal["key_id"] == 7
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 409])
+def test_the_portals_refusals_pass_through(portal_answers, status):
+    from litellm.proxy._types import ProxyException
+    from portal_litellm.auth import authorize
+
+    answers, _ = portal_answers
+    answers["authorize"] = (status, {"detail": f"refused with {status}"})
+    with pytest.raises(ProxyException) as refused:
+        run_async(authorize("sk-pt-x", "m/x"))
+    assert str(refused.value.code) == str(status)
+    assert refused.value.message == f"refused with {status}"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.ConnectError("refused"),
+        (500, {"detail": "boom"}),
+        (422, {"detail": "bad"}),
+        (200, {"decision": DECISION}),  # no endpoints: not the contract's answer
+        (200, ["not", "an", "object"]),
+    ],
+    ids=["unreachable", "500", "422", "incomplete", "not an object"],
+)
+def test_anything_else_fails_closed(portal_answers, answer):
+    from portal_litellm.auth import PortalUnavailable, authorize
+
+    answers, _ = portal_answers
+    answers["authorize"] = answer
+    with pytest.raises(PortalUnavailable):
+        run_async(authorize("sk-pt-x", "m/x"))
+
+
+def test_the_spool_is_the_proxy_users_alone(shipper, portal, tmp_path):
+    # A record can carry text: the spool folder is 0700 and its files 0600, whatever the
+    # umask, and a spool file left with wider modes is narrowed on the next append.
+    shipper.spool = tmp_path / "fresh" / "generations.jsonl"
+    old_umask = os.umask(0o022)
+    try:
+        shipper._append_to_spool([record(1) | {"prompt": "private text"}])
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(shipper.spool.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(shipper.spool.stat().st_mode) == 0o600
+    shipper.spool.chmod(0o644)
+    shipper._append_to_spool([record(2)])
+    assert stat.S_IMODE(shipper.spool.stat().st_mode) == 0o600
+    # Outside an event loop no replay starts; nothing was sent.
+    assert portal.batches == []

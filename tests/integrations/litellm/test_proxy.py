@@ -65,13 +65,16 @@ def generations_of(api_key: ApiKey, count: int, timeout: float = 20) -> list[Gen
     pytest.fail(f"{count} generation(s) expected, {len(found)} arrived")
 
 
-def test_allowed_request_is_served_and_recorded(gateway, account, fake_providers):
+def test_allowed_request_is_served_and_recorded(gateway, account, fake_providers, portal_relay):
     user, api_key, raw_key = account
     answer = chat(gateway, raw_key, "openai/gpt-4o", prompt="Lorem prompt one")
     [called] = fake_providers.called()
     assert called in {"openai", "azure"}
     assert answer.choices[0].message.content == reply_text(called)
     [generation] = generations_of(api_key, 1)
+    # One round trip to authorise it (the decision and the routes together), then the record.
+    paths = [path.rsplit("/", 1)[-1] for path, _ in portal_relay.received]
+    assert paths == ["authorize", "generations"]
     assert generation.user_id == user.pk
     assert generation.model == "openai/gpt-4o"
     assert provider_slug(generation.provider) == called
@@ -98,7 +101,7 @@ def test_allowed_request_is_served_and_recorded(gateway, account, fake_providers
     ],
 )
 def test_refusals_pass_through_with_the_portals_reason(
-    gateway, account, fake_providers, model, key, status, reason
+    gateway, account, fake_providers, portal_relay, model, key, status, reason
 ):
     _, api_key, raw_key = account
     given = {"bogus": "pk-live-not-a-real-key", "master": gateway.master_key, "good": raw_key}[key]
@@ -108,8 +111,9 @@ def test_refusals_pass_through_with_the_portals_reason(
     assert reason in str(refused.value)
     assert fake_providers.called() == []
     time.sleep(1)
-    # The failure hook fires for refusals too: they are not generations.
+    # The failure hooks fire for refusals too: they are not generations, not even failed ones.
     assert not Generation.objects.exists()
+    assert portal_relay.generation_batches() == []
 
 
 def test_opted_out_key_sends_no_text(gateway, account, portal_relay, fake_providers):
@@ -169,8 +173,10 @@ def test_a_failing_provider_falls_back_among_the_allowed(gateway, account, fake_
             pytest.fail(f"{error}; providers called: {fake_providers.called()}")
         assert answer.choices[0].message.content == reply_text("azure")
     generations = generations_of(api_key, 4)
-    # The generation names the provider that answered, not the one that failed.
-    assert {generation.provider for generation in generations} == {"Azure"}
+    # One generation per request: the answer, naming the provider that gave it, not
+    # the attempt that failed before it.
+    assert len(generations) == 4
+    assert {(g.provider, g.status) for g in generations} == {("Azure", Generation.Status.OK)}
 
 
 def test_fallback_never_reaches_a_disallowed_provider(gateway, account, fake_providers):
@@ -181,9 +187,34 @@ def test_fallback_never_reaches_a_disallowed_provider(gateway, account, fake_pro
         chat(gateway, raw_key, "google/gemini-2.5-flash")
     assert "google-ai-studio" not in fake_providers.called()
     assert "google-vertex" in fake_providers.called()
-    time.sleep(1)
-    # The contract has no status for a failed call: it is not recorded as a generation.
-    assert not Generation.objects.filter(api_key_id=api_key.pk).exists()
+    # Recorded as what it was: a failed call to the provider that was tried.
+    [generation] = generations_of(api_key, 1)
+    assert (generation.status, generation.provider) == (Generation.Status.ERROR, "Google Vertex")
+
+
+def test_a_failed_provider_call_is_one_generation_with_status_error_and_no_text(
+    gateway, account, fake_providers, portal_relay
+):
+    _, api_key, raw_key = account
+    # Both endpoints the default choices allow for this model (in the portal's region)
+    # answer 429. Logging is on: still no text is sent for a failed call.
+    fake_providers.rate_limited |= {"amazon-bedrock", "google-vertex"}
+    prompt = "A prompt that met a rate limit 5d1c"
+    with pytest.raises(openai.APIStatusError):
+        chat(gateway, raw_key, "anthropic/claude-sonnet-4", prompt=prompt)
+    called = set(fake_providers.called())
+    assert called and called <= {"amazon-bedrock", "google-vertex"}
+    [generation] = generations_of(api_key, 1)
+    assert generation.status == Generation.Status.ERROR
+    assert generation.error_type == "RateLimitError"
+    assert provider_slug(generation.provider) in called
+    assert (generation.prompt_tokens, generation.completion_tokens) == (0, 0)
+    assert generation.cost_usd == 0
+    assert not generation.prompt and not generation.completion
+    # What the portal received: one record, status error, no text.
+    [record] = [r for batch in portal_relay.generation_batches() for r in batch["generations"]]
+    assert (record["status"], record["prompt"], record["completion"]) == ("error", None, None)
+    assert prompt.encode() not in b"".join(body for _, body in portal_relay.received)
 
 
 def test_streaming_is_assembled(gateway, account, fake_providers):

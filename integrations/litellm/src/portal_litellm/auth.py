@@ -1,7 +1,7 @@
 """LiteLLM's `custom_auth`: every request's API key is a portal key, checked by the
 portal's decision, and the requested model's endpoints are those the portal's routes
-answer allows. Configured as `general_settings.custom_auth:
-portal_litellm.auth.user_api_key_auth`.
+answer allows; both come in one call (POST /internal/v1/authorize). Configured as
+`general_settings.custom_auth: portal_litellm.auth.user_api_key_auth`.
 
 Refusals pass through with the portal's status (401, 403, 404, 409) and reason. It fails
 closed: when the portal cannot be reached or answers unexpectedly, the request gets 503
@@ -61,25 +61,34 @@ def _requested_model(body: dict) -> str | None:
 
 async def authorize(api_key: str, model: str | None) -> dict:
     """The portal's decision for the key and, when a model is asked for, its allowed
-    endpoints: the metadata the router filter and the logger read."""
+    endpoints: the metadata the router filter and the logger read. One call to the
+    portal either way: /authorize answers the decision and the routes together, and a
+    request without a model (listing models, say) needs only /decisions."""
     if not api_key:
         raise _refusal(401, "Missing API key: send 'Authorization: Bearer <your key>'.")
-    decision = await _ask("decisions", {"api_key": api_key})
-    portal = {
-        "key_id": decision["key_id"],
-        "account": decision["account"],
-        "log_prompts": bool(decision["log_prompts"]),
-        "model": model,
-        "providers": None,
-    }
-    if model is not None:
-        routes = await _ask("routes", {"api_key": api_key, "model": model})
-        portal["providers"] = [endpoint["provider"] for endpoint in routes["endpoints"]]
-        # The catalog's prices (USD per million tokens) price the generation record.
-        portal["prices"] = {
-            endpoint["provider"]: [endpoint["input_price"], endpoint["output_price"]]
-            for endpoint in routes["endpoints"]
+    try:
+        if model is None:
+            decision, endpoints = await _ask("decisions", {"api_key": api_key}), None
+        else:
+            answer = await _ask("authorize", {"api_key": api_key, "model": model})
+            decision, endpoints = answer["decision"], answer["endpoints"]
+        portal = {
+            "key_id": int(decision["key_id"]),
+            "account": str(decision["account"]),
+            "log_prompts": decision["log_prompts"] is True,
+            "model": model,
+            "providers": None,
         }
+        if endpoints is not None:
+            portal["providers"] = [str(endpoint["provider"]) for endpoint in endpoints]
+            # The catalog's prices (USD per million tokens) price the generation record.
+            portal["prices"] = {
+                endpoint["provider"]: [endpoint["input_price"], endpoint["output_price"]]
+                for endpoint in endpoints
+            }
+    except (KeyError, TypeError, ValueError) as exc:
+        # A 200 that is not the contract's answer: this request cannot be decided.
+        raise PortalUnavailable(f"the portal's answer is not understood ({exc!r})") from exc
     return portal
 
 

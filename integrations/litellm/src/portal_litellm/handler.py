@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import OrderedDict
 from decimal import Decimal
 
 from litellm.integrations.custom_logger import CustomLogger
@@ -20,6 +21,8 @@ logger = logging.getLogger(__name__)
 # Headers with which a caller could ask LiteLLM to stop redacting text in its logs.
 REDACTION_OPT_OUT_HEADERS = ("litellm-disable-message-redaction",)
 MAX_TEXT_CHARS = 200_000  # the portal refuses longer text rather than cutting it
+# Failed calls waiting for their request's end; beyond this the oldest are dropped.
+MAX_FAILED_PENDING = 10_000
 
 
 def _mapping(value: object) -> dict:
@@ -112,10 +115,21 @@ def _clip_title(value: object) -> str | None:
     return value.replace("\x00", "").strip()[:200] or None
 
 
+def _error_type(exception: object) -> str | None:
+    """The failure's kind, its exception class ("RateLimitError"): never its message,
+    which can quote the request."""
+    if not isinstance(exception, BaseException):
+        return None
+    return type(exception).__name__[:100]
+
+
 class PortalHandler(CustomLogger):
     def __init__(self, shipper: Shipper | None = None) -> None:
         super().__init__()
         self._shipper = shipper
+        # Failed provider calls by call id, until the request's end says whether a
+        # fallback answered (success) or the caller got the failure.
+        self._failed: OrderedDict[str, dict] = OrderedDict()
 
     @property
     def shipper(self) -> Shipper:
@@ -176,16 +190,51 @@ class PortalHandler(CustomLogger):
             logger.exception("portal-litellm: could not build a generation record")
             return
         if record is not None:
+            # Answered, perhaps by a fallback after another deployment failed: one
+            # generation, the answer, not the failed attempt.
+            self._failed.pop(record["id"], None)
             self.shipper.submit(record)
 
     async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time):
-        # The generation contract has no status: a failed call is not a generation, and
-        # neither are this plugin's own refusals nor auth failures, which fire here too.
-        provider = deployment_provider(_mapping(kwargs.get("litellm_params")))
-        if provider is not None:
-            logger.info("portal-litellm: a call to %s failed; not recorded", provider)
+        """A provider call failed. It fires for each failed attempt (a retry or a
+        fallback may still answer), and also for auth failures and this plugin's own
+        refusals, which are not generations: only a call to a catalogued deployment of
+        a request the portal authorised is kept, as the request's failure so far. What
+        the caller finally got is known in async_post_call_failure_hook."""
+        try:
+            failed = kwargs.get("exception") or True
+            record = self.record_for(kwargs, None, start_time, failed=failed)
+        except Exception:
+            logger.exception("portal-litellm: could not build a failed call's record")
+            return
+        if record is None:
+            return
+        self._failed.pop(record["id"], None)
+        self._failed[record["id"]] = record
+        while len(self._failed) > MAX_FAILED_PENDING:
+            # A request whose end never came (a stream cut off after its first bytes).
+            self._failed.popitem(last=False)
 
-    def record_for(self, kwargs: dict, response_obj: object, start_time: object) -> dict | None:
+    async def async_post_call_failure_hook(
+        self, request_data, original_exception, user_api_key_dict, traceback_str=None
+    ):
+        """The request failed for its caller. When a provider call of it failed, that is
+        recorded as a generation with status "error" and no text; a refusal (auth, 404,
+        409, no allowed deployment) never reached a provider, so nothing is recorded."""
+        call_id = _mapping(request_data).get("litellm_call_id")
+        record = self._failed.pop(str(call_id), None) if call_id is not None else None
+        if record is not None:
+            # The provider's own failure, as the last attempt met it; the exception the
+            # caller got may be the router's ("no deployments left") after it.
+            record["error_type"] = record.get("error_type") or _error_type(original_exception)
+            self.shipper.submit(record)
+        return None
+
+    def record_for(
+        self, kwargs: dict, response_obj: object, start_time: object, failed: object = None
+    ) -> dict | None:
+        """The generation record of a served request, or with `failed` (the exception,
+        or True) of a failed provider call: status "error", no text, no tokens."""
         litellm_params = _mapping(kwargs.get("litellm_params"))
         portal = portal_metadata(litellm_params) or portal_metadata(kwargs)
         provider = deployment_provider(litellm_params)
@@ -210,9 +259,14 @@ class PortalHandler(CustomLogger):
             value = getattr(usage, name, None) if not isinstance(usage, dict) else usage.get(name)
             return int(value or payload.get(name) or 0)
 
-        prompt_tokens = tokens("prompt_tokens")
-        completion_tokens = tokens("completion_tokens")
-        cost = _catalog_cost(portal, provider, prompt_tokens, completion_tokens)
+        if failed is not None:
+            # Nothing was generated; what LiteLLM estimated for the prompt was not billed.
+            prompt_tokens = completion_tokens = 0
+            cost = Decimal(0)
+        else:
+            prompt_tokens = tokens("prompt_tokens")
+            completion_tokens = tokens("completion_tokens")
+            cost = _catalog_cost(portal, provider, prompt_tokens, completion_tokens)
         if cost is None:
             cost = Decimal(str(payload.get("response_cost") or kwargs.get("response_cost") or 0))
         created = start_time if isinstance(start_time, dt.datetime) else dt.datetime.now(dt.UTC)
@@ -229,10 +283,14 @@ class PortalHandler(CustomLogger):
             "completion": None,
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
-            "cost_usd": str(cost.quantize(Decimal("0.00000001"))),
+            # Fixed-point: a zero cost is "0.00000000", not "0E-8".
+            "cost_usd": format(cost.quantize(Decimal("0.00000001")), "f"),
             "created_at": created.isoformat(),
         }
-        if portal.get("log_prompts") is True:
+        if failed is not None:
+            record["status"] = "error"
+            record["error_type"] = _error_type(failed)
+        elif portal.get("log_prompts") is True:
             record["prompt"] = _clip(_text_of_messages(kwargs.get("messages")))
             record["completion"] = _clip(_completion_text(response))
         return record

@@ -159,9 +159,15 @@ class Shipper:
     # --- the spool ------------------------------------------------------------------
 
     def _append_to_spool(self, records: Sequence[dict]) -> None:
+        """Append to the spool. A record can carry prompt and completion text (a key
+        that logs), so the spool is the proxy user's alone: the folder 0700 when this
+        creates it, the file 0600 whatever the umask (README, "The spool")."""
         with self._spool_lock:
-            self.spool.parent.mkdir(parents=True, exist_ok=True)
-            with self.spool.open("a", encoding="utf-8") as spool:
+            self.spool.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor = os.open(self.spool, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            # A file left by an older version, or made under another umask: 0600 too.
+            os.fchmod(descriptor, 0o600)
+            with open(descriptor, "a", encoding="utf-8") as spool:
                 for record in records:
                     spool.write(json.dumps(record, ensure_ascii=False) + "\n")
                 spool.flush()

@@ -1,0 +1,227 @@
+"""POST /internal/v1/authorize: the decision and the routes in one round trip. For the
+same key and model it answers exactly what /decisions and /routes answer, refusals
+included, read from the database on every call."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.db import connection
+
+from accounts.actions import do_revoke_api_key
+from accounts.models import ApiKey
+from gateway import api as gateway_api
+from gateway.errors import json_error
+from logging_prefs.actions import do_set_api_key_in_region, do_set_logging_preferences
+from tests.factories.accounts import UserFactory
+from tests.factories.catalog import EndpointFactory, LanguageModelFactory, ProviderFactory
+from tests.helpers.gateway import AUTHORIZE_URL, OPENAPI_URL, create_key
+from tests.helpers.regions import abroad, home
+
+pytestmark = pytest.mark.django_db
+
+MODELS = ["acme/open", "acme/trainer", "acme/abroad", "acme/mixed", "acme/none", "a/b/c"]
+
+
+@pytest.fixture
+def catalog():
+    """acme/open: two endpoints a new account allows; acme/trainer: none it allows;
+    acme/abroad: one only outside the portal's region; acme/mixed: one in, one out."""
+    open_model = LanguageModelFactory(slug="open")
+    EndpointFactory(model=open_model, provider=ProviderFactory(name="Dear"), input_price=9)
+    EndpointFactory(model=open_model, provider=ProviderFactory(name="Cheap"), input_price=1)
+    EndpointFactory(model=LanguageModelFactory(slug="trainer"), trains_on_prompts=True)
+    EndpointFactory(model=LanguageModelFactory(slug="abroad"), region=abroad())
+    mixed = LanguageModelFactory(slug="mixed")
+    EndpointFactory(model=mixed, region=abroad())
+    EndpointFactory(model=mixed, region=home(), input_price=Decimal("5"))
+
+
+@pytest.fixture
+def keys(catalog) -> dict[str, str]:
+    active = create_key(UserFactory())
+    revoked = create_key(UserFactory())
+    do_revoke_api_key(api_key=revoked.api_key, acting_user=revoked.user)
+    closed = create_key(UserFactory())
+    closed.user.is_active = False
+    closed.user.save(update_fields=["is_active"])
+    roaming = create_key(UserFactory())
+    do_set_logging_preferences(
+        user=roaming.user,
+        acting_user=roaming.user,
+        changes={"in_region_only": False, "allow_training_free": True, "allow_training_paid": True},
+    )
+    strict = create_key(roaming.user, name="Strict app")
+    do_set_api_key_in_region(api_key=strict.api_key, acting_user=strict.user, in_region_only=True)
+    never = create_key(active.user, logging=ApiKey.Logging.NEVER, name="Never")
+    return {
+        "active": active.raw,
+        "revoked": revoked.raw,
+        "closed": closed.raw,
+        "roaming": roaming.raw,
+        "strict": strict.raw,
+        "never": never.raw,
+        "unknown": "sk-pt-nobody",
+    }
+
+
+def decisions_and_routes(gateway, raw_key: str, model: str) -> tuple[int, dict]:
+    """What a gateway learnt with two calls: the decision, then the routes (status and
+    body as authorize would give them)."""
+    decision = gateway.decide(raw_key)
+    if decision.status_code != 200:
+        return decision.status_code, decision.json()
+    routes = gateway.routes(raw_key, model)
+    if routes.status_code != 200:
+        return routes.status_code, routes.json()
+    return 200, {"decision": decision.json(), "endpoints": routes.json()["endpoints"]}
+
+
+def answer(response) -> tuple[int, dict]:
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("who", ["active", "revoked", "closed", "roaming", "strict", "never"])
+def test_authorize_answers_what_decisions_and_routes_answer(gateway, keys, who, model):
+    expected = decisions_and_routes(gateway, keys[who], model)
+    assert answer(gateway.authorize(keys[who], model)) == expected
+
+
+def test_every_status_is_among_the_cases(gateway, keys):
+    statuses = {gateway.authorize(keys[who], model).status_code for who in keys for model in MODELS}
+    assert statuses == {200, 401, 403, 404, 409}
+
+
+def test_an_authorisation_carries_the_decision_and_the_routes(gateway, keys):
+    response = gateway.authorize(keys["active"], "acme/open")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"decision", "endpoints"}
+    assert body["decision"]["log_prompts"] is True
+    assert [e["provider"] for e in body["endpoints"]] == ["Cheap", "Dear"]
+    never = gateway.authorize(keys["never"], "acme/open").json()
+    assert never["decision"]["log_prompts"] is False
+
+
+def test_refusals_carry_the_portals_reason(gateway, keys):
+    assert gateway.authorize(keys["unknown"], "acme/open").json() == {
+        "detail": "Unknown or revoked API key."
+    }
+    assert gateway.authorize(keys["closed"], "acme/open").json() == {
+        "detail": "The API key's account is not active."
+    }
+    assert "No model named" in gateway.authorize(keys["active"], "acme/none").json()["detail"]
+    assert "privacy page" in gateway.authorize(keys["active"], "acme/trainer").json()["detail"]
+
+
+def test_a_change_is_in_force_for_the_next_authorisation(gateway, keys):
+    raw = keys["active"]
+    assert gateway.authorize(raw, "acme/trainer").status_code == 409
+    user = ApiKey.objects.get(pk=gateway.decide(raw).json()["key_id"]).user
+    do_set_logging_preferences(
+        user=user,
+        acting_user=user,
+        changes={"allow_training_free": True, "allow_training_paid": True, "log_prompts": False},
+    )
+    now = gateway.authorize(raw, "acme/trainer")
+    assert now.status_code == 200
+    assert now.json()["decision"]["log_prompts"] is False
+    assert answer(now) == decisions_and_routes(gateway, raw, "acme/trainer")
+
+    do_set_logging_preferences(
+        user=user,
+        acting_user=user,
+        changes={"allow_training_free": False, "allow_training_paid": False, "log_prompts": True},
+    )
+    assert gateway.authorize(raw, "acme/trainer").status_code == 409
+    assert gateway.authorize(raw, "acme/open").json()["decision"]["log_prompts"] is True
+
+
+def test_a_revoked_key_is_refused_on_the_next_authorisation(gateway, key, catalog):
+    assert gateway.authorize(key.raw, "acme/open").status_code == 200
+    do_revoke_api_key(api_key=key.api_key, acting_user=key.user)
+    response = gateway.authorize(key.raw, "acme/open")
+    assert answer(response) == (401, {"detail": "Unknown or revoked API key."})
+
+
+def test_the_region_choice_of_the_key_is_in_force_at_once(gateway, key, catalog):
+    do_set_logging_preferences(
+        user=key.user, acting_user=key.user, changes={"in_region_only": False}
+    )
+    assert len(gateway.authorize(key.raw, "acme/mixed").json()["endpoints"]) == 2
+    do_set_api_key_in_region(api_key=key.api_key, acting_user=key.user, in_region_only=True)
+    after = gateway.authorize(key.raw, "acme/mixed").json()
+    assert [e["region"] for e in after["endpoints"]] == [home()]
+    assert after["decision"]["provider_policy"]["in_region_only"] is True
+
+
+def test_routes_and_authorize_share_one_routes_computation(gateway, keys):
+    """A rule added to the routes (gateway.api._routes_or_refusal) is in force for both."""
+    refusal = json_error(409, "A new rule rules this out.")
+    with mock.patch.object(gateway_api, "_routes_or_refusal", return_value=refusal) as computed:
+        by_routes = gateway.routes(keys["active"], "acme/open")
+        by_authorize = gateway.authorize(keys["active"], "acme/open")
+    assert computed.call_count == 2
+    expected = (409, {"detail": "A new rule rules this out."})
+    assert answer(by_routes) == answer(by_authorize) == expected
+
+
+# --- The same cost as the routes: the decision's prepared query, then the routes' ------
+
+
+def test_an_authorisation_costs_two_queries(gateway, keys, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        assert gateway.authorize(keys["active"], "acme/open").status_code == 200
+
+
+def test_a_refused_authorisation_stops_at_the_first_refusal(
+    gateway, keys, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        assert gateway.authorize(keys["unknown"], "acme/open").status_code == 401
+    with django_assert_num_queries(0):
+        assert gateway.post(AUTHORIZE_URL, {"api_key": keys["active"]}).status_code == 422
+
+
+def test_the_decision_part_is_the_prepared_statement(gateway, keys):
+    assert gateway.authorize(keys["active"], "acme/open").status_code == 200
+    assert gateway.decide(keys["active"]).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        names = [name for (name,) in cursor.fetchall()]
+    assert len(names) == 1 and names[0].startswith("portal_")
+
+
+def test_no_health_check_runs_after_the_decision_proved_the_connection(gateway, keys, monkeypatch):
+    checks = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or True)
+    connection.health_check_done = False
+    assert gateway.authorize(keys["active"], "acme/open").status_code == 200
+    assert checks == []
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"api_key": "k"}, "model: Field required"),
+        ({"model": "acme/open"}, "api_key: Field required"),
+        ({"api_key": "k", "model": ""}, "model: String should have at least 1 character"),
+        ({"api_key": "k", "model": 7}, "model: Input should be a valid string"),
+    ],
+)
+def test_a_malformed_request_is_a_readable_422(gateway, body, where):
+    response = gateway.post(AUTHORIZE_URL, body)
+    assert response.status_code == 422
+    assert where in response.json()["detail"]
+
+
+def test_the_openapi_document_describes_authorize(gateway):
+    document = gateway.client.get(OPENAPI_URL, HTTP_AUTHORIZATION=f"Bearer {gateway.token}")
+    operation = document.json()["paths"]["/internal/v1/authorize"]["post"]
+    assert operation["operationId"] == "authorize"
+    assert set(operation["responses"]) >= {"200", "401", "403", "404", "409", "422", "503"}
+    schemas = document.json()["components"]["schemas"]
+    assert set(schemas["AuthorizeOut"]["properties"]) == {"decision", "endpoints"}
