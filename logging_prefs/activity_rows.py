@@ -52,6 +52,12 @@ def app_label(app_url: str, app_title: str) -> str:
     return app_title or "—"
 
 
+def _failure(generation: Generation) -> str:
+    if generation.status != Generation.Status.ERROR:
+        return ""
+    return f"Failed ({generation.error_type})" if generation.error_type else "Failed"
+
+
 @dataclass(frozen=True, slots=True)
 class RequestRow:
     """One request of the list, every cell a string."""
@@ -67,6 +73,8 @@ class RequestRow:
     tokens: int
     cost_text: str
     text_label: str
+    # "" for an answered request; the failure for a provider call that failed.
+    failure: str
 
 
 def request_rows(generations: list[Generation]) -> list[RequestRow]:
@@ -92,6 +100,7 @@ def request_rows(generations: list[Generation]) -> list[RequestRow]:
                 tokens=generation.prompt_tokens + generation.completion_tokens,
                 cost_text=exact_cost(generation.cost_usd),
                 text_label=TEXT_LABELS.get(generation.text_state, TEXT_LABEL_OTHER),
+                failure=_failure(generation),
             )
         )
     return rows

@@ -183,6 +183,8 @@ _ACTIVITY_LIST_FIELDS = (
     "prompt_tokens",
     "completion_tokens",
     "cost_usd",
+    "status",
+    "error_type",
     "created_at",
     "api_key__id",
     "api_key__name",
@@ -425,6 +427,8 @@ ACTIVITY_CSV_FIELDS = (
     "completion_tokens",
     "cost_usd",
     "text_state",
+    "status",
+    "error_type",
 )
 # Rows fetched per round trip from the server-side cursor: memory stays bounded by this,
 # whatever the number of rows.

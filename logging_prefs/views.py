@@ -597,6 +597,9 @@ _CSV_HEADER = (
     "cost_usd",
     # Whether the text is stored, and if not why (never the text itself).
     "text_state",
+    # "ok", or "error" for a provider call that failed, with the kind of failure.
+    "status",
+    "error_type",
 )
 
 

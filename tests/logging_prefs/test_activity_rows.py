@@ -123,3 +123,20 @@ def test_period_rows_name_each_day_with_its_year_and_each_month_without():
     unit, bars = buckets(by_day, dt.date(2025, 6, 1), last)
     assert unit == "month"
     assert [r.label for r in period_rows(bars, unit)][-2:] == ["Dec 2025", "Jan 2026"]
+
+
+@pytest.mark.django_db
+def test_a_failed_provider_call_is_marked_with_its_failure():
+    key = ApiKeyFactory(user=UserFactory())
+    failed = GenerationFactory(api_key=key, status="error", error_type="RateLimitError")
+    unnamed = GenerationFactory(api_key=key, status="error")
+    answered = GenerationFactory(api_key=key)
+    loaded = Generation.objects.select_related("api_key").filter(
+        pk__in=[failed.pk, unnamed.pk, answered.pk]
+    )
+    failures = {row.detail_url: row.failure for row in request_rows(list(loaded))}
+    assert failures == {
+        f"/account/activity/{failed.pk}/": "Failed (RateLimitError)",
+        f"/account/activity/{unnamed.pk}/": "Failed",
+        f"/account/activity/{answered.pk}/": "",
+    }

@@ -404,11 +404,13 @@ def test_the_csv_holds_exactly_the_filtered_rows_of_that_person_and_no_text(user
     assert list(rows[0]) == [
         "time_utc", "request_id", "model", "provider", "app_title", "app_url", "key_name",
         "key_prefix", "prompt_tokens", "completion_tokens", "cost_usd", "text_state",
+        "status", "error_type",
     ]  # fmt: skip
     first = rows[0]
     assert first["key_name"] == "Laptop" and first["key_prefix"] == laptop.prefix
     assert first["model"] == "a/one" and first["cost_usd"] == "0.00012500"
     assert first["text_state"] == "stored"
+    assert (first["status"], first["error_type"]) == ("ok", "")
     assert dt.datetime.fromisoformat(first["time_utc"]) == wanted[0].created_at
     body = json.dumps(rows)
     assert secret not in body and "private completion" not in body
@@ -459,3 +461,21 @@ def test_the_page_says_how_long_requests_are_listed(user_client, settings):
     page = " ".join(user_client.get(ACTIVITY_URL).content.decode().split())
     assert "Each request is listed for 123 days." in page
     assert "it still counts in the usage below, but is no longer listed" in page
+
+
+def test_the_csv_and_the_list_say_which_provider_calls_failed(user_client, user):
+    key = ApiKeyFactory(user=user, name="Laptop")
+    (failed,) = ingest(
+        key, 1, status="error", error_type="RateLimitError", prompt_tokens=0,
+        completion_tokens=0, cost_usd="0", prompt=None, completion=None,
+    )  # fmt: skip
+    (answered,) = ingest(key, 1, newest=timezone.now() - dt.timedelta(hours=2))
+
+    rows = {row["request_id"]: row for row in csv_rows(user_client.get(CSV_URL))}
+    assert (rows[failed.gateway_id]["status"], rows[failed.gateway_id]["error_type"]) == (
+        "error",
+        "RateLimitError",
+    )
+    assert rows[answered.gateway_id]["status"] == "ok"
+    page = " ".join(user_client.get(ACTIVITY_URL).content.decode().split())
+    assert page.count("Failed (RateLimitError)") == 1
