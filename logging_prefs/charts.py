@@ -12,12 +12,17 @@ in a table beside each chart for screen readers and for anyone who prefers numbe
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from xml.etree import ElementTree as ET
 
 import pygal
+from django.conf import settings
+from django.core.cache import cache
+from redis.exceptions import RedisError
 
 from logging_prefs.selectors import UsageFigures
 
@@ -25,6 +30,10 @@ from logging_prefs.selectors import UsageFigures
 MAX_DAILY_BARS = 92
 # Past this many days (ten years), the range is cut to the days with requests.
 MAX_RANGE_DAYS = 3660
+# Changed whenever what the charts draw changes, so a cached drawing is never an old one.
+CHARTS_VERSION = 1
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -150,8 +159,47 @@ def tokens_label(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _cache_key(bars: list[Bucket], unit: str) -> str:
+    """The cache key of the charts of exactly these figures: the drawing is a function
+    of the unit, the bars' labels and their two values, and of nothing else."""
+    drawn = repr(
+        (CHARTS_VERSION, pygal.__version__, unit)
+        + tuple((bar.label, str(bar.figures.cost_usd), bar.figures.tokens) for bar in bars)
+    )
+    return "usage-charts:" + hashlib.sha256(drawn.encode()).hexdigest()
+
+
 def usage_charts(bars: list[Bucket], unit: str) -> dict[str, str]:
-    """The page's two charts: cost and tokens per day (or month)."""
+    """The page's two charts: cost and tokens per day (or month).
+
+    pygal takes about 15 ms for the two (half the page's CPU time, bench/README.md,
+    "activity"), so a drawing is kept in the cache under a digest of the figures it
+    draws: the next page with the same figures (the next page of the list, a reload, a
+    filter that leaves the period's usage as it is) reuses it, and new figures (a new
+    request today) are a new key, so a cached chart is never out of date. No account id
+    in the key or the drawing: only the figures themselves. PORTAL_CHART_CACHE_SECONDS
+    0 turns it off; a cache that cannot be reached is skipped.
+    """
+    timeout = settings.PORTAL_CHART_CACHE_SECONDS
+    if timeout <= 0:
+        return _draw_usage_charts(bars, unit)
+    key = _cache_key(bars, unit)
+    try:
+        cached = cache.get(key)
+    except RedisError:
+        logger.warning("the chart cache could not be read; drawing the charts", exc_info=True)
+        return _draw_usage_charts(bars, unit)
+    if cached is not None:
+        return cached
+    charts = _draw_usage_charts(bars, unit)
+    try:
+        cache.set(key, charts, timeout)
+    except RedisError:
+        logger.warning("the chart cache could not be written", exc_info=True)
+    return charts
+
+
+def _draw_usage_charts(bars: list[Bucket], unit: str) -> dict[str, str]:
     return {
         "cost": bar_chart(
             chart_id="chart-cost",

@@ -418,6 +418,9 @@ PORTAL_PROMPT_LOGGING_DEFAULT = env.bool("PORTAL_PROMPT_LOGGING_DEFAULT", defaul
 # Stored prompt and completion text is kept this many days at most; a person may choose
 # fewer, down to one (logging_prefs/retention.py).
 PORTAL_PROMPT_RETENTION_DAYS = env.int("PORTAL_PROMPT_RETENTION_DAYS", default=30)
+# How long the activity page keeps a drawing of its charts for the same figures
+# (logging_prefs/charts.py); 0: drawn on every page.
+PORTAL_CHART_CACHE_SECONDS = env.int("PORTAL_CHART_CACHE_SECONDS", default=60 * 60)
 # Each request's metadata (model, provider, key, app, time, tokens, cost) is kept this
 # many days; older days are folded into per-account daily totals by model and provider
 # (logging_prefs/folding.py). 400: a year of invoices and a month to spare.
