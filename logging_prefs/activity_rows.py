@@ -1,10 +1,10 @@
 """The activity page's tables as plain strings, formatted in Python before rendering.
 
-The page shows up to 50 requests, a row per day of the period and four breakdowns. Each
-cell formatted in the template (a `{% url %}`, `date` and `floatformat` filters and an
-include per request) cost the page about 14 ms of its CPU time; the same text made here
-costs a tenth of that (bench/README.md, "activity"). The template only places the
-strings; Django's escaping still applies to every one of them.
+The page shows up to 50 requests and a row per day of the period. With each cell
+formatted in the template (a `{% url %}`, `date` and `floatformat` filters and an include
+per request) rendering took 16-19 ms of the page's CPU time; with the cells made here
+(about 1.5 ms) it takes about 9 (bench/README.md, "activity"). The template only places
+the strings; Django's escaping still applies to every one of them.
 """
 
 from __future__ import annotations

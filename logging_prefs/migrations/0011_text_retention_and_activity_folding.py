@@ -4,7 +4,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-
 class Migration(migrations.Migration):
 
     dependencies = [
