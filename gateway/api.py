@@ -199,6 +199,18 @@ def _routes_or_refusal(decision: Decision, model: str) -> list[RouteOut] | HttpR
     ]
 
 
+def _authorized(api_key: str, model: str) -> tuple[Decision, list[RouteOut]] | HttpResponse:
+    """The key's decision and the endpoints of `model` it allows, or the first refusal in
+    their order (401, 403, then 404, 409): what /routes and /authorize both answer."""
+    decision = _decision_or_refusal(api_key)
+    if isinstance(decision, HttpResponse):
+        return decision
+    found = _routes_or_refusal(decision, model)
+    if isinstance(found, HttpResponse):
+        return found
+    return decision, found
+
+
 @api.endpoint(
     "/decisions",
     fast_path=True,
@@ -235,12 +247,10 @@ def decide(request: HttpRequest, payload: DecisionIn) -> HttpResponse:
     ),
 )
 def routes(request: HttpRequest, payload: RoutesIn) -> HttpResponse:
-    decision = _decision_or_refusal(payload.api_key)
-    if isinstance(decision, HttpResponse):
-        return decision
-    found = _routes_or_refusal(decision, payload.model)
-    if isinstance(found, HttpResponse):
-        return found
+    answer = _authorized(payload.api_key, payload.model)
+    if isinstance(answer, HttpResponse):
+        return answer
+    _, found = answer
     return _json_answer(RoutesOut(endpoints=found))
 
 
@@ -261,12 +271,10 @@ def routes(request: HttpRequest, payload: RoutesIn) -> HttpResponse:
     ),
 )
 def authorize(request: HttpRequest, payload: AuthorizeIn) -> HttpResponse:
-    decision = _decision_or_refusal(payload.api_key)
-    if isinstance(decision, HttpResponse):
-        return decision
-    found = _routes_or_refusal(decision, payload.model)
-    if isinstance(found, HttpResponse):
-        return found
+    answer = _authorized(payload.api_key, payload.model)
+    if isinstance(answer, HttpResponse):
+        return answer
+    decision, found = answer
     return _json_answer(AuthorizeOut(decision=_decision_out(decision), endpoints=found))
 
 
