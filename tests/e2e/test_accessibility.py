@@ -735,16 +735,7 @@ def world(monkeypatch, settings) -> dict:
     never_logged = ApiKeyFactory(user=member, name="Never logged", logging="never")
     with_text = ingest_numbered(api_key, count=3, prompt="Summarise the heron survey")
     without_text = ingest_numbered(never_logged, count=1, prompt="Kept nowhere")
-    failed = GenerationFactory(
-        api_key=never_logged,
-        status="error",
-        error_type="RateLimitError",
-        prompt=None,
-        completion=None,
-        prompt_tokens=0,
-        completion_tokens=0,
-        cost_usd="0",
-    )
+    failed = GenerationFactory(api_key=never_logged, failed=True)
     do_set_logging_preferences(user=member, acting_user=member, changes={"allow_retention": False})
     do_delete_stored_prompts(
         user=member, acting_user=member, older_than=timezone.now() - dt.timedelta(days=7)

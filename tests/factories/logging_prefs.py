@@ -34,6 +34,19 @@ class GenerationRecordFactory(factory.DictFactory):
     cost_usd = "0.00012500"
     created_at = factory.LazyFunction(_a_minute_ago)
 
+    class Params:
+        # A provider call that failed, as the LiteLLM plugin reports it: its kind of
+        # failure, no text, no tokens, no cost.
+        failed = factory.Trait(
+            status="error",
+            error_type="RateLimitError",
+            prompt=None,
+            completion=None,
+            prompt_tokens=0,
+            completion_tokens=0,
+            cost_usd="0",
+        )
+
 
 def ingest_records(records: list[dict]) -> None:
     """Store gateway records through do_ingest_generations, a thousand per call; every

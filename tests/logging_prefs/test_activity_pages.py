@@ -186,16 +186,7 @@ def test_activity_detail_shows_an_answered_call_as_answered(user_client, api_key
 
 
 def test_activity_detail_shows_a_failed_call_and_no_text(user_client, api_key):
-    generation = GenerationFactory(
-        api_key=api_key,
-        status="error",
-        error_type="RateLimitError",
-        prompt=None,
-        completion=None,
-        prompt_tokens=0,
-        completion_tokens=0,
-        cost_usd="0",
-    )
+    generation = GenerationFactory(api_key=api_key, failed=True)
     html = user_client.get(detail_url(generation)).content.decode()
     assert (
         "<dt>Status</dt><dd>Failed: the provider&#x27;s call did not succeed "

@@ -465,10 +465,7 @@ def test_the_page_says_how_long_requests_are_listed(user_client, settings):
 
 def test_the_csv_and_the_list_say_which_provider_calls_failed(user_client, user):
     key = ApiKeyFactory(user=user, name="Laptop")
-    (failed,) = ingest(
-        key, 1, status="error", error_type="RateLimitError", prompt_tokens=0,
-        completion_tokens=0, cost_usd="0", prompt=None, completion=None,
-    )  # fmt: skip
+    (failed,) = ingest(key, 1, failed=True)
     (answered,) = ingest(key, 1, newest=timezone.now() - dt.timedelta(hours=2))
 
     rows = {row["request_id"]: row for row in csv_rows(user_client.get(CSV_URL))}
