@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count
 
 from catalog.models import Endpoint, EndpointTerms, LanguageModel, Provider
+from gateway.prepared import fetch_all
 from portal.regions import region_name
 
 
@@ -141,13 +141,13 @@ class Routes:
 
 def routes_for(*, model_id: str, policy: dict[str, bool]) -> Routes | None:
     """The endpoints of `model_id` ("author/slug") that the account's choices allow;
-    None when the catalog has no such model. One query."""
+    None when the catalog has no such model. One query, prepared (gateway.prepared): the
+    gateway asks it for every request it serves, and planning it cost more than running
+    it (bench/README.md, "routing")."""
     author, sep, slug = model_id.partition("/")
     if not sep or not model_id.isprintable():
         return None
-    with connection.cursor() as cursor:
-        cursor.execute(_ROUTES_SQL, [author, slug])
-        rows = cursor.fetchall()
+    rows = fetch_all(_ROUTES_SQL, [author, slug])
     if not rows:
         return None
     endpoints = [route_endpoint(row) for row in rows if row[0] is not None]

@@ -9,5 +9,6 @@ posts afterwards. See DESIGN.md, "Contracts".
 - auth.py: the gateway's bearer token
 - bodies.py: how a body is read (JSON only)
 - errors.py: every error answer as JSON
-- prepared.py: the decision's query as a prepared statement (PORTAL_PREPARED_STATEMENTS)
+- prepared.py: the decision's and the routes' queries as prepared statements
+  (PORTAL_PREPARED_STATEMENTS)
 """

@@ -1,5 +1,7 @@
-"""One read-only query, prepared once per connection and then only executed: the
-gateway's decision (logging_prefs.selectors.decision_for_key) runs through here.
+"""Read-only queries, each prepared once per connection and then only executed: the
+gateway's hot queries run through here, the decision
+(logging_prefs.selectors.decision_for_key) and a model's routes
+(catalog.selectors.routes_for).
 
 Django binds parameters client-side and sends and plans the whole statement every
 time; on the gateway's hot path that cost more than the query (bench/decisions.py).
@@ -14,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import weakref
+from decimal import Decimal
 
 import psycopg
 from django.conf import settings
@@ -22,7 +25,18 @@ from psycopg import pq
 
 
 def fetch_one(sql: str, params: list[str]) -> tuple | None:
-    """Run one read-only query on the default connection and return its first row.
+    """Run one read-only query on the default connection and return its first row."""
+    rows = _fetch(sql, params, one=True)
+    return rows[0] if rows else None
+
+
+def fetch_all(sql: str, params: list[str]) -> list[tuple]:
+    """Run one read-only query on the default connection and return all its rows."""
+    return _fetch(sql, params, one=False)
+
+
+def _fetch(sql: str, params: list[str], *, one: bool) -> list[tuple]:
+    """The query's rows (only the first when `one`), as fetch_one and fetch_all say.
 
     With PORTAL_PREPARED_STATEMENTS off, through Django's own cursor, and that is all.
     Otherwise one round trip, and as little Python around it as the driver allows
@@ -38,7 +52,7 @@ def fetch_one(sql: str, params: list[str]) -> tuple | None:
     if not settings.PORTAL_PREPARED_STATEMENTS:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchone()
+            return _rows(cursor, one)
     for attempt in (1, 2):
         try:
             # Opens a connection if there is none; unlike connection.cursor(), it does
@@ -55,7 +69,7 @@ def fetch_one(sql: str, params: list[str]) -> tuple | None:
                 with cursor:
                     cursor.execute(sql, params)
                     connection.health_check_done = True  # as below
-                    return cursor.fetchone()
+                    return _rows(cursor, one)
             # Otherwise what those wrappers would do and nothing more, at a third of
             # their cost: refuse to run in a broken transaction, and turn errors into
             # django.db errors (marking the connection for the end-of-request check).
@@ -65,12 +79,19 @@ def fetch_one(sql: str, params: list[str]) -> tuple | None:
             # The query just proved the connection works: a later ORM query in the same
             # request (the routes endpoint's) need not run the health check's SELECT 1.
             connection.health_check_done = True
-            return raw.fetchone()
+            return _rows(raw, one)
         except (OperationalError, InterfaceError):
             if attempt == 2 or connection.in_atomic_block:
                 raise
             connection.close()
     raise AssertionError("unreachable")
+
+
+def _rows(cursor, one: bool) -> list[tuple]:
+    if one:
+        row = cursor.fetchone()
+        return [] if row is None else [row]
+    return list(cursor.fetchall())
 
 
 @functools.cache
@@ -89,7 +110,7 @@ def _statement(sql: str, n_params: int) -> tuple[bytes, bytes]:
 
 class _PreparedCursor:
     """The part of a DB-API cursor Django's CursorWrapper uses (execute, fetchone,
-    close) for one read-only statement: prepared on a connection the first time it runs
+    fetchall, close) for one read-only statement: prepared on a connection the first time it runs
     there (PQprepare), then executed with text parameters and text results
     (PQexecPrepared), the values converted by their column type.
 
@@ -110,6 +131,7 @@ class _PreparedCursor:
         25: bytes.decode,  # text
         1043: bytes.decode,  # varchar
         2950: bytes.decode,  # uuid, as its canonical text
+        1700: lambda value: Decimal(value.decode()),  # numeric
     }
 
     # Each statement's column converters, by statement name.
@@ -121,7 +143,7 @@ class _PreparedCursor:
 
     def __init__(self, pgconn) -> None:
         self.pgconn = pgconn
-        self._row: tuple | None = None
+        self._rows: list[tuple] = []
 
     def execute(self, sql: str, params: list[str]) -> None:
         name, numbered = _statement(sql, len(params))
@@ -146,7 +168,7 @@ class _PreparedCursor:
             result = self.pgconn.exec_prepared(name, values)
         self._check(result, pq.ExecStatus.TUPLES_OK)
         if not result.ntuples:
-            self._row = None
+            self._rows = []
             return
         # A statement's column types never change: their converters are looked up once.
         converters = self._converters.get(name)
@@ -154,12 +176,16 @@ class _PreparedCursor:
             converters = tuple(self._CONVERT[result.ftype(i)] for i in range(result.nfields))
             self._converters[name] = converters
         get_value = result.get_value
-        self._row = tuple(
-            None if value is None else convert(value)
-            for convert, value in zip(
-                converters, [get_value(0, i) for i in range(len(converters))], strict=True
+        columns = range(len(converters))
+        self._rows = [
+            tuple(
+                None if value is None else convert(value)
+                for convert, value in zip(
+                    converters, [get_value(row, i) for i in columns], strict=True
+                )
             )
-        )
+            for row in range(result.ntuples)
+        ]
 
     def _check(self, result, expected):
         if result.status == expected:
@@ -173,8 +199,11 @@ class _PreparedCursor:
         raise psycopg.OperationalError(f"unexpected result status {result.status}")
 
     def fetchone(self) -> tuple | None:
-        row, self._row = self._row, None
-        return row
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list[tuple]:
+        rows, self._rows = self._rows, []
+        return rows
 
     def close(self) -> None:
-        self._row = None
+        self._rows = []

@@ -186,13 +186,16 @@ def test_a_refused_authorisation_stops_at_the_first_refusal(
         assert gateway.post(AUTHORIZE_URL, {"api_key": keys["active"]}).status_code == 422
 
 
-def test_the_decision_part_is_the_prepared_statement(gateway, keys):
-    assert gateway.authorize(keys["active"], "acme/open").status_code == 200
-    assert gateway.decide(keys["active"]).status_code == 200
+def test_both_queries_are_prepared_statements_prepared_once(gateway, keys):
+    for _ in range(2):
+        assert gateway.authorize(keys["active"], "acme/open").status_code == 200
+        assert gateway.routes(keys["active"], "acme/open").status_code == 200
+        assert gateway.decide(keys["active"]).status_code == 200
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM pg_prepared_statements")
         names = [name for (name,) in cursor.fetchall()]
-    assert len(names) == 1 and names[0].startswith("portal_")
+    # The decision's and the routes' statements, each prepared once on the connection.
+    assert len(names) == 2 and all(name.startswith("portal_") for name in names)
 
 
 def test_no_health_check_runs_after_the_decision_proved_the_connection(gateway, keys, monkeypatch):

@@ -1,7 +1,9 @@
-"""gateway.prepared runs one read-only query prepared once per connection, or through
+"""gateway.prepared runs read-only queries, each prepared once per connection, or through
 Django's cursor when PORTAL_PREPARED_STATEMENTS is off; both ways give the same rows."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -9,7 +11,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from accounts.actions import do_create_api_key
-from gateway.prepared import _PreparedCursor, _statement, fetch_one
+from gateway.prepared import _PreparedCursor, _statement, fetch_all, fetch_one
 from logging_prefs.selectors import AccountInactive, UnknownKey, decision_for_key
 from tests.factories.accounts import UserFactory
 
@@ -19,6 +21,11 @@ pytestmark = pytest.mark.django_db
 SQL = "SELECT %s::int8 + 1, %s = 'yes', %s::text, %s::uuid::text, NULL::text"
 PARAMS = ["41", "yes", "héllo", "0b5a3c64-90f4-4f53-9a54-7a0b6b0d8f6e"]
 ROW = (42, True, "héllo", "0b5a3c64-90f4-4f53-9a54-7a0b6b0d8f6e", None)
+# Several rows, and the routes' types: numeric prices, a varchar, an int4 and a NULL.
+ROWS_SQL = (
+    "SELECT n * 1.25::numeric(12, 4), ('r' || n)::varchar(20), n::int4, NULL::numeric"
+    " FROM generate_series(1, %s::int) AS n ORDER BY n"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -42,6 +49,19 @@ def test_both_ways_give_the_same_row(prepared):
         assert fetch_one(SQL, PARAMS) == ROW
         assert fetch_one(SQL + " WHERE false", PARAMS) is None
     assert bool(_prepared_here()) is prepared
+
+
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "django cursor"])
+def test_both_ways_give_the_same_rows(prepared):
+    with override_settings(PORTAL_PREPARED_STATEMENTS=prepared):
+        assert fetch_all(ROWS_SQL, ["3"]) == [
+            (Decimal("1.2500"), "r1", 1, None),
+            (Decimal("2.5000"), "r2", 2, None),
+            (Decimal("3.7500"), "r3", 3, None),
+        ]
+        assert fetch_all(ROWS_SQL, ["0"]) == []
+        # fetch_one of a query with several rows is its first row.
+        assert fetch_one(ROWS_SQL, ["2"]) == (Decimal("1.2500"), "r1", 1, None)
 
 
 def test_a_statement_is_prepared_once_then_only_executed():

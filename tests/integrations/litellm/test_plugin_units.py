@@ -15,6 +15,7 @@ from tests.helpers.litellm import require_plugin, run_async
 
 require_plugin()
 
+import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 from portal_litellm import shipping  # noqa: E402
 from portal_litellm.handler import PortalHandler  # noqa: E402
@@ -339,25 +340,23 @@ ENDPOINTS = [{"provider": "A", "input_price": "2.50", "output_price": "10.00"}]
 
 @pytest.fixture
 def portal_answers(monkeypatch):
-    """The portal's answers by path, and the calls the plugin made."""
+    """The portal's answers by path, and the calls the plugin made. The HTTP call itself
+    is the integration tests' (tests/integrations/litellm/test_proxy.py): here the
+    portal's answer is given, and what the plugin makes of it is checked."""
     from portal_litellm import auth
 
     answers: dict[str, object] = {}
     calls: list[tuple[str, dict]] = []
 
-    def respond(request: httpx.Request) -> httpx.Response:
-        path = request.url.path.rsplit("/", 1)[-1]
-        calls.append((path, json.loads(request.content)))
+    async def post(path: str, payload: dict) -> tuple[int, str, bytes]:
+        calls.append((path, json.loads(json.dumps(payload))))
         answer = answers[path]
         if isinstance(answer, Exception):
             raise answer
         status, body = answer
-        return httpx.Response(status, json=body)
+        return status, "Reason", body if isinstance(body, bytes) else json.dumps(body).encode()
 
-    client = httpx.AsyncClient(
-        base_url="http://portal/internal/v1/", transport=httpx.MockTransport(respond)
-    )
-    monkeypatch.setattr(auth, "portal_client", lambda: client)
+    monkeypatch.setattr(auth, "_post", post)
     return answers, calls
 
 
@@ -401,16 +400,72 @@ def test_the_portals_refusals_pass_through(portal_answers, status):
     assert refused.value.message == f"refused with {status}"
 
 
+def test_a_refusal_without_a_json_reason_passes_through_with_the_status_reason(portal_answers):
+    from litellm.proxy._types import ProxyException
+    from portal_litellm.auth import authorize
+
+    answers, _ = portal_answers
+    answers["authorize"] = (409, b"<html>conflict</html>")
+    with pytest.raises(ProxyException) as refused:
+        run_async(authorize("sk-pt-x", "m/x"))
+    assert str(refused.value.code) == "409"
+    assert refused.value.message == "Reason"
+
+
+def test_the_portal_is_asked_over_one_session_per_event_loop(monkeypatch):
+    """A real HTTP server stands for the portal: the calls of one event loop share a
+    session (and its kept connections), another loop gets its own."""
+    from aiohttp import web
+    from portal_litellm import auth, client
+
+    seen: list[tuple[str, str, dict]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append((request.path, request.headers["Authorization"], await request.json()))
+        return web.json_response({"ok": True})
+
+    async def scenario() -> list:
+        app = web.Application()
+        app.router.add_post("/internal/v1/{name}", answer)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        monkeypatch.setattr(
+            client, "settings", lambda: client.Settings(f"http://127.0.0.1:{port}", "tok", 5, "")
+        )
+        try:
+            first = await auth._post("decisions", {"api_key": "k"})
+            session = client.portal_session()
+            second = await auth._post("authorize", {"api_key": "k", "model": "m/x"})
+            assert client.portal_session() is session
+            await session.close()
+            return [first, second, session]
+        finally:
+            await runner.cleanup()
+
+    first, second, session = run_async(scenario())
+    assert first == second == (200, "OK", b'{"ok": true}')
+    assert seen == [
+        ("/internal/v1/decisions", "Bearer tok", {"api_key": "k"}),
+        ("/internal/v1/authorize", "Bearer tok", {"api_key": "k", "model": "m/x"}),
+    ]
+    assert run_async(scenario())[2] is not session
+
+
 @pytest.mark.parametrize(
     "answer",
     [
-        httpx.ConnectError("refused"),
+        aiohttp.ClientConnectionError("refused"),
+        TimeoutError(),
         (500, {"detail": "boom"}),
         (422, {"detail": "bad"}),
         (200, {"decision": DECISION}),  # no endpoints: not the contract's answer
         (200, ["not", "an", "object"]),
+        (200, b"<html>not JSON</html>"),
     ],
-    ids=["unreachable", "500", "422", "incomplete", "not an object"],
+    ids=["unreachable", "timeout", "500", "422", "incomplete", "not an object", "not JSON"],
 )
 def test_anything_else_fails_closed(portal_answers, answer):
     from portal_litellm.auth import PortalUnavailable, authorize

@@ -10,14 +10,15 @@ and is never served. The proxy's own master key is not a portal key, so it gets 
 
 from __future__ import annotations
 
+import json
 import logging
 
-import httpx
+import aiohttp
 from fastapi import Request
 from litellm.proxy._types import ProxyException, UserAPIKeyAuth
 from litellm.proxy.common_utils.http_parsing_utils import read_request_body
 
-from portal_litellm.client import portal_client
+from portal_litellm.client import portal_session
 
 logger = logging.getLogger(__name__)
 
@@ -36,22 +37,31 @@ def _refusal(status: int, detail: str) -> ProxyException:
     return ProxyException(message=detail, type=kind, param="model", code=status)
 
 
+async def _post(path: str, payload: dict) -> tuple[int, str, bytes]:
+    """POST `payload` to the portal's gateway API: the status, its reason and the body."""
+    async with portal_session().post(path, json=payload) as response:
+        return response.status, response.reason or "", await response.read()
+
+
 async def _ask(path: str, payload: dict) -> dict:
     try:
-        response = await portal_client().post(path, json=payload)
-    except httpx.HTTPError as exc:
+        status, reason, body = await _post(path, payload)
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise PortalUnavailable(f"the portal cannot be reached ({type(exc).__name__})") from exc
-    if response.status_code == 200:
-        return response.json()
-    if response.status_code in PASSED_THROUGH:
+    if status == 200:
         try:
-            detail = response.json().get("detail") or response.reason_phrase
-        except ValueError:
-            detail = response.reason_phrase
-        raise _refusal(response.status_code, str(detail))
+            return json.loads(body)
+        except ValueError as exc:
+            raise PortalUnavailable(f"the portal's answer on {path} is not JSON") from exc
+    if status in PASSED_THROUGH:
+        try:
+            detail = json.loads(body).get("detail") or reason
+        except (ValueError, AttributeError):
+            detail = reason
+        raise _refusal(status, str(detail))
     # 401 of the gateway token itself is among PASSED_THROUGH; anything else (422, 5xx)
     # means this request cannot be decided.
-    raise PortalUnavailable(f"the portal answered {response.status_code} on {path}")
+    raise PortalUnavailable(f"the portal answered {status} on {path}")
 
 
 def _requested_model(body: dict) -> str | None:
