@@ -12,11 +12,15 @@ has no callback. The difference between the two is what the portal costs a reque
 
 Each side is driven with plain HTTP (httpx, kept-alive connections): first sequential
 requests (one at a time: the latency the portal adds to one request), then concurrent
-ones (CONNECTIONS at a time: the throughput and the tail under load). The two sides
-alternate in ROUNDS rounds, so a drift in the machine's speed weighs on both alike
-(bench.harness). Printed: the median and p99 of each side and what the plugin adds,
-and last the JSON line (DESIGN.md): concurrent completions a second with the plugin
-against without, `added_p50_ms` and `added_p99_ms` from the sequential requests.
+ones (CONNECTIONS at a time: the throughput and the tail under load), in ROUNDS rounds.
+The sequential requests go to the two sides in turn, one to each (which side goes first
+alternates too), so that a drift in the machine's or the proxies' speed weighs on both
+alike: measured one side after the other, the plain proxy's own median moved by up to
+5 ms between runs, more than what is measured (bench/README.md, "gateway"). The
+concurrent runs alternate side after side (bench.harness). Printed: the median and p99
+of each side and what the plugin adds, and last the JSON line (DESIGN.md): concurrent
+completions a second with the plugin against without, `added_p50_ms` and
+`added_p99_ms` from the sequential requests.
 
 Options, for a quick check of the machinery (tests/bench/test_gateway_bench.py):
 --sequential N, --concurrent N (requests per round and side), --connections N,
@@ -150,6 +154,36 @@ async def _drive(url: str, key: str, model_id: str, requests: int, connections: 
     return {"latencies": latencies, "rps": requests / elapsed}
 
 
+async def _drive_in_turn(sides: dict[str, tuple[str, str]], model_id: str, requests: int) -> dict:
+    """`requests` sequential chat completions to each side, the sides in turn; each
+    side's latencies in ms and its rate (requests over the time its own requests took)."""
+    import httpx
+
+    body = {"model": model_id, "messages": [{"role": "user", "content": "Six times seven?"}]}
+    order = list(sides)
+    latencies: dict[str, list[float]] = {side: [] for side in order}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {
+            side: await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+                )
+            )
+            for side, (url, key) in sides.items()
+        }
+        for index in range(requests):
+            for side in order if index % 2 == 0 else reversed(order):
+                started = time.perf_counter()
+                answer = await clients[side].post("/v1/chat/completions", json=body)
+                latencies[side].append((time.perf_counter() - started) * 1000)
+                if answer.status_code != 200:
+                    raise SystemExit(f"{side}: {answer.status_code} {answer.text[:200]}")
+    return {
+        side: {"latencies": found, "rps": len(found) / (sum(found) / 1000)}
+        for side, found in latencies.items()
+    }
+
+
 def _percentile(values: list[float], percent: float) -> float:
     """Nearest-rank percentile, as the other benchmarks rank wrk's latencies."""
     ordered = sorted(values)
@@ -173,19 +207,19 @@ def warm_up(options) -> int:
 
 
 def measure(sides: dict[str, tuple[str, str]], model_id: str, options) -> dict:
-    """Both sides, sequential then concurrent, alternating round after round."""
+    """Both sides, sequential (in turn) then concurrent (one side after the other),
+    round after round."""
     runs: dict[tuple[str, str], list[dict]] = {}
     # Warm both (connections, the plugin's client, imports) before measuring.
     for url, key in sides.values():
         asyncio.run(_drive(url, key, model_id, warm_up(options), 2))
     for _ in range(options.rounds):
-        for mode, requests, connections in (
-            ("sequential", options.sequential, 1),
-            ("concurrent", options.concurrent, options.connections),
-        ):
-            for side, (url, key) in sides.items():
-                run = asyncio.run(_drive(url, key, model_id, requests, connections))
-                runs.setdefault((side, mode), []).append(run)
+        in_turn = asyncio.run(_drive_in_turn(sides, model_id, options.sequential))
+        for side, run in in_turn.items():
+            runs.setdefault((side, "sequential"), []).append(run)
+        for side, (url, key) in sides.items():
+            run = asyncio.run(_drive(url, key, model_id, options.concurrent, options.connections))
+            runs.setdefault((side, "concurrent"), []).append(run)
     return {f"{side} {mode}": _summary(found) for (side, mode), found in runs.items()}
 
 

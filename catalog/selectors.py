@@ -118,14 +118,22 @@ class RouteEndpoint(EndpointTerms):
 # (catalog_model_author_slug), its endpoints and their providers; no row when the
 # catalog has no such model, one row of NULLs when it has no endpoint. Raw SQL, for
 # the reason decision_for_key gives: the ORM's query building cost more than the query.
-_ROUTES_SQL = (
-    "SELECT p.name, e.input_price, e.output_price, e.trains_on_prompts, "  # noqa: S608 (table names)
-    "e.retains_prompts, e.retention_days, e.publishes_prompts, e.region"
+# Its parts are shared with gateway.selectors, which asks it with the decision.
+ROUTES_COLUMNS = (
+    "p.name AS provider, e.input_price AS input_price, e.output_price AS output_price, "
+    "e.trains_on_prompts, e.retains_prompts, e.retention_days, e.publishes_prompts, e.region"
+)
+ROUTES_FROM = (
     f" FROM {LanguageModel._meta.db_table} m"
     f" LEFT JOIN {Endpoint._meta.db_table} e ON e.model_id = m.id"
     f" LEFT JOIN {Provider._meta.db_table} p ON p.id = e.provider_id"
     " WHERE m.author = %s AND m.slug = %s"
-    " ORDER BY e.input_price, e.output_price, p.name"
+)
+_ROUTES_SQL = (
+    "SELECT "  # noqa: S608 (table names)
+    + ROUTES_COLUMNS
+    + ROUTES_FROM
+    + " ORDER BY e.input_price, e.output_price, p.name"
 )
 
 
@@ -139,15 +147,27 @@ class Routes:
     only_abroad: bool = False
 
 
+def model_id_parts(model_id: str) -> tuple[str, str] | None:
+    """(author, slug) of a model id ("author/slug"), or None for one no model can have."""
+    author, sep, slug = model_id.partition("/")
+    if not sep or not model_id.isprintable():
+        return None
+    return author, slug
+
+
 def routes_for(*, model_id: str, policy: dict[str, bool]) -> Routes | None:
     """The endpoints of `model_id` ("author/slug") that the account's choices allow;
     None when the catalog has no such model. One query, prepared (gateway.prepared): the
     gateway asks it for every request it serves, and planning it cost more than running
     it (bench/README.md, "routing")."""
-    author, sep, slug = model_id.partition("/")
-    if not sep or not model_id.isprintable():
+    parts = model_id_parts(model_id)
+    if parts is None:
         return None
-    rows = fetch_all(_ROUTES_SQL, [author, slug])
+    return routes_from_rows(fetch_all(_ROUTES_SQL, list(parts)), policy)
+
+
+def routes_from_rows(rows: list[tuple], policy: dict[str, bool]) -> Routes | None:
+    """Routes from the rows of ROUTES_COLUMNS, cheapest first (none: no such model)."""
     if not rows:
         return None
     endpoints = [route_endpoint(row) for row in rows if row[0] is not None]

@@ -9,6 +9,7 @@ posts afterwards. See DESIGN.md, "Contracts".
 - auth.py: the gateway's bearer token
 - bodies.py: how a body is read (JSON only)
 - errors.py: every error answer as JSON
-- prepared.py: the decision's and the routes' queries as prepared statements
+- selectors.py: the decision and a model's routes read in one statement
+- prepared.py: the gateway's queries as prepared statements
   (PORTAL_PREPARED_STATEMENTS)
 """

@@ -25,7 +25,7 @@ from django.urls import re_path
 from ninja.errors import AuthenticationError
 from pydantic import BaseModel
 
-from catalog.selectors import format_price, region_refusal_detail, routes_for
+from catalog.selectors import Routes, format_price, region_refusal_detail
 from gateway import errors
 from gateway.auth import GatewayToken
 from gateway.bodies import JSONOnlyParser
@@ -46,6 +46,7 @@ from gateway.schemas import (
     RoutesIn,
     RoutesOut,
 )
+from gateway.selectors import decision_and_routes
 from logging_prefs.actions import do_ingest_generations
 from logging_prefs.selectors import AccountInactive, Decision, UnknownKey, decision_for_key
 from portal.compat import NinjaAPIWithOwnURLs
@@ -145,14 +146,19 @@ def _json_answer(answer: BaseModel) -> HttpResponse:
 
 
 def _decision_or_refusal(api_key: str) -> Decision | HttpResponse:
-    """The key's decision, or the answer refusing it: 401 for an unknown or revoked
-    key, 403 when the key's account is not active (every endpoint that takes a key)."""
+    """The key's decision, or the answer refusing it (_key_refusal)."""
     try:
         return decision_for_key(api_key)
-    except UnknownKey:
-        return json_error(401, "Unknown or revoked API key.")
-    except AccountInactive:
+    except (UnknownKey, AccountInactive) as refused:
+        return _key_refusal(refused)
+
+
+def _key_refusal(refused: UnknownKey | AccountInactive) -> HttpResponse:
+    """401 for an unknown or revoked key, 403 when the key's account is not active
+    (every endpoint that takes a key)."""
+    if isinstance(refused, AccountInactive):
         return json_error(403, "The API key's account is not active.")
+    return json_error(401, "Unknown or revoked API key.")
 
 
 def _decision_out(decision: Decision) -> DecisionOut:
@@ -165,11 +171,10 @@ def _decision_out(decision: Decision) -> DecisionOut:
     )
 
 
-def _routes_or_refusal(decision: Decision, model: str) -> list[RouteOut] | HttpResponse:
-    """The endpoints of `model` the decision allows, cheapest first, or the answer
-    refusing them: 404 for a model the catalog does not list, 409 when none is allowed.
-    The one place routes are computed: /routes and /authorize both answer with it."""
-    found = routes_for(model_id=model, policy=decision.provider_policy)
+def _routes_or_refusal(found: Routes | None, model: str) -> list[RouteOut] | HttpResponse:
+    """The endpoints of `model` the decision allows (`found`), cheapest first, or the
+    answer refusing them: 404 for a model the catalog does not list, 409 when none is
+    allowed. The one place routes are answered: /routes and /authorize both use it."""
     if found is None:
         return json_error(404, f"No model named {model!r} is listed.")
     if found.only_abroad:
@@ -201,11 +206,13 @@ def _routes_or_refusal(decision: Decision, model: str) -> list[RouteOut] | HttpR
 
 def _authorized(api_key: str, model: str) -> tuple[Decision, list[RouteOut]] | HttpResponse:
     """The key's decision and the endpoints of `model` it allows, or the first refusal in
-    their order (401, 403, then 404, 409): what /routes and /authorize both answer."""
-    decision = _decision_or_refusal(api_key)
-    if isinstance(decision, HttpResponse):
-        return decision
-    found = _routes_or_refusal(decision, model)
+    their order (401, 403, then 404, 409): what /routes and /authorize both answer. One
+    query reads both (gateway.selectors)."""
+    try:
+        decision, routes = decision_and_routes(api_key, model)
+    except (UnknownKey, AccountInactive) as refused:
+        return _key_refusal(refused)
+    found = _routes_or_refusal(routes, model)
     if isinstance(found, HttpResponse):
         return found
     return decision, found

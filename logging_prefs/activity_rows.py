@@ -62,6 +62,7 @@ def _failure(generation: Generation) -> str:
 class RequestRow:
     """One request of the list, every cell a string."""
 
+    generation_id: int
     detail_url: str
     created_iso: str
     created_text: str
@@ -89,6 +90,7 @@ def request_rows(generations: list[Generation]) -> list[RequestRow]:
         key = generation.api_key
         rows.append(
             RequestRow(
+                generation_id=generation.pk,
                 detail_url=f"{prefix}{generation.pk}{suffix}",
                 created_iso=created.isoformat(),
                 created_text=f"{created.day} {created:%b %Y %H:%M}",

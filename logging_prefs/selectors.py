@@ -37,7 +37,8 @@ class Decision:
     provider_policy: dict[str, bool]
 
 
-_DECISION_SQL = (
+# Shared with gateway.selectors, which asks it with a model's routes.
+DECISION_SQL = (
     "SELECT k.id, k.revoked_at IS NULL, u.public_id::text, u.is_active, "  # noqa: S608 (constant names)
     + MAY_LOG_TEXT
     + ", "
@@ -48,6 +49,8 @@ _DECISION_SQL = (
     + " WHERE k.hashed_key = %s"
 )
 _ACCOUNT_POLICY_COLUMNS = len(LoggingPreference.PROVIDER_POLICY_FIELDS)
+# How many columns DECISION_SQL selects (decision_from_row checks it).
+DECISION_COLUMNS = 5 + _ACCOUNT_POLICY_COLUMNS + len(ApiKey.PROVIDER_RULE_FIELDS)
 
 
 def decision_for_key(raw_key: str) -> Decision:
@@ -62,9 +65,16 @@ def decision_for_key(raw_key: str) -> Decision:
     because this is the gateway's hot path: building the same join through the ORM cost
     three times the query itself (bench/decisions.py).
     """
-    row = fetch_one(_DECISION_SQL, [hash_api_key(raw_key)])
+    row = fetch_one(DECISION_SQL, [hash_api_key(raw_key)])
     if row is None:
         raise UnknownKey
+    return decision_from_row(row)
+
+
+def decision_from_row(row: tuple) -> Decision:
+    """The decision of a row of DECISION_SQL, or UnknownKey, AccountInactive."""
+    if len(row) != DECISION_COLUMNS:
+        raise ValueError(f"a decision has {DECISION_COLUMNS} columns, not {len(row)}")
     key_id, key_active, public_id, account_active, may_log_text, *policy = row
     account_policy, key_rules = policy[:_ACCOUNT_POLICY_COLUMNS], policy[_ACCOUNT_POLICY_COLUMNS:]
     # A closed account (deleted, terminated) answers 403 even though closing it also

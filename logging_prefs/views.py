@@ -523,7 +523,6 @@ def activity(request: HttpRequest) -> HttpResponse:
         "logging_prefs/activity.html",
         {
             "form": form,
-            "generations": page.generations if page else [],
             "requests": request_rows(page.generations) if page else [],
             "next_url": next_url,
             "first_url": first_url,
@@ -531,7 +530,6 @@ def activity(request: HttpRequest) -> HttpResponse:
             "summary": summary,
             "charts": charts,
             "unit": unit,
-            "bars": bars,
             "period_rows": period_rows(bars, unit),
             "period": period,
             "period_label": _period_label(form),

@@ -134,22 +134,21 @@ def test_a_malformed_request_is_a_422(gateway, body):
     assert response.json()["detail"]
 
 
-def test_a_route_costs_two_queries_whatever_the_number_of_endpoints(
+def test_a_route_costs_one_query_whatever_the_number_of_endpoints(
     gateway, writer, django_assert_num_queries
 ):
     key = create_key(UserFactory())
     for _ in range(20):
         EndpointFactory(model=writer)
-    # The key's decision, then the model with its endpoints and their providers.
-    with django_assert_num_queries(2):
+    # The key's decision with the model, its endpoints and their providers.
+    with django_assert_num_queries(1):
         assert route(gateway, key.raw).status_code == 200
 
 
-def test_a_route_runs_no_health_check_after_the_decision_proved_the_connection(
-    gateway, writer, monkeypatch
-):
+def test_a_route_runs_no_health_check(gateway, writer, monkeypatch):
     # CONN_HEALTH_CHECKS: the first query of each request runs a SELECT 1 first. The
-    # decision's query has just used the connection, so the routes query skips it.
+    # route's one prepared query retries on a fresh connection instead
+    # (gateway.prepared), so no check runs.
     key = create_key(UserFactory())
     checks = []
     monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or True)

@@ -12,9 +12,13 @@ from django.db import connection
 
 from accounts.actions import do_revoke_api_key
 from accounts.models import ApiKey
+from catalog.selectors import routes_for
 from gateway import api as gateway_api
 from gateway.errors import json_error
+from gateway.prepared import _PreparedCursor, _statement
+from gateway.selectors import _AUTHORIZE_SQL, decision_and_routes
 from logging_prefs.actions import do_set_api_key_in_region, do_set_logging_preferences
+from logging_prefs.selectors import DECISION_SQL, AccountInactive, UnknownKey, decision_for_key
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import EndpointFactory, LanguageModelFactory, ProviderFactory
 from tests.helpers.gateway import AUTHORIZE_URL, OPENAPI_URL, create_key
@@ -88,6 +92,31 @@ def answer(response) -> tuple[int, dict]:
 def test_authorize_answers_what_decisions_and_routes_answer(gateway, keys, who, model):
     expected = decisions_and_routes(gateway, keys[who], model)
     assert answer(gateway.authorize(keys[who], model)) == expected
+
+
+def _read_apart(raw_key: str, model: str):
+    try:
+        decision = decision_for_key(raw_key)
+    except (UnknownKey, AccountInactive) as refused:
+        return type(refused)
+    return decision, routes_for(model_id=model, policy=decision.provider_policy)
+
+
+def _read_together(raw_key: str, model: str):
+    try:
+        return decision_and_routes(raw_key, model)
+    except (UnknownKey, AccountInactive) as refused:
+        return type(refused)
+
+
+@pytest.mark.parametrize("model", [*MODELS, "acme/bare", "acme/\x00", "acme/"])
+def test_the_one_statement_reads_what_the_two_queries_read(keys, model):
+    # The statement /authorize and /routes run (gateway.selectors) against the
+    # decision's and the routes' own queries, for every kind of key: the same decision,
+    # the same endpoints in the same order, the same refusals.
+    LanguageModelFactory(author="acme", slug="bare")
+    for raw_key in keys.values():
+        assert _read_together(raw_key, model) == _read_apart(raw_key, model)
 
 
 def test_every_status_is_among_the_cases(gateway, keys):
@@ -172,9 +201,16 @@ def test_routes_and_authorize_share_one_routes_computation(gateway, keys):
 # --- The same cost as the routes: the decision's prepared query, then the routes' ------
 
 
-def test_an_authorisation_costs_two_queries(gateway, keys, django_assert_num_queries):
-    with django_assert_num_queries(2):
-        assert gateway.authorize(keys["active"], "acme/open").status_code == 200
+@pytest.mark.parametrize(
+    ("model", "status"),
+    [("acme/open", 200), ("acme/nothing-here", 404), ("no-slash", 404)],
+)
+def test_an_authorisation_costs_one_query(gateway, keys, django_assert_num_queries, model, status):
+    # The decision and the routes in one statement (gateway.selectors).
+    with django_assert_num_queries(1):
+        assert gateway.authorize(keys["active"], model).status_code == status
+    with django_assert_num_queries(1):
+        assert gateway.routes(keys["active"], model).status_code == status
 
 
 def test_a_refused_authorisation_stops_at_the_first_refusal(
@@ -187,15 +223,21 @@ def test_a_refused_authorisation_stops_at_the_first_refusal(
 
 
 def test_both_queries_are_prepared_statements_prepared_once(gateway, keys):
+    # Earlier tests share the connection: start from nothing prepared.
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    _PreparedCursor._prepared.pop(connection.connection.pgconn, None)
     for _ in range(2):
         assert gateway.authorize(keys["active"], "acme/open").status_code == 200
         assert gateway.routes(keys["active"], "acme/open").status_code == 200
         assert gateway.decide(keys["active"]).status_code == 200
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM pg_prepared_statements")
-        names = [name for (name,) in cursor.fetchall()]
-    # The decision's and the routes' statements, each prepared once on the connection.
-    assert len(names) == 2 and all(name.startswith("portal_") for name in names)
+        names = sorted(name for (name,) in cursor.fetchall())
+    # The decision's statement and the one that reads it with the routes, each
+    # prepared once on the connection.
+    expected = [_statement(DECISION_SQL, 1)[0], _statement(_AUTHORIZE_SQL, 3)[0]]
+    assert names == sorted(name.decode() for name in expected)
 
 
 def test_no_health_check_runs_after_the_decision_proved_the_connection(gateway, keys, monkeypatch):

@@ -317,7 +317,10 @@ def test_any_other_request_is_answered_by_ninja_as_before(case, keys):
 @pytest.mark.parametrize("path", [DECISIONS_URL, ROUTES_URL, AUTHORIZE_URL])
 def test_an_error_behind_the_fast_path_gets_the_apis_own_answer(error, status, path, keys):
     request = _filled({"path": path, "body": {"api_key": "{active}", "model": "acme/open"}}, keys)
-    with mock.patch.object(gateway_api, "decision_for_key", side_effect=error):
+    with (
+        mock.patch.object(gateway_api, "decision_for_key", side_effect=error),
+        mock.patch.object(gateway_api, "decision_and_routes", side_effect=error),
+    ):
         fast, slow, ninja_ran = _both_ways(request)
     assert not ninja_ran
     assert fast[0] == status

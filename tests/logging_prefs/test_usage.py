@@ -221,7 +221,7 @@ def test_the_page_opens_with_the_periods_totals_charts_and_breakdowns(user_clien
     for heading in ("By model", "By provider", "By app", "By API key"):
         assert heading in text
     # A bar per day of the period, in the chart and in its table.
-    assert len(response.context["bars"]) == 30
+    assert len(response.context["period_rows"]) == 30
     assert "The charts’ figures as a table" in text
 
 
@@ -244,7 +244,7 @@ def test_a_long_period_is_charted_by_month(user_client, user):
     ingest(ApiKeyFactory(user=user), 2, step=dt.timedelta(days=200))
     response = user_client.get(ACTIVITY_URL, {"period": "365"})
     assert response.context["unit"] == "month"
-    assert 12 <= len(response.context["bars"]) <= 13
+    assert 12 <= len(response.context["period_rows"]) <= 13
     assert response.context["summary"].total.requests == 2
     assert "Cost per month (USD)" in response.content.decode()
 
@@ -256,7 +256,7 @@ def test_the_widest_dates_chart_the_months_with_requests_not_eight_thousand_year
     response = user_client.get(ACTIVITY_URL, {"date_from": "2000-01-01", "date_to": "9998-12-31"})
     assert response.status_code == 200
     assert response.context["unit"] == "month"
-    assert 4 <= len(response.context["bars"]) <= 5
+    assert 4 <= len(response.context["period_rows"]) <= 5
     assert response.context["summary"].total.requests == 2
     assert "Usage: 1 Jan 2000 to 31 Dec 9998" in text_of(response)
 
@@ -271,7 +271,7 @@ def test_narrowing_the_period_narrows_the_totals_and_the_list(user_client, user)
     def seen(**params):
         response = user_client.get(ACTIVITY_URL, params)
         assert response.status_code == 200
-        return response.context["summary"].total.requests, len(response.context["generations"])
+        return response.context["summary"].total.requests, len(response.context["requests"])
 
     assert seen() == (5, 5)
     assert seen(period="7") == (2, 2)
