@@ -72,9 +72,11 @@ class FakeProviders:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict]] = []
-        # Providers that answer 500, and those that answer 429 (rate limited).
+        # Providers that answer 500, those that answer 429 (rate limited), and those
+        # whose stream breaks off after its first chunk.
         self.failing: set[str] = set()
         self.rate_limited: set[str] = set()
+        self.cut_off: set[str] = set()
         self.lock = threading.Lock()
         self.server = _serve(_ProviderHandler, providers=self)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -91,6 +93,7 @@ class FakeProviders:
             self.calls.clear()
             self.failing.clear()
             self.rate_limited.clear()
+            self.cut_off.clear()
 
 
 def reply_text(slug: str) -> str:
@@ -111,6 +114,7 @@ class _ProviderHandler(http.server.BaseHTTPRequestHandler):
             providers.calls.append((slug, body))
             failing = slug in providers.failing
             rate_limited = slug in providers.rate_limited
+            cut_off = slug in providers.cut_off
         if failing:
             self._json(500, {"error": {"message": f"{slug} is down", "type": "server_error"}})
             return
@@ -158,6 +162,14 @@ class _ProviderHandler(http.server.BaseHTTPRequestHandler):
                 "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
             }
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            if cut_off:
+                # The provider fails mid-answer, as OpenAI-compatible APIs report it: an
+                # error event in the stream, then no end and no usage.
+                error = {"message": f"{slug} failed mid-stream", "type": "server_error"}
+                self.wfile.write(f"data: {json.dumps({'error': error})}\n\n".encode())
+                self.wfile.flush()
+                self.close_connection = True
+                return
         final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         self.wfile.write(f"data: {json.dumps(final)}\n\n".encode())
         self.wfile.write(

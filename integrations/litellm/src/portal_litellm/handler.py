@@ -212,7 +212,9 @@ class PortalHandler(CustomLogger):
         self._failed.pop(record["id"], None)
         self._failed[record["id"]] = record
         while len(self._failed) > MAX_FAILED_PENDING:
-            # A request whose end never came (a stream cut off after its first bytes).
+            # A request whose end the proxy never reported: a bound, not a path the
+            # tests know (a stream that fails midway ends in the failure hook too,
+            # tests/integrations/litellm/test_proxy.py).
             self._failed.popitem(last=False)
 
     async def async_post_call_failure_hook(
