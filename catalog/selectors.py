@@ -157,9 +157,10 @@ def model_id_parts(model_id: str) -> tuple[str, str] | None:
 
 def routes_for(*, model_id: str, policy: dict[str, bool]) -> Routes | None:
     """The endpoints of `model_id` ("author/slug") that the account's choices allow;
-    None when the catalog has no such model. One query, prepared (gateway.prepared): the
-    gateway asks it for every request it serves, and planning it cost more than running
-    it (bench/README.md, "routing")."""
+    None when the catalog has no such model. One prepared query (gateway.prepared). The
+    gateway's endpoints read the same rows with the decision, in one statement
+    (gateway.selectors); tests/gateway/test_authorize.py holds the two to the same
+    answers."""
     parts = model_id_parts(model_id)
     if parts is None:
         return None

@@ -1,7 +1,7 @@
 """Read-only queries, each prepared once per connection and then only executed: the
 gateway's hot queries run through here, the decision
-(logging_prefs.selectors.decision_for_key) and a model's routes
-(catalog.selectors.routes_for).
+(logging_prefs.selectors.decision_for_key) and the decision with a model's routes
+(gateway.selectors).
 
 Django binds parameters client-side and sends and plans the whole statement every
 time; on the gateway's hot path that cost more than the query (bench/decisions.py).
@@ -77,7 +77,7 @@ def _fetch(sql: str, params: list[str], *, one: bool) -> list[tuple]:
             with connection.wrap_database_errors:
                 raw.execute(sql, params)
             # The query just proved the connection works: a later ORM query in the same
-            # request (the routes endpoint's) need not run the health check's SELECT 1.
+            # request need not run the health check's SELECT 1.
             connection.health_check_done = True
             return _rows(raw, one)
         except (OperationalError, InterfaceError):
