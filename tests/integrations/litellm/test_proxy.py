@@ -237,6 +237,33 @@ def test_streaming_is_assembled(gateway, account, fake_providers):
     assert (generation.prompt_tokens, generation.completion_tokens) == (11, 7)
 
 
+def test_a_stream_that_fails_midway_is_one_generation_with_status_error(
+    gateway, account, fake_providers, portal_relay
+):
+    _, api_key, raw_key = account
+    # Every endpoint the default choices allow for this model breaks off after one chunk.
+    fake_providers.cut_off |= {"mistral", "azure"}
+    with pytest.raises(openai.APIError) as raised:
+        stream = chat(
+            gateway,
+            raw_key,
+            "mistralai/mistral-large",
+            prompt="A stream that breaks 7f2a",
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        for _ in stream:
+            pass
+    # The provider's failure, not a proxy that could not be reached.
+    assert not isinstance(raised.value, openai.APIConnectionError)
+    [called] = fake_providers.called()
+    [generation] = generations_of(api_key, 1)
+    assert generation.status == Generation.Status.ERROR
+    assert provider_slug(generation.provider) == called
+    assert not generation.prompt and not generation.completion
+    assert b"7f2a" not in b"".join(body for _, body in portal_relay.received)
+
+
 def test_portal_down_fails_closed_and_the_spool_delivers_once(
     gateway, account, portal_relay, fake_providers
 ):
@@ -275,28 +302,3 @@ def test_shutdown_keeps_what_the_portal_has_not_taken(gateway, account, portal_r
         for line in path.read_text().splitlines()
     ]
     assert [record["key_id"] for record in spooled] == [api_key.pk]
-
-
-def test_a_stream_that_fails_midway_is_one_generation_with_status_error(
-    gateway, account, fake_providers, portal_relay
-):
-    _, api_key, raw_key = account
-    # Every endpoint the default choices allow for this model breaks off after one chunk.
-    fake_providers.cut_off |= {"mistral", "azure"}
-    with pytest.raises(openai.APIError):
-        stream = chat(
-            gateway,
-            raw_key,
-            "mistralai/mistral-large",
-            prompt="A stream that breaks 7f2a",
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-        for _ in stream:
-            pass
-    [called] = fake_providers.called()
-    [generation] = generations_of(api_key, 1)
-    assert generation.status == Generation.Status.ERROR
-    assert provider_slug(generation.provider) == called
-    assert not generation.prompt and not generation.completion
-    assert b"7f2a" not in b"".join(body for _, body in portal_relay.received)
