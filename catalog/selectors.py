@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db.models import Count
 
 from catalog.models import Endpoint, EndpointTerms, LanguageModel, Provider
-from gateway.prepared import fetch_all
 from portal.regions import region_name
 
 
@@ -114,11 +113,11 @@ class RouteEndpoint(EndpointTerms):
     region: str
 
 
-# One statement for the gateway's routes call: the model by its unique (author, slug)
-# (catalog_model_author_slug), its endpoints and their providers; no row when the
-# catalog has no such model, one row of NULLs when it has no endpoint. Raw SQL, for
-# the reason decision_for_key gives: the ORM's query building cost more than the query.
-# Its parts are shared with gateway.selectors, which asks it with the decision.
+# The gateway's routes, as gateway.selectors reads them with the decision in one
+# statement: the model by its unique (author, slug) (catalog_model_author_slug), its
+# endpoints and their providers; no row when the catalog has no such model, one row of
+# NULLs when it has no endpoint. Raw SQL, for the reason decision_for_key gives: the
+# ORM's query building cost more than the query.
 ROUTES_COLUMNS = (
     "p.name AS provider, e.input_price AS input_price, e.output_price AS output_price, "
     "e.trains_on_prompts, e.retains_prompts, e.retention_days, e.publishes_prompts, e.region"
@@ -128,12 +127,6 @@ ROUTES_FROM = (
     f" LEFT JOIN {Endpoint._meta.db_table} e ON e.model_id = m.id"
     f" LEFT JOIN {Provider._meta.db_table} p ON p.id = e.provider_id"
     " WHERE m.author = %s AND m.slug = %s"
-)
-_ROUTES_SQL = (
-    "SELECT "  # noqa: S608 (table names)
-    + ROUTES_COLUMNS
-    + ROUTES_FROM
-    + " ORDER BY e.input_price, e.output_price, p.name"
 )
 
 
@@ -153,18 +146,6 @@ def model_id_parts(model_id: str) -> tuple[str, str] | None:
     if not sep or not model_id.isprintable():
         return None
     return author, slug
-
-
-def routes_for(*, model_id: str, policy: dict[str, bool]) -> Routes | None:
-    """The endpoints of `model_id` ("author/slug") that the account's choices allow;
-    None when the catalog has no such model. One prepared query (gateway.prepared). The
-    gateway's endpoints read the same rows with the decision, in one statement
-    (gateway.selectors); tests/gateway/test_authorize.py holds the two to the same
-    answers."""
-    parts = model_id_parts(model_id)
-    if parts is None:
-        return None
-    return routes_from_rows(fetch_all(_ROUTES_SQL, list(parts)), policy)
 
 
 def routes_from_rows(rows: list[tuple], policy: dict[str, bool]) -> Routes | None:
@@ -191,7 +172,7 @@ def region_refusal_detail(model_id: str) -> str:
 
 
 def route_endpoint(row: tuple) -> RouteEndpoint:
-    """A row of _ROUTES_SQL as an endpoint (psycopg hands back Decimal and bool)."""
+    """A row of ROUTES_COLUMNS as an endpoint (Decimal prices, bools)."""
     provider, input_price, output_price, trains, retains, days, publishes, region = row
     return RouteEndpoint(
         provider=provider,

@@ -12,10 +12,10 @@ from django.db import connection
 
 from accounts.actions import do_revoke_api_key
 from accounts.models import ApiKey
-from catalog.selectors import routes_for
+from catalog.selectors import ROUTES_COLUMNS, ROUTES_FROM, model_id_parts, routes_from_rows
 from gateway import api as gateway_api
 from gateway.errors import json_error
-from gateway.prepared import _PreparedCursor, _statement
+from gateway.prepared import _PreparedCursor, _statement, fetch_all
 from gateway.selectors import _AUTHORIZE_SQL, decision_and_routes
 from logging_prefs.actions import do_set_api_key_in_region, do_set_logging_preferences
 from logging_prefs.selectors import DECISION_SQL, AccountInactive, UnknownKey, decision_for_key
@@ -94,12 +94,25 @@ def test_authorize_answers_what_decisions_and_routes_answer(gateway, keys, who, 
     assert answer(gateway.authorize(keys[who], model)) == expected
 
 
+# The routes alone, in their own query: what the one statement is held to.
+ROUTES_ALONE_SQL = (
+    "SELECT "  # noqa: S608 (table names)
+    + ROUTES_COLUMNS
+    + ROUTES_FROM
+    + " ORDER BY e.input_price, e.output_price, p.name"
+)
+
+
 def _read_apart(raw_key: str, model: str):
     try:
         decision = decision_for_key(raw_key)
     except (UnknownKey, AccountInactive) as refused:
         return type(refused)
-    return decision, routes_for(model_id=model, policy=decision.provider_policy)
+    parts = model_id_parts(model)
+    if parts is None:
+        return decision, None
+    rows = fetch_all(ROUTES_ALONE_SQL, list(parts))
+    return decision, routes_from_rows(rows, decision.provider_policy)
 
 
 def _read_together(raw_key: str, model: str):
