@@ -255,7 +255,10 @@ def main() -> None:
         _, raw_key = do_create_api_key(user=user, acting_user=user, name="bench")
         with_plugin, plain = _configs(model.model_id, provider_name)
         master_key = "sk-" + secrets.token_urlsafe(32)
-        with gunicorn() as portal, tempfile.TemporaryDirectory() as scratch:
+        with (
+            gunicorn(config="gunicorn_gateway_conf.py") as portal,
+            tempfile.TemporaryDirectory() as scratch,
+        ):
             env = {k: v for k, v in os.environ.items() if k not in NOT_FOR_THE_PROXY} | {
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                 "LITELLM_MASTER_KEY": master_key,

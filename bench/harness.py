@@ -108,8 +108,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int = 4):
-    """Serve bench.settings with gunicorn, configured as deployed, on a free loopback port."""
+def gunicorn(workers: int = 4, config: str = "gunicorn_conf.py"):
+    """Serve bench.settings with gunicorn, configured as deployed (`config`: the
+    browser-facing server's settings, or the gateway's server's), on a free loopback port."""
     port = free_port()
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings")
     proc = subprocess.Popen(
@@ -117,7 +118,7 @@ def gunicorn(workers: int = 4):
             str(BIN / "gunicorn"),
             # The portal's own settings (portal/gunicorn_conf.py), as deployed.
             "--config",
-            str(ROOT / "portal" / "gunicorn_conf.py"),
+            str(ROOT / "portal" / config),
             "bench.wsgi_app:application",
             "--bind",
             f"127.0.0.1:{port}",

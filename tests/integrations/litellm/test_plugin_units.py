@@ -433,7 +433,9 @@ def test_the_portal_is_asked_over_one_session_per_event_loop(monkeypatch):
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         monkeypatch.setattr(
-            client, "settings", lambda: client.Settings(f"http://127.0.0.1:{port}", "tok", 5, "")
+            client,
+            "settings",
+            lambda: client.Settings(f"http://127.0.0.1:{port}", "tok", 5, "", 16),
         )
         try:
             first = await auth._post("decisions", {"api_key": "k"})

@@ -19,6 +19,7 @@ class Settings:
     gateway_token: str
     timeout: float
     spool_dir: str
+    max_connections: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -27,6 +28,7 @@ class Settings:
             gateway_token=os.environ.get("PORTAL_GATEWAY_TOKEN", ""),
             timeout=float(os.environ.get("PORTAL_TIMEOUT_SECONDS", "5")),
             spool_dir=os.environ.get("PORTAL_SPOOL_DIR", "var/portal-litellm-spool"),
+            max_connections=int(os.environ.get("PORTAL_MAX_CONNECTIONS", "16")),
         )
 
 
@@ -48,10 +50,16 @@ def portal_client() -> httpx.AsyncClient:
             base_url=config.portal_url + "/internal/v1/",
             headers={"Authorization": f"Bearer {config.gateway_token}"},
             timeout=config.timeout,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            # Records go one batch at a time, and spooled ones one at a time beside
+            # them: two connections at most (the gateway's server's sizing rule).
+            limits=httpx.Limits(max_connections=2, max_keepalive_connections=2),
         )
     return _client
 
+
+# Below the gateway's server's keepalive (75 s), so that the plugin closes an idle
+# connection before the server would.
+KEEPALIVE_SECONDS = 15
 
 _session: aiohttp.ClientSession | None = None
 _session_loop: asyncio.AbstractEventLoop | None = None
@@ -70,7 +78,12 @@ def portal_session() -> aiohttp.ClientSession:
             base_url=config.portal_url + "/internal/v1/",
             headers={"Authorization": f"Bearer {config.gateway_token}"},
             timeout=aiohttp.ClientTimeout(total=config.timeout),
-            connector=aiohttp.TCPConnector(limit=100),
+            # At most this many connections, each closed after 15 s idle: fewer than the
+            # gateway's server accepts and sooner than it would close them
+            # (portal/gunicorn_gateway_conf.py, its sizing rule).
+            connector=aiohttp.TCPConnector(
+                limit=config.max_connections, keepalive_timeout=KEEPALIVE_SECONDS
+            ),
         )
         _session_loop = loop
     return _session
