@@ -1,5 +1,6 @@
-"""gunicorn, run with the portal's own settings (portal/gunicorn_conf.py), logs each
-request's path but neither its query string nor its Referer: both carry personal data."""
+"""gunicorn, run with the portal's own settings (portal/gunicorn_conf.py, and the
+gateway's server's, portal/gunicorn_gateway_conf.py), logs each request's path but
+neither its query string nor its Referer: both carry personal data."""
 
 from __future__ import annotations
 
@@ -11,20 +12,23 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from bench.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WALLET = "0x52908400098527886E0F7030069857D2E4169EE7"
 
 
-def test_the_access_log_leaves_out_query_strings_and_referers(tmp_path):
+@pytest.mark.parametrize("config", ["gunicorn_conf.py", "gunicorn_gateway_conf.py"])
+def test_the_access_log_leaves_out_query_strings_and_referers(tmp_path, config):
     log = tmp_path / "access.log"
     port = free_port()
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
             "--config",
-            str(ROOT / "portal" / "gunicorn_conf.py"),
+            str(ROOT / "portal" / config),
             "tests.portal.plain_wsgi_app:application",
             "--bind",
             f"127.0.0.1:{port}",
