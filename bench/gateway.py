@@ -7,7 +7,8 @@ Two LiteLLM proxies run side by side from the same configuration: the same mock
 deployment (`mock_response`, so no upstream and no network), the same router and
 litellm settings. One has the plugin (`custom_auth` asks the portal's
 /internal/v1/authorize on every request; its callback ships each generation to the
-portal, under gunicorn as deployed); the other authenticates with its master key and
+portal, under gunicorn as the gateway's server is deployed:
+portal/gunicorn_gateway_conf.py); the other authenticates with its master key and
 has no callback. The difference between the two is what the portal costs a request.
 
 Each side is driven with plain HTTP (httpx, kept-alive connections): first sequential

@@ -116,7 +116,8 @@ def gunicorn(workers: int = 4, config: str = "gunicorn_conf.py"):
     proc = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
-            # The portal's own settings (portal/gunicorn_conf.py), as deployed.
+            # The portal's own settings (portal/gunicorn_conf.py or the gateway's
+            # server's, portal/gunicorn_gateway_conf.py), as deployed.
             "--config",
             str(ROOT / "portal" / config),
             "bench.wsgi_app:application",

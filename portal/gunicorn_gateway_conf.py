@@ -13,12 +13,13 @@ for a known, bounded number of connections, hence a server of its own:
   new connections only while it holds fewer than `worker_connections`. A bounded
   number per worker spreads the callers' connections over the workers: a worker that
   held them all would make their requests wait behind each other while the others idle.
-- One thread per worker: a request is mostly Python, so more threads in one process
-  only take turns (and under 32 clients the decisions' p99 was lower with one thread
-  than with four; bench/README.md, "gateway").
+- One thread per worker (GATEWAY_THREADS to change it): a request is mostly Python,
+  so more threads in one process only take turns (and under 32 clients the decisions'
+  p99 was lower with one thread than with four; bench/README.md, "gateway").
 - Sizing rule: the connections every proxy may open to the portal (PORTAL_MAX_CONNECTIONS
   each, 16 by default, times the proxies' processes, plus two for shipping records)
-  must not exceed workers × worker_connections (32 with the defaults). A connection
+  must not exceed workers (WEB_CONCURRENCY, 4) × worker_connections
+  (GATEWAY_WORKER_CONNECTIONS, 8): 32 with the defaults. A connection
   beyond that waits, unaccepted, until one of the others is closed. A smaller
   `worker_connections` spreads the connections more evenly; a larger one leaves room
   for more proxies.
