@@ -73,7 +73,12 @@ def _storable(value: str) -> str:
     return value
 
 
-StorableStr = Annotated[str, AfterValidator(_storable)]
+# The document says it too (the pattern is for the document only: _storable checks),
+# so that a caller reading it, or a tool generating valid requests from it, knows that
+# NUL is refused.
+StorableStr = Annotated[
+    str, AfterValidator(_storable), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
+]
 
 
 class GenerationRecord(BaseModel):

@@ -2,13 +2,15 @@
 
 Schemathesis reads /internal/v1/openapi.json from the WSGI application in-process and
 generates a few hundred requests per run (valid and invalid bodies, odd strings,
-boundary numbers): no answer may be a server error, and every answer must match the
-document (status code, content type, body schema).
+boundary numbers): no answer may be a server error, every answer must match the
+document (status code, content type, body schema), and no request the document calls
+valid may be refused as invalid.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import schemathesis
@@ -17,6 +19,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -85,6 +88,9 @@ def test_the_gateway_api_never_answers_with_a_server_error(case, key, routed_mod
         response,
         checks=[
             not_a_server_error,
+            # A request the document calls valid is not refused as invalid (422): what
+            # the portal refuses, the document says (e.g. NUL in a string).
+            positive_data_acceptance,
             status_code_conformance,
             content_type_conformance,
             response_schema_conformance,
@@ -92,3 +98,34 @@ def test_the_gateway_api_never_answers_with_a_server_error(case, key, routed_mod
     )
     if response.status_code >= 400:
         assert "detail" in response.json()
+
+
+def _string_properties(node, path=""):
+    """(path, schema) of every string a request body's schema holds, nested included."""
+    if isinstance(node, dict):
+        if node.get("type") == "string":
+            yield path, node
+        for key, value in node.items():
+            yield from _string_properties(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _string_properties(value, f"{path}/{index}")
+
+
+def test_the_document_says_that_no_string_may_hold_nul():
+    """The portal refuses NUL in every string it is sent (gateway.schemas.StorableStr;
+    the answers are tested in test_decisions, test_authorize and test_ingest): the
+    document says so, so that a request it calls valid is never refused for it."""
+    components = schema.raw_schema["components"]["schemas"]
+    strings = [
+        (f"{name}{path}", node)
+        for name in ("DecisionIn", "RoutesIn", "AuthorizeIn", "GenerationsIn")
+        for path, node in _string_properties(components[name])
+        # Formats, choices and a cost given as a decimal string exclude NUL already.
+        if "format" not in node and "enum" not in node and "/cost_usd/" not in path
+    ]
+    assert len(strings) >= 10
+    for where, node in strings:
+        assert "pattern" in node, where
+        assert re.search(node["pattern"], "sk-pt-\x00") is None, where
+        assert re.search(node["pattern"], "sk-pt-ok") is not None, where
